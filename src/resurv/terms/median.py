@@ -1,0 +1,189 @@
+"""The Kaplan–Meier median survival time and its confidence interval.
+
+Papers report the Kaplan–Meier median of each arm with a 95% confidence interval, or say that the
+median was "not reached" when the curve stays above one half.
+
+References: Brookmeyer R, Crowley J. Biometrics 1982;38:29. Kalbfleisch JD, Prentice RL. The
+Statistical Analysis of Failure Time Data, 2002 (log(−log) pointwise band).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from resurv.terms.km import kaplan_meier
+
+__all__ = ["HALF_TOLERANCE", "KMMedianEstimate", "km_median", "log_log_band"]
+
+
+# --- estimator (NumPy) ---
+
+#: Ŝ(t) counts as ≤ ½ when Ŝ(t) ≤ ½ + HALF_TOLERANCE. Ŝ is a ratio of integers computed in
+#: floating point (error ≈ 1e-16 per factor); a curve that is exactly ½ in exact arithmetic must
+#: count as having reached ½. Distinct Kaplan–Meier values differ from ½ by far more than this for
+#: the trial sizes resurv handles.
+HALF_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class KMMedianEstimate:
+    """Kaplan–Meier medians; arrays of shape (R,) or (R, 2) (one column per arm).
+
+    ``median`` is inf where ``reached`` is False; ``ci_high`` (``ci_low``) is inf where the
+    upper (lower) band never reaches ½.
+    """
+
+    median: np.ndarray
+    reached: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+
+
+def log_log_band(survival, greenwood_sum, alpha=0.05):
+    """Pointwise log(−log) confidence band of a Kaplan–Meier curve.
+
+    lower, upper = exp(−exp(log(−log Ŝ) ∓ z σ / log Ŝ)), σ² = Σ d/(n(n − d)) (the Greenwood sum),
+    z = Φ⁻¹(1 − α/2); set to 1 where Ŝ = 1 (as lifelines ``KaplanMeierFitter`` does) and 0 where
+    Ŝ = 0.
+
+    Returns
+    -------
+    lower, upper : ndarray, shape of ``survival``
+    """
+    z = stats.norm.ppf(1.0 - alpha / 2.0)
+    log_s = np.log(survival)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_minus_log = np.log(-log_s)
+        shift = z * np.sqrt(greenwood_sum) / log_s
+        lower = np.exp(-np.exp(log_minus_log - shift))
+        upper = np.exp(-np.exp(log_minus_log + shift))
+    return np.nan_to_num(lower, nan=1.0), np.nan_to_num(upper, nan=1.0)
+
+
+def _first_time_at_or_below_half(grid, curve, tolerance):
+    """Smallest grid time with curve ≤ ½ (+ tolerance), inf where there is none."""
+    below = curve <= 0.5 + tolerance
+    reached = below.any(axis=1)
+    index = np.argmax(below, axis=1)
+    times = np.take_along_axis(grid[..., None], index[:, None, :], axis=1)[:, 0, :]
+    return np.where(reached, times, np.inf), reached
+
+
+def km_median(time, event, arm=None, alpha=0.05) -> KMMedianEstimate:
+    """Kaplan–Meier median with the Brookmeyer–Crowley-type confidence interval.
+
+    The median is the smallest observed time t with Ŝ(t) ≤ ½ (lifelines' convention; R's
+    ``survival`` takes instead the midpoint of a flat stretch at exactly ½). It is "reached" when
+    such a time exists. The (1 − α) interval inverts the pointwise log(−log) band of
+    :func:`log_log_band`: its lower (upper) limit is the smallest time at which the lower (upper)
+    band is ≤ ½, as ``lifelines.utils.median_survival_times(kmf.confidence_interval_)`` computes.
+
+    lifelines decides Ŝ(t) ≤ ½ on its floating-point Ŝ, so when Ŝ is exactly ½ in exact arithmetic
+    but rounds to ½ + 1e-16 it moves the median to the next event time; resurv counts such a curve
+    as having reached ½ (see :data:`HALF_TOLERANCE`). The two agree everywhere else.
+
+    Parameters
+    ----------
+    time, event, arm
+        See :func:`resurv.terms.km.as_trials`.
+    alpha : float
+        1 − confidence level.
+
+    Returns
+    -------
+    KMMedianEstimate
+
+    References
+    ----------
+    Brookmeyer R, Crowley J. Biometrics 1982;38:29.
+    """
+    curve = kaplan_meier(time, event, arm)
+    lower, upper = log_log_band(curve.survival, curve.greenwood_sum, alpha)
+    median, reached = _first_time_at_or_below_half(curve.time, curve.survival, HALF_TOLERANCE)
+    ci_low, _ = _first_time_at_or_below_half(curve.time, lower, 0.0)
+    ci_high, _ = _first_time_at_or_below_half(curve.time, upper, 0.0)
+    finish = curve.table.finish
+    return KMMedianEstimate(
+        median=finish(median),
+        reached=finish(reached),
+        ci_low=finish(ci_low),
+        ci_high=finish(ci_high),
+    )
+
+
+# --- model side (PyTensor) ---
+#
+# T1 (resurv statistical design, section 4): the log KM median of arm j has mean log m_j and
+# influence integrand a_j(u) = −1{u ≤ m_j} / (π_j(u) h_j(m_j) m_j), so that its variance is the
+# Greenwood/delta-method v_j = ∫₀^{m_j} h_j/(n_j S_j G) du / (m_j h_j(m_j))² (Brookmeyer and
+# Crowley 1982). The indicator is carried by the integration limit m_j.
+
+import pytensor.tensor as pt  # noqa: E402
+from pytensor.gradient import disconnected_grad  # noqa: E402
+
+from resurv.terms.base import (  # noqa: E402
+    ArmInfluence,
+    MedianReached,
+    ModelStatistic,
+    TrialModel,
+)
+
+__all__ += ["curve_median", "influence", "model_mean", "model_statistic"]
+
+_LOG_LN2 = float(np.log(np.log(2.0)))
+
+
+def curve_median(curve, n_newton: int = 8):
+    """Median m of a survival curve, H(m) = ln 2, as a differentiable PyTensor scalar.
+
+    Uses the curve's own ``median_months`` (attribute, or method taking ``xp``) when it has one.
+    Otherwise solves log H(e^s) = log ln 2 for s = log m: a grid bracket on s ∈ [log 1e−4,
+    log 1e5], Newton steps (slope d log H / d s = t h(t) / H(t)) on a gradient-stopped copy,
+    then one last Newton step carrying gradients, which gives the implicit-function derivative
+    dm/dθ = −(∂H/∂θ)(m) / h(m).
+    """
+    own = getattr(curve, "median_months", None)
+    if own is not None:
+        return own(pt) if callable(own) else pt.as_tensor_variable(own)
+
+    def step(s):
+        t = pt.exp(s)
+        log_cum = pt.log(curve.cum_hazard(t, pt))
+        slope = pt.exp(s + curve.log_hazard(t, pt) - log_cum)
+        return s - (log_cum - _LOG_LN2) / slope
+
+    grid = pt.as_tensor_variable(np.linspace(np.log(1e-4), np.log(1e5), 200))
+    log_cum_grid = pt.log(curve.cum_hazard(pt.exp(grid), pt))
+    idx = pt.clip(pt.sum(log_cum_grid < _LOG_LN2) - 1, 0, 198)
+    lo, hi = log_cum_grid[idx], log_cum_grid[idx + 1]
+    frac = pt.clip((_LOG_LN2 - lo) / (hi - lo), 0.0, 1.0)
+    s = disconnected_grad(grid[idx] + (grid[idx + 1] - grid[idx]) * frac)
+    for _ in range(n_newton):
+        s = disconnected_grad(step(s))
+    return pt.exp(step(s))
+
+
+def model_mean(trial: TrialModel, arm: int):
+    """log m_j, the model value of a reported log KM median."""
+    return pt.log(curve_median(trial.curves[arm]))
+
+
+def influence(trial: TrialModel, arm: int) -> ArmInfluence:
+    """T1 integrand on [0, m_j]: sign −1, log|a_j(u)| = −log π_j(u) − log h_j(m_j) − log m_j."""
+    m = curve_median(trial.curves[arm])
+    log_scale = trial.log_hazard(arm, m) + pt.log(m)
+    return ArmInfluence(
+        sign=-1.0, log_abs=lambda u: -trial.log_at_risk(arm, u) - log_scale, upper=m
+    )
+
+
+def model_statistic(trial: TrialModel, reported: MedianReached) -> ModelStatistic:
+    """Mean and influence of a reported (reached) median."""
+    return ModelStatistic(
+        label=reported.label,
+        mean=model_mean(trial, reported.arm),
+        influence={reported.arm: influence(trial, reported.arm)},
+    )
