@@ -5,3 +5,11 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(20201242)
+
+
+@pytest.fixture(scope="session")
+def fitter():
+    """One compile cache for the whole test session (compile once, sample many)."""
+    from resurv.fit import Fitter, SamplerSettings
+
+    return Fitter(SamplerSettings(draws=1500, tune=700, chains=4))

@@ -32,5 +32,7 @@ def test_pytensor_and_numpy_agree():
     tt = pt.dvector("t")
     g_pt = censoring_survival(tt, 24.0, 12.0, 0.03, xp=pt).eval({tt: t})
     d_pt = censoring_density(tt, 24.0, 12.0, 0.03, xp=pt).eval({tt: t})
-    np.testing.assert_allclose(g_pt, censoring_survival(t, 24.0, 12.0, 0.03), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        g_pt, censoring_survival(t, 24.0, 12.0, 0.03), rtol=1e-12, atol=1e-14
+    )
     np.testing.assert_allclose(d_pt, censoring_density(t, 24.0, 12.0, 0.03), rtol=1e-12, atol=1e-14)

@@ -53,7 +53,7 @@ def censoring_survival(t, accrual_months, followup_months, dropout_rate=0.0, xp=
 
 
 def log_censoring_survival(t, accrual_months, followup_months, dropout_rate=0.0, xp=np):
-    """log G(t); −inf beyond A + F."""
+    """Log G(t); −inf beyond A + F."""
     return xp.log(_admin_fraction(t, accrual_months, followup_months, xp)) - dropout_rate * t
 
 

@@ -135,7 +135,7 @@ def expected_score(trial: TrialModel):
 
 
 def log_variance(trial: TrialModel):
-    """log V, V = ∫₀^{A+F} π₀π₁(π₀h₀ + π₁h₁)/(π₀ + π₁)² du."""
+    """Log V, V = ∫₀^{A+F} π₀π₁(π₀h₀ + π₁h₁)/(π₀ + π₁)² du."""
 
     def log_f(u):
         log_pi0, log_pi1, log_total = _log_weights(trial, u)
@@ -169,5 +169,6 @@ def influence(trial: TrialModel) -> dict[int, ArmInfluence]:
 
 def model_statistic(trial: TrialModel, reported: LogRank | None = None) -> ModelStatistic:
     """Mean and influence of the log-rank Z (the sign convention of LogRank: Z > 0 when arm 1
-    had more deaths than expected)."""
+    had more deaths than expected).
+    """
     return ModelStatistic(label="logrank_z", mean=model_mean(trial), influence=influence(trial))

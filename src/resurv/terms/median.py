@@ -167,7 +167,7 @@ def curve_median(curve, n_newton: int = 8):
 
 
 def model_mean(trial: TrialModel, arm: int):
-    """log m_j, the model value of a reported log KM median."""
+    """Log m_j, the model value of a reported log KM median."""
     return pt.log(curve_median(trial.curves[arm]))
 
 

@@ -1,0 +1,73 @@
+"""Scripting entry points: build a model from files, fit it, write its results.
+
+>>> from resurv.api import fit_files
+>>> result = fit_files("models/response.toml", "data/studies/nmc2020_sirt_prrt.toml",
+...                    "priors/vague.toml", seed=1)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from .binomial import build_binomial
+from .built import BuiltModel
+from .fit import Fitter, SamplerSettings
+from .modelspec import ModelSpec, load_model_spec
+from .priors import PriorFile, load_priors
+from .results import FitResult, make_result, provenance, write_fit
+from .study import Study, load_study
+
+__all__ = ["BUILDERS", "build", "fit_files", "load_data"]
+
+log = logging.getLogger(__name__)
+
+Builder = Callable[[ModelSpec, PriorFile, Study], BuiltModel]
+BUILDERS: dict[str, Builder] = {"binomial": build_binomial}
+
+
+def load_data(path: str | Path) -> Study:
+    """A study file (TOML) or an individual-patient-data CSV, as a :class:`Study`."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        from .ipd import study_from_csv
+
+        return study_from_csv(path)
+    return load_study(path)
+
+
+def build(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltModel:
+    """Assemble the PyMC model for ``spec`` from its priors and data."""
+    return BUILDERS[spec.likelihood](spec, priors, study)
+
+
+def fit_files(
+    model_file: str | Path,
+    data_file: str | Path,
+    prior_file: str | Path,
+    *,
+    seed: int = 1,
+    settings: SamplerSettings | None = None,
+    fitter: Fitter | None = None,
+    out_dir: str | Path | None = None,
+    command: str | None = None,
+) -> FitResult:
+    """Fit a model file to a data file under a prior file; optionally write the results."""
+    spec = load_model_spec(model_file)
+    priors = load_priors(prior_file)
+    study = load_data(data_file)
+    built = build(spec, priors, study)
+    fitter = fitter or Fitter(settings or SamplerSettings())
+    tree = fitter.sample(built, seed=seed)
+    result = make_result(built, tree, seed)
+    if out_dir is not None:
+        attrs = provenance(
+            model_file=str(model_file),
+            prior_file=str(prior_file),
+            data_file=str(data_file),
+            seed=seed,
+            command=command,
+        )
+        write_fit(result, out_dir, attrs)
+    return result

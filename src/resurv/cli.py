@@ -1,0 +1,99 @@
+"""Command line: a thin layer over :mod:`resurv.api`.
+
+Exit codes: 0 success; 1 a failed convergence gate (with ``--strict``) or a run error;
+2 bad input (the message names the file, the field and the rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+
+from .errors import InputError
+
+__all__ = ["main"]
+
+
+def _add_sampler_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--draws", type=int, default=2000, help="draws per chain (default 2000)")
+    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (default 1000)")
+    p.add_argument("--chains", type=int, default=4, help="chains (default 4)")
+
+
+def _settings(args):
+    from .fit import SamplerSettings
+
+    for name in ("draws", "tune", "chains"):
+        if getattr(args, name) <= 0:
+            raise InputError(
+                None, f"--{name}", f"must be a positive whole number; got {getattr(args, name)}"
+            )
+    return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains)
+
+
+def cmd_fit(args) -> int:
+    """Resurv fit MODEL --data DATA --priors PRIORS --out DIR."""
+    from .api import fit_files
+
+    result = fit_files(
+        args.model,
+        args.data,
+        args.priors,
+        seed=args.seed,
+        settings=_settings(args),
+        out_dir=args.out,
+        command="resurv " + shlex.join(sys.argv[1:]),
+    )
+    diag = result.diagnostics
+    if not args.quiet:
+        print(result.published.to_string(index=False))
+        print(f"wrote {args.out}")
+    if not diag.passed:
+        print("CONVERGENCE GATES FAILED: " + "; ".join(diag.failures()), file=sys.stderr)
+        return 1 if args.strict else 0
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="resurv", description="Bayesian re-analysis of survival studies."
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress or tables")
+    parser.add_argument("--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fit", help="fit one model to one data file under one prior file")
+    p.add_argument("model", help="model file (models/*.toml)")
+    p.add_argument("--data", required=True, help="study file (TOML) or patient-data CSV")
+    p.add_argument("--priors", required=True, help="prior file (priors/*.toml)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
+    _add_sampler_args(p)
+    p.set_defaults(func=cmd_fit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

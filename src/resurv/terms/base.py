@@ -1,0 +1,370 @@
+"""Reported statistics and the model-side building blocks of the summary-data likelihood.
+
+A paper reports statistics (medians, "median not reached", SPSS-style means, a log-rank p-value,
+landmark survival, a hazard ratio, event counts). The dataclasses below hold them as reported.
+Reported standard errors and confidence-interval limits are kept **only as posterior predictive
+check targets**: the summary likelihood never uses them as variances, because a reported SE is
+itself a noisy statistic of the same deaths (resurv statistical design, section 4). Every variance
+and covariance in the likelihood is the model-implied one.
+
+Model side. Every statistic X is, asymptotically, its model value plus a sum of martingale
+integrals over the arms' deaths, X ≈ x(θ) + Σ_j ∫ a_j^X(u) dM_j(u) with
+d⟨M_j⟩ = π_j(u) h_j(u) du and π_j = n_j S_j G (the expected number at risk). Each statistic's
+terms module returns a :class:`ModelStatistic`: its mean x(θ) and, per arm, an
+:class:`ArmInfluence` holding the upper limit b of the integrand's support (a_j(u) = 0 for
+u > b), the constant sign of a_j and log |a_j(u)|. Working with log |a_j| keeps every covariance
+integral in log space (no 0/0 when both survival curves underflow far in the tail).
+:class:`TrialModel` evaluates log h_j, H_j, log G and log π_j on quadrature nodes.
+
+References: Andersen PK et al. Statistical Models Based on Counting Processes, 1993;
+Brookmeyer R, Crowley J. Biometrics 1982;38:29; Lakatos E. Biometrics 1988;44:229.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pytensor.tensor as pt
+from scipy import stats
+
+from resurv import followup
+from resurv.quadrature import log_integrate
+
+__all__ = [
+    "ArmInfluence",
+    "EventCount",
+    "HazardRatio",
+    "Landmark",
+    "LogRank",
+    "MedianNotReached",
+    "MedianReached",
+    "ModelStatistic",
+    "ReportedStatistic",
+    "RestrictedMean",
+    "SurvivalCurve",
+    "TrialModel",
+    "covariance_pieces",
+    "z_from_p",
+]
+
+
+def z_from_p(p_value: float) -> float:
+    """|Z| of a two-sided normal test from its p-value, |Z| = Φ⁻¹(1 − p/2) (accurate for tiny p)."""
+    if not 0.0 < p_value <= 1.0:
+        raise ValueError(f"p-value must be in (0, 1], got {p_value}")
+    return float(stats.norm.isf(p_value / 2.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Reported statistics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MedianReached:
+    """A Kaplan–Meier median that was reached (T1); enters the likelihood as log(median).
+
+    ``ci_low``/``ci_high`` are check targets only, never used as a variance.
+    """
+
+    arm: int
+    value_months: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return f"log_median_arm{self.arm}"
+
+    def observed(self) -> float:
+        """Value on the likelihood scale: log of the median in months."""
+        return math.log(self.value_months)
+
+
+@dataclass(frozen=True)
+class MedianNotReached:
+    """The KM curve of ``arm`` stayed above ½ up to the arm's largest observed time (T2)."""
+
+    arm: int
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return f"median_not_reached_arm{self.arm}"
+
+
+@dataclass(frozen=True)
+class RestrictedMean:
+    """SPSS-style KM mean: the area under the KM curve up to the arm's largest observed time (T3).
+
+    ``reported_se`` (an SE, or an SD where a study says so) is a check target only: the
+    likelihood uses the model-implied variance, never the reported one.
+    """
+
+    arm: int
+    value_months: float
+    reported_se: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return f"restricted_mean_arm{self.arm}"
+
+    def observed(self) -> float:
+        """Value on the likelihood scale: the mean in months."""
+        return float(self.value_months)
+
+
+@dataclass(frozen=True)
+class LogRank:
+    """Two-sided log-rank test (T4); enters the likelihood as Z = U/√V, U = O₁ − E₁.
+
+    ``direction`` is the sign of U: +1 when the comparator arm (arm 1) had more deaths than
+    expected (did worse), −1 when it did better, ``None`` when the paper does not say (the
+    likelihood then mixes both signs: folded normal).
+    """
+
+    p_value: float
+    direction: int | None = None
+
+    def __post_init__(self):
+        if self.direction not in (None, 1, -1):
+            raise ValueError("direction must be +1, -1 or None")
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return "logrank_z"
+
+    @property
+    def folded(self) -> bool:
+        """True when the sign of Z is unknown."""
+        return self.direction is None
+
+    def observed(self) -> float:
+        """Z on the likelihood scale: signed when the direction is known, |Z| otherwise."""
+        z = z_from_p(self.p_value)
+        return z if self.direction is None else self.direction * z
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """KM survival of ``arm`` at ``t_months`` (CI limits are check targets only)."""
+
+    arm: int
+    t_months: float
+    survival: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return f"landmark_arm{self.arm}_t{self.t_months:g}"
+
+    def observed(self) -> float:
+        """Value on the likelihood scale: the survival probability."""
+        return float(self.survival)
+
+
+@dataclass(frozen=True)
+class HazardRatio:
+    """Hazard ratio of arm 1 versus arm 0; enters as log HR (CI width is a check target only)."""
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return "log_hr"
+
+    def observed(self) -> float:
+        """Value on the likelihood scale: log HR."""
+        return math.log(self.value)
+
+
+@dataclass(frozen=True)
+class EventCount:
+    """Number of events observed in ``arm``; modelled as Poisson(expected events)."""
+
+    arm: int
+    events: int
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        return f"events_arm{self.arm}"
+
+
+ReportedStatistic = (
+    MedianReached
+    | MedianNotReached
+    | RestrictedMean
+    | LogRank
+    | Landmark
+    | HazardRatio
+    | EventCount
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Model side
+# --------------------------------------------------------------------------------------------
+
+
+class SurvivalCurve(Protocol):
+    """What the summary likelihood needs of an arm's survival curve."""
+
+    def log_hazard(self, t, xp): ...  # noqa: D102
+
+    def cum_hazard(self, t, xp): ...  # noqa: D102
+
+
+@dataclass
+class ArmInfluence:
+    """Influence integrand of one statistic on one arm: a_j(u) = sign · exp(log_abs(u)), u ≤ upper.
+
+    ``upper`` is the end of the support (None: the whole follow-up, A + F).
+    """
+
+    sign: float
+    log_abs: Callable[[Any], Any]
+    upper: Any = None
+
+
+@dataclass
+class ModelStatistic:
+    """Model value x(θ) of a reported statistic and its influence integrands by arm."""
+
+    label: str
+    mean: Any
+    influence: dict[int, ArmInfluence] = field(default_factory=dict)
+
+
+@dataclass
+class TrialModel:
+    """The model of one trial: per-arm curves, sizes and the follow-up design (PyTensor).
+
+    Parameters
+    ----------
+    curves : sequence of SurvivalCurve
+        Curve of arm 0 (reference) and arm 1 (comparator).
+    n_per_arm : sequence of int
+        Number of patients per arm.
+    accrual_months, followup_months, dropout_rate : float or tensor
+        Follow-up design (resurv statistical design, section 3); may be random variables.
+    n_nodes : int
+        Gauss–Legendre nodes per smooth piece of each integral.
+    """
+
+    curves: Sequence[SurvivalCurve]
+    n_per_arm: Sequence[int]
+    accrual_months: Any
+    followup_months: Any
+    dropout_rate: Any = 0.0
+    n_nodes: int = 32
+
+    def __post_init__(self):
+        self.accrual_months = pt.as_tensor_variable(self.accrual_months, dtype="float64")
+        self.followup_months = pt.as_tensor_variable(self.followup_months, dtype="float64")
+        self.dropout_rate = pt.as_tensor_variable(self.dropout_rate, dtype="float64")
+
+    @property
+    def max_followup(self):
+        """A + F, the end of all follow-up (π_j = 0 beyond)."""
+        return self.accrual_months + self.followup_months
+
+    @property
+    def breakpoints(self):
+        """Points where G has a kink (its value at F); integrals are split there."""
+        return [self.followup_months]
+
+    def log_hazard(self, arm: int, t):
+        """Log h_j(t)."""
+        return self.curves[arm].log_hazard(t, pt)
+
+    def cum_hazard(self, arm: int, t):
+        """H_j(t)."""
+        return self.curves[arm].cum_hazard(t, pt)
+
+    def log_survival(self, arm: int, t):
+        """Log S_j(t) = −H_j(t)."""
+        return -self.cum_hazard(arm, t)
+
+    def log_censoring(self, t):
+        """Log G(t)."""
+        return followup.log_censoring_survival(
+            t, self.accrual_months, self.followup_months, self.dropout_rate, xp=pt
+        )
+
+    def censoring_density(self, t):
+        """g(t) = −dG/dt."""
+        return followup.censoring_density(
+            t, self.accrual_months, self.followup_months, self.dropout_rate, xp=pt
+        )
+
+    def log_at_risk(self, arm: int, t):
+        """Log π_j(t) = log n_j − H_j(t) + log G(t)."""
+        return np.log(float(self.n_per_arm[arm])) - self.cum_hazard(arm, t) + self.log_censoring(t)
+
+    def cap(self, upper):
+        """min(upper, A + F): no statistic carries information beyond the end of follow-up."""
+        if upper is None:
+            return self.max_followup
+        return pt.minimum(upper, self.max_followup)
+
+    def log_integral(self, log_f, upper, lower=0.0):
+        """Log ∫_lower^upper exp(log_f(u)) du, split at the kink of G."""
+        return log_integrate(log_f, lower, upper, self.n_nodes, breakpoints=self.breakpoints)
+
+    def log_rmst(self, arm: int, upper, lower=0.0):
+        """Log ∫_lower^upper S_j(t) dt (log-sum-exp over nodes; positive for lower < upper)."""
+        return log_integrate(lambda t: -self.cum_hazard(arm, t), lower, upper, self.n_nodes)
+
+    def log_variance_piece(self, arm: int, log_abs_x, log_abs_y, upper):
+        """Log ∫_0^upper |a^X(u) a^Y(u)| π_j(u) h_j(u) du."""
+
+        def log_integrand(u):
+            return (
+                log_abs_x(u)
+                + log_abs_y(u)
+                + self.log_at_risk(arm, u)
+                + self.log_hazard(arm, u)
+            )
+
+        return self.log_integral(log_integrand, upper)
+
+
+def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
+    """Model covariance matrix Σ_j ∫ a_j^X a_j^Y π_j h_j du of the statistics (PyTensor, K × K)."""
+    k = len(stats_)
+    entries = [[None] * k for _ in range(k)]
+    for i in range(k):
+        for m in range(i, k):
+            total = pt.as_tensor_variable(0.0)
+            for arm, inf_x in stats_[i].influence.items():
+                inf_y = stats_[m].influence.get(arm)
+                if inf_y is None:
+                    continue
+                upper = trial.cap(_min_upper(inf_x.upper, inf_y.upper))
+                log_piece = trial.log_variance_piece(arm, inf_x.log_abs, inf_y.log_abs, upper)
+                total = total + inf_x.sign * inf_y.sign * pt.exp(log_piece)
+            entries[i][m] = total
+            entries[m][i] = total
+    return pt.stack([pt.stack(row) for row in entries])
+
+
+def _min_upper(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pt.minimum(a, b)
+

@@ -1,0 +1,57 @@
+"""Median not reached (T2) and the latent largest observed time τ_j, model side (PyTensor).
+
+T2 (resurv statistical design, section 4): the KM curve of arm j stayed above ½ up to the arm's
+largest observed time τ_j. Its factor is
+
+    Φ((S_j(τ_j) − ½) / sd_j),   sd_j² = S_j(τ_j)² ∫₀^{τ_j} h_j / (n_j S_j G) du,
+
+an inequality, kept as its own factor. τ_j = max_i min(T_i, C_i) is latent with its exact
+distribution under the model, P(τ_j ≤ x) = (1 − S_j(x) G(x))^{n_j}, so
+
+    log p(τ_j) = log n_j + (n_j − 1) log(1 − S_j G) + log(f_j(τ_j) G(τ_j) + S_j(τ_j) g(τ_j)),
+
+g the censoring density. The same τ_j is the horizon of an SPSS-style mean (T3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pymc.distributions.dist_math import normal_lcdf
+
+from resurv.terms.base import TrialModel
+
+__all__ = [
+    "log_largest_time_density",
+    "log_not_reached_factor",
+    "log_not_reached_sd",
+]
+
+
+def log_not_reached_sd(trial: TrialModel, arm: int, horizon_months):
+    """Log sd_j = log S_j(τ) + ½ log ∫₀^τ h_j/(n_j S_j G) du (Greenwood, in log space)."""
+    tau = pt.as_tensor_variable(horizon_months, dtype="float64")
+    log_greenwood = trial.log_integral(
+        lambda u: trial.log_hazard(arm, u) - trial.log_at_risk(arm, u), trial.cap(tau)
+    )
+    return trial.log_survival(arm, tau) + 0.5 * log_greenwood
+
+
+def log_not_reached_factor(trial: TrialModel, arm: int, horizon_months):
+    """Log Φ((S_j(τ) − ½)/sd_j), the T2 log-likelihood factor."""
+    tau = pt.as_tensor_variable(horizon_months, dtype="float64")
+    survival = pt.exp(trial.log_survival(arm, tau))
+    sd = pt.exp(log_not_reached_sd(trial, arm, tau))
+    return normal_lcdf(0.0, sd, survival - 0.5)
+
+
+def log_largest_time_density(trial: TrialModel, arm: int, horizon_months):
+    """Log p(τ_j): density of the largest observed time (event or censored) of the arm."""
+    tau = pt.as_tensor_variable(horizon_months, dtype="float64")
+    n = float(trial.n_per_arm[arm])
+    log_s = trial.log_survival(arm, tau)
+    log_g = trial.log_censoring(tau)
+    log_tail = pt.log(
+        pt.exp(trial.log_hazard(arm, tau) + log_g) + trial.censoring_density(tau)
+    )
+    return np.log(n) + (n - 1.0) * pt.log1mexp(log_s + log_g) + log_s + log_tail

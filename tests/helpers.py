@@ -1,0 +1,19 @@
+"""Shared test helpers: paths, a shared compile cache, small study-file writers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDY = ROOT / "data" / "studies" / "nmc2020_sirt_prrt.toml"
+PRIORS = ROOT / "priors"
+MODELS = ROOT / "models"
+
+
+def edit_study(tmp_path: Path, old: str, new: str, name: str = "study.toml") -> Path:
+    """A copy of the bundled study file with one exact text replacement."""
+    text = STUDY.read_text()
+    assert old in text, f"test setup: {old!r} not in the study file"
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1))
+    return path
