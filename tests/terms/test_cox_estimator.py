@@ -52,8 +52,8 @@ def test_vectorized_equals_single_dataset():
         ([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], [0, 0, 1, 1]),
         # all events in arm 0
         ([1.0, 2.0, 3.0, 4.0], [1, 1, 0, 0], [0, 0, 1, 1]),
-        # arm-1 deaths all happen after every arm-0 patient has left: beta -> +inf is not
-        # penalized by any arm-0 death with arm 1 at risk... here arm 0 dies only after arm 1
+        # arm 1 dies at 1 and 2, arm 0 only after arm 1 has left the risk set: no arm-0 death
+        # while arm 1 is at risk, so the partial likelihood increases without bound in beta
         ([5.0, 6.0, 1.0, 2.0], [1, 1, 1, 1], [0, 0, 1, 1]),
         # one arm empty
         ([1.0, 2.0, 3.0], [1, 1, 1], [0, 0, 0]),
