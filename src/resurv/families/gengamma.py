@@ -260,8 +260,10 @@ def _median(median, *, sigma, q, xp=np):
 
 
 def mean(median, sigma, q):
-    """Mean: e^μ Q^{2σ/Q} Γ(k + σ/Q)/Γ(k) for k + σ/Q > 0, else inf; e^{μ+σ²/2} for
-    |Q| < 10⁻⁴ (log-normal limit, relative error O(|Q|σ³)).
+    """Mean survival time (NumPy).
+
+    e^μ Q^{2σ/Q} Γ(k + σ/Q)/Γ(k) for k + σ/Q > 0, else inf; e^{μ+σ²/2} for |Q| < 10⁻⁴
+    (log-normal limit, relative error O(|Q|σ³)).
     """
     median, sigma, q = (np.asarray(v, dtype=float) for v in (median, sigma, q))
     mu = location_mu(median, sigma, q)

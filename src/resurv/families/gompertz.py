@@ -71,8 +71,10 @@ def _scaled_exp1(c):
 
 
 def mean(median, rate_shape):
-    """Mean: (1/a) e^{c} E₁(c), c = b/a = ln 2/(e^{am} − 1), for a > 0; m/ln 2 at a = 0;
-    inf for a < 0 (plateau).
+    """Mean survival time (NumPy).
+
+    (1/a) e^c E₁(c), c = b/a = ln 2/(e^{am} − 1), for a > 0; m/ln 2 at a = 0; inf for a < 0
+    (plateau).
     """
     median = np.asarray(median, dtype=float)
     a = np.asarray(rate_shape, dtype=float)
