@@ -6,6 +6,7 @@ import warnings
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.datasets import load_lung, load_rossi, load_waltons
 
@@ -50,9 +51,21 @@ def all_cases():
     return cases
 
 
+@pytest.fixture(autouse=True)
+def numpy_warns():
+    """Run each test with NumPy's default floating-point warnings (which pytest turns into errors).
+
+    lifelines' KaplanMeierFitter.fit calls np.seterr(divide="ignore", invalid="ignore") globally,
+    which would otherwise hide warnings in every later test.
+    """
+    with np.errstate(all="warn", under="ignore"):
+        yield
+
+
 def lifelines_km(time, event):
-    """lifelines Kaplan–Meier fit."""
-    return KaplanMeierFitter().fit(time, event)
+    """lifelines Kaplan–Meier fit, leaving NumPy's error state as it was."""
+    with np.errstate():
+        return KaplanMeierFitter().fit(time, event)
 
 
 def lifelines_cox(time, event, arm):

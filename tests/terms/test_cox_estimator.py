@@ -2,7 +2,12 @@ import logging
 
 import numpy as np
 import pytest
-from estimator_cases import all_cases, lifelines_cox, small_trials
+from estimator_cases import (
+    all_cases,
+    lifelines_cox,
+    numpy_warns,  # noqa: F401  (autouse fixture)
+    small_trials,
+)
 
 from resurv.terms.cox import cox_two_arm, efron_log_likelihood
 

@@ -1,6 +1,12 @@
 import numpy as np
 import pytest
-from estimator_cases import all_cases, exact_km, lifelines_km, small_trials
+from estimator_cases import (
+    all_cases,
+    exact_km,
+    lifelines_km,
+    numpy_warns,  # noqa: F401  (autouse fixture)
+    small_trials,
+)
 
 from resurv.terms.km import as_trials, kaplan_meier, kaplan_meier_table, risk_table
 

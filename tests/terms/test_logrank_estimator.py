@@ -1,6 +1,10 @@
 import numpy as np
 import pytest
-from estimator_cases import all_cases, small_trials
+from estimator_cases import (
+    all_cases,
+    numpy_warns,  # noqa: F401  (autouse fixture)
+    small_trials,
+)
 from lifelines.statistics import logrank_test as lifelines_logrank
 from lifelines.statistics import multivariate_logrank_test
 

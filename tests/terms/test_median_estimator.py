@@ -2,7 +2,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from estimator_cases import all_cases, exact_km, lifelines_km, small_trials
+from estimator_cases import (
+    all_cases,
+    exact_km,
+    lifelines_km,
+    numpy_warns,  # noqa: F401  (autouse fixture)
+    small_trials,
+)
 from lifelines.utils import median_survival_times
 
 from resurv.terms.km import kaplan_meier

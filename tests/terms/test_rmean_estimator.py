@@ -1,6 +1,11 @@
 import numpy as np
 import pytest
-from estimator_cases import all_cases, lifelines_km, small_trials
+from estimator_cases import (
+    all_cases,
+    lifelines_km,
+    numpy_warns,  # noqa: F401  (autouse fixture)
+    small_trials,
+)
 from lifelines.utils import restricted_mean_survival_time
 
 from resurv.terms.rmean import km_restricted_mean

@@ -54,8 +54,8 @@ def log_log_band(survival, greenwood_sum, alpha=0.05):
     lower, upper : ndarray, shape of ``survival``
     """
     z = stats.norm.ppf(1.0 - alpha / 2.0)
-    log_s = np.log(survival)
     with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.log(survival)
         log_minus_log = np.log(-log_s)
         shift = z * np.sqrt(greenwood_sum) / log_s
         lower = np.exp(-np.exp(log_minus_log - shift))
