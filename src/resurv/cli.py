@@ -10,6 +10,7 @@ import argparse
 import logging
 import shlex
 import sys
+from pathlib import Path
 
 from .errors import InputError
 
@@ -45,7 +46,7 @@ def cmd_fit(args) -> int:
         seed=args.seed,
         settings=_settings(args),
         out_dir=args.out,
-        command="resurv " + shlex.join(sys.argv[1:]),
+        command=_command(),
     )
     diag = result.diagnostics
     if not args.quiet:
@@ -55,6 +56,71 @@ def cmd_fit(args) -> int:
         print("CONVERGENCE GATES FAILED: " + "; ".join(diag.failures()), file=sys.stderr)
         return 1 if args.strict else 0
     return 0
+
+
+def _progress(args):
+    if args.quiet:
+        return None
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return say
+
+
+def cmd_sweep(args) -> int:
+    """resurv sweep PLAN --out DIR."""
+    from .sweep import load_plan, run_plan
+
+    plan = load_plan(args.plan)
+    table = run_plan(plan, args.out, progress=_progress(args), command=_command())
+    failed = table.loc[~table["gates_passed"].astype(bool), ["model", "priors"]].drop_duplicates()
+    if not args.quiet:
+        print(
+            f"wrote {args.out}/sweep.csv ({table[['model', 'priors']].drop_duplicates().shape[0]} runs)"
+        )
+    if len(failed):
+        print(
+            "CONVERGENCE GATES FAILED: " + ", ".join(f"{m} × {p}" for m, p in failed.values),
+            file=sys.stderr,
+        )
+        return 1 if args.strict else 0
+    return 0
+
+
+def cmd_report(args) -> int:
+    """resurv report DIR: rebuild the report from saved results."""
+    from .report.build import build_report
+
+    path = build_report(args.dir)
+    if not args.quiet:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    """resurv run [PLAN]: the full analysis plan, then the report."""
+    from .report.build import build_report
+    from .sweep import load_plan, run_plan
+
+    plan = load_plan(args.plan)
+    out = args.out or str(Path("reports") / plan.name)
+    table = run_plan(plan, out, progress=_progress(args), command=_command())
+    path = build_report(out)
+    if not args.quiet:
+        print(f"wrote {path}")
+    failed = table.loc[~table["gates_passed"].astype(bool), ["model", "priors"]].drop_duplicates()
+    if len(failed):
+        print(
+            "CONVERGENCE GATES FAILED: " + ", ".join(f"{m} × {p}" for m, p in failed.values),
+            file=sys.stderr,
+        )
+        return 1 if args.strict else 0
+    return 0
+
+
+def _command() -> str:
+    return "resurv " + shlex.join(sys.argv[1:])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_sampler_args(p)
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("sweep", help="fit studies × models × prior files from a plan file")
+    p.add_argument("plan", help="plan file (TOML)")
+    p.add_argument("--out", required=True, help="output folder (reruns reuse finished fits)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("report", help="rebuild a report from a saved run or sweep folder")
+    p.add_argument("dir", help="folder written by 'resurv run' or 'resurv sweep'")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("run", help="the main job: the full re-analysis of the bundled study")
+    p.add_argument("plan", nargs="?", default="models/plan.toml", help="plan file")
+    p.add_argument("--out", help="output folder (default reports/<plan name>)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
+    p.set_defaults(func=cmd_run)
     return parser
 
 
