@@ -61,6 +61,7 @@ _Q_TEMME = 0.05  # |Q| below which Temme's expansion is used (while |η| < _ETA_
 _ETA_TEMME = 1.5
 _FAR_TAIL = 14.0  # ŵ beyond which the continued fraction / power series is used
 _N_TERMS = 80  # terms of the continued fraction and of the power series
+_W_CLIP = 1e6
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -109,8 +110,12 @@ def location_mu(median, sigma, q, xp=np):
 
 
 def _standardized(t, median, sigma, q, xp):
+    """W = (log t − μ)/σ, clipped to ±10⁶ (where S is 1 or 0 to any precision) so that
+    t = 0 and t = inf give H = 0 and a huge H rather than NaN from 0·∞ in Q w.
+    """
     m = backend(xp)
-    return (m.log(m.asarray(t)) - m.log(median)) / sigma + median_standardized(q, xp)
+    w = (m.log(m.asarray(t)) - m.log(median)) / sigma + median_standardized(q, xp)
+    return m.minimum(m.maximum(w, -_W_CLIP), _W_CLIP)
 
 
 def _temme_coefficients(x, eta, xp):

@@ -1,7 +1,7 @@
 """Log-logistic family, parametrized by the median α = m (months) and the shape β > 0.
 
     x = log(t/m),  H(t) = log(1 + (t/m)^β) = softplus(βx),
-    log h(t) = log β − log t − softplus(−βx),
+    log h(t) = log(β/m) + (β − 1)x − softplus(βx),
     H⁻¹(H) = m (e^H − 1)^{1/β},
     mean = m (π/β) / sin(π/β) for β > 1, else inf.
 
