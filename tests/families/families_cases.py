@@ -66,7 +66,9 @@ def scipy_dist(name, params):
         # μ from the median: median of log T is μ + σ log(Q² γ½(k)) / Q.
         w_half = math.log(q**2 * special.gammaincinv(k, 0.5)) / q
         mu = math.log(params["median"]) - sigma * w_half
-        return stats.gengamma(a=k, c=q / sigma, scale=math.exp(mu + 2 * sigma * math.log(abs(q)) / q))
+        return stats.gengamma(
+            a=k, c=q / sigma, scale=math.exp(mu + 2 * sigma * math.log(abs(q)) / q)
+        )
     if name == "gengamma" and params["q"] == 0:
         return stats.lognorm(s=params["sigma"], scale=params["median"])
     return None

@@ -178,11 +178,11 @@ def test_gompertz_plateau_inverse_is_infinite():
     family = get_family("gompertz")
     a, m = -0.1, 8.0
     plateau_h = LN2 / -math.expm1(a * m)
-    got = family.inv_cum_hazard(np.array([0.5 * plateau_h, plateau_h * 1.01, np.inf]), median=m,
-                                rate_shape=a)
+    got = family.inv_cum_hazard(
+        np.array([0.5 * plateau_h, plateau_h * 1.01, np.inf]), median=m, rate_shape=a
+    )
     assert np.isfinite(got[0]) and np.isinf(got[1]) and np.isinf(got[2])
-    assert np.isclose(np.exp(-family.cum_hazard(1e6, median=m, rate_shape=a)),
-                      np.exp(-plateau_h))
+    assert np.isclose(np.exp(-family.cum_hazard(1e6, median=m, rate_shape=a)), np.exp(-plateau_h))
 
 
 def test_gompertz_shape_zero_is_exponential():
@@ -208,19 +208,22 @@ def test_pwexp_against_explicit_loop():
     t = np.array([0.0, 1.0, 2.999, 3.0, 3.5, 9.0, 12.0, 18.0, 40.0, 400.0])
     expected_h = [pwexp_reference_cum_hazard(x, LOG_RATES, CUTS) for x in t]
     expected_log_h = [math.log(pwexp_reference_hazard(x, LOG_RATES, CUTS)) for x in t]
-    np.testing.assert_allclose(family.cum_hazard(t, log_rate=LOG_RATES, cuts=CUTS), expected_h,
-                               rtol=1e-13)
-    np.testing.assert_allclose(family.log_hazard(t, log_rate=LOG_RATES, cuts=CUTS),
-                               expected_log_h, rtol=1e-13)
+    np.testing.assert_allclose(
+        family.cum_hazard(t, log_rate=LOG_RATES, cuts=CUTS), expected_h, rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        family.log_hazard(t, log_rate=LOG_RATES, cuts=CUTS), expected_log_h, rtol=1e-13
+    )
     median = family.median_months(log_rate=LOG_RATES, cuts=CUTS)
-    assert median == pytest.approx(median_of("pwexp", {"log_rate": LOG_RATES, "cuts": CUTS}),
-                                   rel=1e-10)
+    assert median == pytest.approx(
+        median_of("pwexp", {"log_rate": LOG_RATES, "cuts": CUTS}), rel=1e-10
+    )
     # Mean = ∫₀^∞ S by quadrature over each interval.
     edges = [0.0, *CUTS, np.inf]
     by_quad = sum(
-        integrate.quad(
-            lambda x: math.exp(-pwexp_reference_cum_hazard(x, LOG_RATES, CUTS)), lo, hi
-        )[0]
+        integrate.quad(lambda x: math.exp(-pwexp_reference_cum_hazard(x, LOG_RATES, CUTS)), lo, hi)[
+            0
+        ]
         for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     )
     assert family.mean(log_rate=LOG_RATES, cuts=CUTS) == pytest.approx(by_quad, rel=1e-8)
@@ -252,8 +255,13 @@ def test_rmst_matches_quad(case):
     for tau in [0.3 * median, 2.0 * median, 10.0 * median, 100.0 * median]:
         points = [c for c in params.get("cuts", []) if c < tau]
         expected, _ = integrate.quad(
-            lambda x: float(family.survival(x, **params)), 0.0, tau, points=points or None,
-            limit=200, epsabs=1e-13, epsrel=1e-12,
+            lambda x: float(family.survival(x, **params)),
+            0.0,
+            tau,
+            points=points or None,
+            limit=200,
+            epsabs=1e-13,
+            epsrel=1e-12,
         )
         got = family.rmst(tau, **params)
         assert got == pytest.approx(expected, rel=2e-7), f"tau={tau}"
@@ -274,7 +282,13 @@ def test_rmst_broadcasts_over_tau_and_parameters():
 
 def test_registry_and_errors():
     assert set(FAMILIES) == {
-        "exponential", "weibull", "gompertz", "lognormal", "loglogistic", "gengamma", "pwexp"
+        "exponential",
+        "weibull",
+        "gompertz",
+        "lognormal",
+        "loglogistic",
+        "gengamma",
+        "pwexp",
     }
     for name, family in FAMILIES.items():
         assert family.name == name
@@ -282,8 +296,11 @@ def test_registry_and_errors():
         assert set(family.effects) <= {"ph", "aft", "separate"}
         assert all(p.domain in ("positive", "real", "vector") for p in family.parameters)
     assert get_family("weibull").parameter_names == ("median", "shape")
-    assert get_family("gengamma").domains == {"median": "positive", "sigma": "positive",
-                                               "q": "real"}
+    assert get_family("gengamma").domains == {
+        "median": "positive",
+        "sigma": "positive",
+        "q": "real",
+    }
     assert get_family("pwexp").constants == ("cuts",)
     with pytest.raises(KeyError, match="known: exponential, gengamma"):
         get_family("weibul")

@@ -110,8 +110,10 @@ def location_mu(median, sigma, q, xp=np):
 
 
 def _standardized(t, median, sigma, q, xp):
-    """W = (log t − μ)/σ, clipped to ±10⁶ (where S is 1 or 0 to any precision) so that
-    t = 0 and t = inf give H = 0 and a huge H rather than NaN from 0·∞ in Q w.
+    """Standardized log time w = (log t − μ)/σ, clipped to ±10⁶.
+
+    Beyond the clip S is 1 or 0 to any precision; the clip makes t = 0 and t = inf give
+    H = 0 and a huge H rather than NaN from 0·∞ in Q w.
     """
     m = backend(xp)
     w = (m.log(m.asarray(t)) - m.log(median)) / sigma + median_standardized(q, xp)

@@ -49,8 +49,10 @@ def rmst(tau, median, *, shape, xp=np):
     m = backend(xp)
     inv_k = 1.0 / m.asarray(shape)
     scale = median * m.exp(-np.log(LN2) * inv_k)
-    return scale * m.exp(m.gammaln(1.0 + inv_k)) * m.gammainc(
-        inv_k, cum_hazard(tau, median, shape=shape, xp=xp)
+    return (
+        scale
+        * m.exp(m.gammaln(1.0 + inv_k))
+        * m.gammainc(inv_k, cum_hazard(tau, median, shape=shape, xp=xp))
     )
 
 
