@@ -102,3 +102,20 @@ def test_alpha_changes_width():
     wide = km_median(time, event, arm, alpha=0.01)
     narrow = km_median(time, event, arm, alpha=0.5)
     assert np.all(wide.ci_low <= narrow.ci_low)
+
+
+def test_exact_half_cases_in_random_data():
+    # integer times with moderate censoring hit S = 1/2 exactly fairly often; where lifelines'
+    # rounding then moves the median, resurv keeps the exact-arithmetic answer
+    rng = np.random.default_rng(1)
+    arm = np.repeat([0, 1], [15, 12])
+    moved = 0
+    for _ in range(30):
+        time = np.maximum(np.round(rng.exponential(10, 27)), 0.5)
+        event = rng.random(27) < 0.5
+        result = km_median(time, event, arm)
+        for j in (0, 1):
+            t_j, e_j = time[arm == j], event[arm == j]
+            assert result.median[0, j] == exact_median(t_j, e_j)
+            moved += result.median[0, j] != lifelines_km(t_j, e_j).median_survival_time_
+    assert moved >= 1
