@@ -18,22 +18,38 @@ from .modelspec import ModelSpec, load_model_spec
 from .priors import PriorFile, load_priors
 from .results import FitResult, make_result, provenance, write_fit
 from .study import Study, load_study
+from .survival_model import build_survival_ipd
 
 __all__ = ["BUILDERS", "build", "fit_files", "load_data"]
 
 log = logging.getLogger(__name__)
 
 Builder = Callable[[ModelSpec, PriorFile, Study], BuiltModel]
-BUILDERS: dict[str, Builder] = {"binomial": build_binomial}
 
 
-def load_data(path: str | Path) -> Study:
-    """A study file (TOML) or an individual-patient-data CSV, as a :class:`Study`."""
+def _build_survival(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltModel:
+    """Patient data when the study has them for this endpoint, else its published summaries."""
+    if any(src.endpoint in (spec.endpoint, "*") for src in study.ipd):
+        return build_survival_ipd(spec, priors, study)
+    from .summary_model import build_survival_summary
+
+    return build_survival_summary(spec, priors, study)
+
+
+BUILDERS: dict[str, Builder] = {"binomial": build_binomial, "survival": _build_survival}
+
+
+def load_data(path: str | Path, **csv_options) -> Study:
+    """A study file (TOML) or an individual-patient-data CSV, as a :class:`Study`.
+
+    ``csv_options`` (``time``, ``event``, ``arm``, ``entry`` column names, ``time_unit``,
+    ``reference_arm``) apply to a CSV only.
+    """
     path = Path(path)
     if path.suffix.lower() == ".csv":
         from .ipd import study_from_csv
 
-        return study_from_csv(path)
+        return study_from_csv(path, **csv_options)
     return load_study(path)
 
 
@@ -52,11 +68,12 @@ def fit_files(
     fitter: Fitter | None = None,
     out_dir: str | Path | None = None,
     command: str | None = None,
+    csv_options: dict | None = None,
 ) -> FitResult:
     """Fit a model file to a data file under a prior file; optionally write the results."""
     spec = load_model_spec(model_file)
     priors = load_priors(prior_file)
-    study = load_data(data_file)
+    study = load_data(data_file, **(csv_options or {}))
     built = build(spec, priors, study)
     fitter = fitter or Fitter(settings or SamplerSettings())
     tree = fitter.sample(built, seed=seed)

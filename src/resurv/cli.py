@@ -35,6 +35,34 @@ def _settings(args):
     return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains)
 
 
+def _add_csv_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("patient-data CSV options")
+    g.add_argument("--time-column", default="time", help="time column (default 'time')")
+    g.add_argument("--event-column", default="event", help="event column, 1/0 (default 'event')")
+    g.add_argument("--arm-column", default="arm", help="arm column (default 'arm')")
+    g.add_argument("--entry-column", default=None, help="delayed-entry time column (optional)")
+    g.add_argument(
+        "--time-unit",
+        default="months",
+        choices=["days", "weeks", "months", "years"],
+        help="unit of the times, converted to months (default months)",
+    )
+    g.add_argument(
+        "--reference-arm", default=None, help="reference arm label (default: first sorted)"
+    )
+
+
+def _csv_options(args) -> dict:
+    return {
+        "time": args.time_column,
+        "event": args.event_column,
+        "arm": args.arm_column,
+        "entry": args.entry_column,
+        "time_unit": args.time_unit,
+        "reference_arm": args.reference_arm,
+    }
+
+
 def cmd_fit(args) -> int:
     """Resurv fit MODEL --data DATA --priors PRIORS --out DIR."""
     from .api import fit_files
@@ -47,6 +75,7 @@ def cmd_fit(args) -> int:
         settings=_settings(args),
         out_dir=args.out,
         command=_command(),
+        csv_options=_csv_options(args),
     )
     diag = result.diagnostics
     if not args.quiet:
@@ -139,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_sampler_args(p)
+    _add_csv_args(p)
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sweep", help="fit studies × models × prior files from a plan file")

@@ -26,6 +26,7 @@ distribution for which parameter) is part of the compiled model's key.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -198,15 +199,21 @@ class PriorFile:
             )
         return {p: table[p] for p in parameters}
 
-    def check_known(self, endpoint: str, parameters: list[str], model_name: str) -> None:
-        """Refuse parameters in this endpoint's table that the model does not have."""
+    def check_known(self, endpoint: str, vocabulary: list[str], model_name: str) -> None:
+        """Refuse parameters that no model of this kind has (a misspelling, a wrong endpoint).
+
+        One prior file serves every family, so an endpoint's table may hold shapes of other
+        families; a name outside the whole vocabulary of the model's likelihood is refused.
+        """
         for p in self.for_endpoint(endpoint):
-            if p not in parameters:
+            if p not in vocabulary:
+                close = difflib.get_close_matches(p, vocabulary, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise PriorSpecError(
                     self.path,
                     f"{endpoint}.{p}",
-                    f"model '{model_name}' has no parameter '{p}' "
-                    f"(its parameters: {', '.join(parameters)})",
+                    f"model '{model_name}' has no parameter '{p}'{hint}; "
+                    f"parameters of this kind of model: {', '.join(vocabulary)}",
                 )
 
 
@@ -276,32 +283,32 @@ def _data_name(param: str, arg: str) -> str:
     return f"prior__{param}__{arg}"
 
 
-def prior_data_values(param: str, spec: PriorSpec) -> dict[str, float]:
+def prior_data_values(name: str, spec: PriorSpec) -> dict[str, float]:
     """The ``pm.Data`` names and values a prior puts into a model (for ``with_data`` swaps)."""
-    return {_data_name(param, k): float(v) for k, v in spec.values().items()}
+    return {_data_name(name, k): float(v) for k, v in spec.values().items()}
 
 
-def _component(dist: PriorSpec, param: str, prefix: str):
+def _component(dist: PriorSpec, name: str, prefix: str):
     row = DISTRIBUTIONS[dist.dist]
-    args = {a: pm.Data(_data_name(param, f"{prefix}{a}"), float(dist.args[a])) for a in row.args}
+    args = {a: pm.Data(_data_name(name, f"{prefix}{a}"), float(dist.args[a])) for a in row.args}
     return row.pymc.dist(**args)
 
 
-def make_prior(param: str, spec: PriorSpec, name: str | None = None):
-    """Create the PyMC random variable for ``param`` inside the active model.
+def make_prior(name: str, spec: PriorSpec):
+    """Create the PyMC random variable ``name`` with prior ``spec`` inside the active model.
 
-    Numeric arguments are ``pm.Data`` so that prior values can be swapped without recompiling.
+    Numeric arguments are ``pm.Data`` named ``prior__<name>__<argument>`` so that prior values
+    can be swapped without recompiling.
     """
-    name = name or param
     if spec.dist == "robust":
-        w = pm.Data(_data_name(param, "weight"), float(spec.weight))
+        w = pm.Data(_data_name(name, "weight"), float(spec.weight))
         comps = [
-            _component(spec.informative, param, "inf_"),
-            _component(spec.vague, param, "vague_"),
+            _component(spec.informative, name, "inf_"),
+            _component(spec.vague, name, "vague_"),
         ]
         return pm.Mixture(name, w=pm.math.stack([w, 1.0 - w]), comp_dists=comps)
     row = DISTRIBUTIONS[spec.dist]
-    args = {a: pm.Data(_data_name(param, a), float(spec.args[a])) for a in row.args}
+    args = {a: pm.Data(_data_name(name, a), float(spec.args[a])) for a in row.args}
     return row.pymc(name, **args)
 
 
