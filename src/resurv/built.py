@@ -66,12 +66,18 @@ class PublishedValue:
 
 @dataclass
 class BuiltModel:
-    """A PyMC model ready to compile, with its data values and published values."""
+    """A PyMC model ready to compile, with its data values and published values.
+
+    ``likelihood_terms`` are observed random variables (pointwise log-likelihood computed by
+    PyMC); ``potential_terms`` are likelihood potentials whose values the model also records as
+    deterministics ``loglik__<term>``, moved into the ``log_likelihood`` group after sampling.
+    """
 
     model: pm.Model
     key: str
     published: list[PublishedValue] = field(default_factory=list)
     likelihood_terms: list[str] = field(default_factory=list)
+    potential_terms: list[str] = field(default_factory=list)
     summary_vars: list[str] = field(default_factory=list)
     probabilities: dict[str, Callable[[xr.Dataset], np.ndarray]] = field(default_factory=dict)
     frequentist: list[dict] = field(default_factory=list)

@@ -96,6 +96,13 @@ class Fitter:
         for group in ("warmup_posterior", "warmup_sample_stats"):
             if group in tree.children:
                 del tree[group]
+        potentials = {}
+        if built.potential_terms:
+            post = tree.posterior.to_dataset()
+            potentials = {t: post[f"loglik__{t}"] for t in built.potential_terms}
+            tree["posterior"] = xr.DataTree(
+                post.drop_vars([f"loglik__{t}" for t in built.potential_terms])
+            )
         with built.model:
             if log_likelihood and built.likelihood_terms:
                 compute_log_likelihood(
@@ -105,6 +112,12 @@ class Fitter:
                     progressbar=False,
                 )
             compute_log_prior(tree, extend_inferencedata=True, progressbar=False)
+        if potentials:
+            if "log_likelihood" in tree.children:
+                merged = tree.log_likelihood.to_dataset().assign(potentials)
+            else:
+                merged = xr.Dataset(potentials)
+            tree["log_likelihood"] = xr.DataTree(merged)
         values = model_data_values(built.model)
         tree["constant_data"] = xr.DataTree(
             xr.Dataset({k: xr.DataArray(v) for k, v in values.items()})
