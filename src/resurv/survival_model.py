@@ -42,6 +42,7 @@ __all__ = [
     "SurvivalParameters",
     "add_survival_parameters",
     "build_survival_ipd",
+    "build_survival_patients",
     "curves_from_posterior",
     "required_parameters",
 ]
@@ -199,13 +200,22 @@ def build_survival_ipd(spec: ModelSpec, priors: PriorFile, study: Study) -> Buil
         raise StudyValidationError(
             study.path, "ipd", f"no patient data for endpoint '{spec.endpoint}'"
         )
+    return build_survival_patients(spec, priors, data, [a.label for a in study.arms])
+
+
+def build_survival_patients(spec: ModelSpec, priors: PriorFile, data, arm_labels) -> BuiltModel:
+    """Parametric survival model from validated patient data (:class:`resurv.ipd.PatientData`).
+
+    The compile key depends on the number of patients and on delayed entry, not on the values,
+    so trials of the same size reuse one compiled model.
+    """
     chosen = chosen_priors(spec, priors)
-    coords = coords_for(spec, [a.label for a in study.arms])
+    coords = coords_for(spec, arm_labels)
     coords["patient"] = np.arange(data.time.size)
     with pm.Model(coords=coords) as model:
         time = pm.Data("time", data.time, dims="patient")
-        event = pm.Data("event", data.event.astype(float), dims="patient")
-        arm = pm.Data("arm_index", data.arm.astype(float), dims="patient")
+        event = pm.Data("event", np.asarray(data.event, dtype=float), dims="patient")
+        arm = pm.Data("arm_index", np.asarray(data.arm, dtype=float), dims="patient")
         params = add_survival_parameters(spec, chosen)
         c0, c1 = params.curves
         is_comparator = pt.eq(arm, 1.0)
