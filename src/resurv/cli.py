@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default reports/<plan name>)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     p.set_defaults(func=cmd_run)
+
+    from .elicit import add_elicit_parser
+
+    add_elicit_parser(sub)
     return parser
 
 
