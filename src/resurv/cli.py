@@ -87,6 +87,73 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_freq(args) -> int:
+    """Resurv freq IPD_CSV: the frequentist statistics papers report, from patient data."""
+    import json
+
+    from .freq import format_table, frequentist_summary, to_jsonable
+    from .ipd import read_ipd
+
+    if args.entry_column:
+        raise InputError(args.csv, "--entry-column", "delayed entry is not supported by freq")
+    data = read_ipd(args.csv, **_csv_options(args))
+    summary = frequentist_summary(data.time, data.event, data.arm, arm_labels=data.arm_labels)
+    print(json.dumps(to_jsonable(summary), indent=2) if args.json else format_table(summary))
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    """Resurv simulate: one two-arm trial from a parametric model, as a patient-data CSV."""
+    import math
+
+    import numpy as np
+
+    from .families import FAMILIES, Curve
+    from .simulate import simulate_trials, write_ipd_csv
+
+    if args.family not in FAMILIES:
+        raise InputError(None, "--family", f"must be one of {', '.join(FAMILIES)}")
+    fam = FAMILIES[args.family]
+    if any(p.domain == "vector" for p in fam.parameters):
+        raise InputError(None, "--family", f"'{fam.name}' cannot be simulated here")
+    shapes = [p for p in fam.parameters if p.name != "median"]
+    names = ", ".join(p.name for p in shapes) or "none"
+    if len(args.shape) != len(shapes):
+        rule = f"family '{fam.name}' takes {len(shapes)} value(s) ({names}); got {len(args.shape)}"
+        raise InputError(None, "--shape", rule)
+    checks = [
+        ("--median", args.median > 0, "must be > 0"),
+        ("--accrual", args.accrual > 0, "must be > 0"),
+        ("--followup", args.followup >= 0, "must be >= 0"),
+        ("--dropout", args.dropout >= 0, "must be >= 0"),
+        ("--n", min(args.n) >= 1, "each arm needs at least one patient"),
+    ]
+    checks += [
+        ("--shape", p.domain != "positive" or v > 0, f"{p.name} must be > 0")
+        for p, v in zip(shapes, args.shape, strict=True)
+    ]
+    numbers = [args.median, args.accrual, args.followup, args.dropout, *args.shape]
+    numbers += [v for v in (args.log_hr, args.log_tr) if v is not None]
+    if not all(math.isfinite(v) for v in numbers):
+        raise InputError(None, None, f"numbers must be finite; got {numbers}")
+    for flag, ok, rule in checks:
+        if not ok:
+            raise InputError(None, flag, f"{rule}; got {getattr(args, flag[2:])}")
+    params = {"median": args.median, **{p.name: v for p, v in zip(shapes, args.shape, strict=True)}}
+    curves = (Curve(fam, params), Curve(fam, params, log_hr=args.log_hr, log_tr=args.log_tr))
+    rng = np.random.default_rng(args.seed)
+    inverses = [c.inv_cum_hazard for c in curves]
+    trials = simulate_trials(
+        rng, inverses, args.n, args.accrual, args.followup, args.dropout, n_trials=1
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_ipd_csv(out, trials)
+    if not args.quiet:
+        print(f"wrote {out} ({sum(args.n)} patients, {int(trials.event.sum())} events)")
+    return 0
+
+
 def _progress(args):
     if args.quiet:
         return None
@@ -170,6 +237,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampler_args(p)
     _add_csv_args(p)
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("freq", help="frequentist statistics of a patient-data CSV")
+    p.add_argument("csv", help="patient-data CSV")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_csv_args(p)
+    p.set_defaults(func=cmd_freq)
+
+    p = sub.add_parser("simulate", help="simulate one two-arm trial as a patient-data CSV")
+    p.add_argument("--family", required=True, help="survival family (e.g. weibull)")
+    p.add_argument("--median", required=True, type=float, help="reference-arm median (months)")
+    p.add_argument("--shape", nargs="*", type=float, default=[], help="family shape value(s)")
+    effect = p.add_mutually_exclusive_group()
+    effect.add_argument("--log-hr", type=float, default=None, help="log hazard ratio (PH)")
+    effect.add_argument("--log-tr", type=float, default=None, help="log time ratio (AFT)")
+    p.add_argument("--n", required=True, nargs=2, type=int, metavar=("N0", "N1"), help="arm sizes")
+    p.add_argument("--accrual", required=True, type=float, help="accrual period (months)")
+    p.add_argument("--followup", required=True, type=float, help="follow-up after the last entry")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout rate per month (default 0)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--out", required=True, help="CSV file to write (columns time,event,arm)")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("sweep", help="fit studies × models × prior files from a plan file")
     p.add_argument("plan", help="plan file (TOML)")
