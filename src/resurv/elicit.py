@@ -210,7 +210,8 @@ def elicit(
 def _toml_value(value) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return repr(round(float(value), 6))
+    text = f"{float(value):.10g}"
+    return text if any(c in text for c in ".en") else text + ".0"
 
 
 def prior_entry_toml(endpoint: str, parameter: str, spec: PriorSpec) -> str:
