@@ -165,16 +165,15 @@ def _progress(args):
 
 
 def cmd_sweep(args) -> int:
-    """resurv sweep PLAN --out DIR."""
+    """Run `resurv sweep PLAN --out DIR`."""
     from .sweep import load_plan, run_plan
 
     plan = load_plan(args.plan)
     table = run_plan(plan, args.out, progress=_progress(args), command=_command())
     failed = table.loc[~table["gates_passed"].astype(bool), ["model", "priors"]].drop_duplicates()
     if not args.quiet:
-        print(
-            f"wrote {args.out}/sweep.csv ({table[['model', 'priors']].drop_duplicates().shape[0]} runs)"
-        )
+        runs = table[["model", "priors"]].drop_duplicates().shape[0]
+        print(f"wrote {args.out}/sweep.csv ({runs} runs)")
     if len(failed):
         print(
             "CONVERGENCE GATES FAILED: " + ", ".join(f"{m} × {p}" for m, p in failed.values),
@@ -185,7 +184,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    """resurv report DIR: rebuild the report from saved results."""
+    """Run `resurv report DIR`: rebuild the report from saved results."""
     from .report.build import build_report
 
     path = build_report(args.dir)
@@ -195,7 +194,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_run(args) -> int:
-    """resurv run [PLAN]: the full analysis plan, then the report."""
+    """Run `resurv run [PLAN]`: the full analysis plan, then the report."""
     from .report.build import build_report
     from .sweep import load_plan, run_plan
 
@@ -212,6 +211,38 @@ def cmd_run(args) -> int:
             file=sys.stderr,
         )
         return 1 if args.strict else 0
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    """Run `resurv calibrate`: coverage and SBC of the summary-data model by simulation."""
+    from .api import load_data
+    from .calibrate import calibrate
+    from .modelspec import load_model_spec
+    from .priors import load_priors
+
+    if args.replicates <= 0:
+        raise InputError(
+            None, "--replicates", f"must be a positive whole number; got {args.replicates}"
+        )
+    spec = load_model_spec(args.model)
+    priors = load_priors(args.priors)
+    study = load_data(args.data)
+    say = _progress(args)
+    result = calibrate(
+        spec,
+        priors,
+        study,
+        replicates=args.replicates,
+        seed=args.seed,
+        settings=_settings(args),
+        with_ipd=not args.no_ipd,
+        progress=(lambda i, n: say(f"replicate {i}/{n}")) if say else None,
+    )
+    result.write(args.out)
+    if not args.quiet:
+        print(result.coverage.to_string(index=False))
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -264,6 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (reruns reuse finished fits)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("calibrate", help="coverage and SBC of the summary-data model by simulation")
+    p.add_argument("model", help="survival model file")
+    p.add_argument("--data", required=True, help="study file: its design and reported statistics")
+    p.add_argument("--priors", required=True, help="prior file (parameters are drawn from it)")
+    p.add_argument("--replicates", type=int, default=200, help="simulated trials (default 200)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--no-ipd", action="store_true", help="skip the patient-data fits")
+    _add_sampler_args(p)
+    p.set_defaults(func=cmd_calibrate, draws=500, tune=500, chains=2)
 
     p = sub.add_parser("report", help="rebuild a report from a saved run or sweep folder")
     p.add_argument("dir", help="folder written by 'resurv run' or 'resurv sweep'")

@@ -127,13 +127,15 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
     names += ["expected_events"]
     names += [v for v in DESIGN_VARIABLES if v in {r.name for r in model.free_RVs}]
     free = {r.name for r in model.free_RVs}
+    design_structure = sorted((k, v.structure) for k, v in study.followup_priors.items())
+    key_text = (
+        f"summary|{spec.key}|{structure_key(chosen)}|{statistics_key(statistics)}|"
+        f"{design_structure}|{n_per_arm}"
+    )
     design_names = {k: (k if k in free else None) for k in DESIGN_VARIABLES}
     built = BuiltModel(
         model=model,
-        key=hashlib.sha256(
-            f"summary|{spec.key}|{structure_key(chosen)}|{statistics_key(statistics)}|"
-            f"{sorted((k, v.structure) for k, v in study.followup_priors.items())}|{n_per_arm}".encode()
-        ).hexdigest()[:16],
+        key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
         likelihood_terms=[t for t in added.loglik_terms if t in observed],
         potential_terms=loglik,
         summary_vars=names,

@@ -44,3 +44,25 @@ def forest_plot(
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     return to_png(fig)
+
+
+def sbc_histogram(ranks: np.ndarray, n_draws: int, title: str, bins: int = 20) -> bytes:
+    """Histogram of simulation-based-calibration ranks with the uniform band (99% pointwise).
+
+    Ranks of the truth among ``n_draws`` posterior draws are uniform on 0..n_draws when the
+    posterior is calibrated (Talts S et al. arXiv:1804.06788).
+    """
+    from scipy import stats
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    edges = np.linspace(-0.5, n_draws + 0.5, bins + 1)
+    ax.hist(ranks, bins=edges, color="#1f4e79", alpha=0.8)
+    expected = len(ranks) / bins
+    lo, hi = stats.binom.ppf([0.005, 0.995], len(ranks), 1 / bins)
+    ax.axhspan(lo, hi, color="#999", alpha=0.25, label="99% band under uniformity")
+    ax.axhline(expected, color="#555", linewidth=1)
+    ax.set_xlabel(f"rank of the true value among {n_draws} posterior draws")
+    ax.set_ylabel("replicates")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8)
+    return to_png(fig)
