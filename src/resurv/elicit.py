@@ -10,10 +10,12 @@ on prior elicitation; Icazatti A et al. JOSS 2023;8:5499 for PreliZ):
   the centre is the ratio's median e^μ;
 - ``beta`` (probabilities): the centre is the mean.
 
-Without a stated centre, the maximum-entropy solution of a normal (lognormal) puts equal tails
-outside the interval, so the interval ends are its (1 ∓ mass)/2 quantiles. A one-sided statement
-("90% sure below 60") is an interval from the lower end of the support (for a ratio, the centre
-fixed, the mirror image of the bound below it with mass 2·mass − 1).
+Without a stated centre, the maximum-entropy normal (for a lognormal: the normal of the log,
+i.e. entropy on the log scale; PreliZ's month-scale LogNormal entropy grows with the median and
+would push it up) puts equal tails outside the interval, so the interval ends are its
+(1 ∓ mass)/2 quantiles. For a Beta the maximum-entropy solution need not have equal tails.
+A one-sided statement ("90% sure below 60") is an interval from the lower end of the support
+(for a ratio, the centre fixed, the mirror image of the bound below it with mass 2·mass − 1).
 
 Every entry is written as TOML with a ``source`` line that says how it was elicited.
 :func:`prior_predictive_curves` draws the survival curves a prior file implies for a model.
@@ -90,8 +92,10 @@ def _lognormal(center, lower, upper, mass) -> PriorSpec:
         raise ElicitationError(None, "lower", "lognormal values must be positive")
     if center is not None and not (lower or 0) < center < upper:
         raise ElicitationError(None, "center", "the median must lie inside the interval")
-    dist = pz.LogNormal(mu=math.log(center)) if center is not None else pz.LogNormal()
-    dist = _maxent(dist, lower or 0.0, upper, mass)
+    if center is None:  # entropy on the log scale: equal tails outside the interval
+        dist = _maxent(pz.Normal(), math.log(lower), math.log(upper), mass)
+    else:
+        dist = _maxent(pz.LogNormal(mu=math.log(center)), lower or 0.0, upper, mass)
     return PriorSpec("lognormal", {"mu": float(dist.mu), "sigma": float(dist.sigma)})
 
 
@@ -121,7 +125,7 @@ def _beta(center, lower, upper, mass) -> PriorSpec:
     import preliz as pz
 
     _check_interval(lower, upper, mass, "beta")
-    if not 0 <= (lower or 0) and upper <= 1:
+    if (lower or 0) < 0 or upper > 1:
         raise ElicitationError(None, "upper", "probabilities must lie in [0, 1]")
     if center is not None and not (lower or 0) < center < upper:
         raise ElicitationError(None, "center", "the mean must lie inside the interval")
