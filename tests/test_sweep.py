@@ -1,0 +1,217 @@
+"""Sweeps: grids over a prior's argument without recompiling, tidy table, resume after loss."""
+
+import json
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from helpers import MODELS, PRIORS, STUDY
+from resurv.fit import Fitter, SamplerSettings
+from resurv.sweep import PlanError, load_plan, run_plan
+
+SETTINGS = SamplerSettings(draws=600, tune=400, chains=2)
+
+
+def write_plan(tmp_path, *, models, priors, grids="", data=STUDY, name="plan"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\n'
+        f'studies = ["{data}"]\n'
+        f"models = {json.dumps([str(MODELS / m) for m in models])}\n"
+        f"priors = {json.dumps([str(PRIORS / p) for p in priors])}\n"
+        "seed = 7\n"
+        "[sampler]\ndraws = 600\ntune = 400\nchains = 2\n" + grids
+    )
+    return path
+
+
+WEIGHT_GRID = """
+[[grid]]
+endpoint = "disease_control"
+parameter = "p_reference"
+argument = "weight"
+values = [0.0, 1.0]
+"""
+
+
+@pytest.mark.parametrize(
+    ("grid", "field", "rule"),
+    [
+        (WEIGHT_GRID.replace('"weight"', '"sigma"'), "grid[0].argument", "argument 'sigma'"),
+        (WEIGHT_GRID.replace("[0.0, 1.0]", "[0.5, 1.5]"), "grid[0].values[1]", "between 0 and 1"),
+        (WEIGHT_GRID.replace("p_reference", "p_ref"), "grid[0].argument", "p_ref"),
+        (WEIGHT_GRID + 'priors = ["nope"]\n', "grid[0].priors", "no prior file named 'nope'"),
+        (WEIGHT_GRID.replace("values", "value"), "grid[0].value", "unknown key"),
+    ],
+)
+def test_bad_grid_is_refused_naming_field(tmp_path, grid, field, rule):
+    path = write_plan(
+        tmp_path, models=["response.toml"], priors=["literature_robust.toml"], grids=grid
+    )
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert info.value.field == field
+    assert rule in info.value.rule
+    assert str(path) == info.value.file
+
+
+def test_grid_applies_only_where_the_argument_exists(tmp_path):
+    path = write_plan(
+        tmp_path,
+        models=["response.toml"],
+        priors=["vague.toml", "literature_robust.toml"],
+        grids=WEIGHT_GRID,
+    )
+    plan = load_plan(path)
+    assert len(plan.grids) == 1 and plan.grids[0].values == (0.0, 1.0)
+
+
+def beta_posterior_mean(alpha, beta, events, n):
+    return (alpha + events) / (alpha + beta + n)
+
+
+@pytest.fixture
+def counting_fitter(fitter, monkeypatch):
+    """A fitter with short chains sharing the session's compile cache, counting compilations."""
+    import nutpie
+
+    calls = []
+    original = nutpie.compile_pymc_model
+
+    def counted(model, *args, **kwargs):
+        calls.append(model)
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", counted)
+    f = Fitter(SETTINGS, _compiled=fitter._compiled)
+    f.calls = calls
+    return f
+
+
+def test_weight_grid_swaps_data_resumes_and_keeps_a_tidy_table(tmp_path, counting_fitter):
+    path = write_plan(
+        tmp_path, models=["response.toml"], priors=["literature_robust.toml"], grids=WEIGHT_GRID
+    )
+    plan = load_plan(path)
+    out = tmp_path / "out"
+    said = []
+    table = run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert len(said) == 3  # the file as written, then weight 0 and 1
+    assert len(counting_fitter.calls) <= 1  # one structure: compiled at most once
+
+    folders = sorted(p.name for p in (out / "fits").iterdir())
+    assert folders == [
+        "nmc2020_sirt_prrt__response__literature_robust",
+        "nmc2020_sirt_prrt__response__literature_robust__p_reference.weight=0",
+        "nmc2020_sirt_prrt__response__literature_robust__p_reference.weight=1",
+    ]
+    # each setting entered the model as data, and the posterior follows the closed form:
+    # weight 1 is the Beta(34.4, 5.6) prior, weight 0 the Beta(1, 1) prior, data 13/15
+    for value, (a, b) in ((0.0, (1.0, 1.0)), (1.0, (34.4, 5.6))):
+        folder = out / "fits" / f"{folders[0]}__p_reference.weight={value:g}"
+        tree = xr.open_datatree(folder / "posterior.nc")
+        assert float(tree["constant_data"]["prior__p_reference__weight"]) == value
+        p0 = tree.posterior["p"].isel(arm=0)
+        mcse = float(az.mcse(p0.to_dataset(name="p"), method="mean")["p"])
+        expected = beta_posterior_mean(a, b, 13, 15)
+        assert abs(float(p0.mean()) - expected) < 4 * mcse, (value, float(p0.mean()), expected)
+        tree.close()
+
+    expected_columns = {
+        "study",
+        "model",
+        "priors",
+        "grid_parameter",
+        "grid_argument",
+        "grid_value",
+        "quantity",
+        "mean",
+        "sd",
+        "ci_low",
+        "ci_high",
+        "r_hat",
+        "ess_bulk",
+        "gates_passed",
+        "divergences",
+        "psense_prior",
+        "psense_likelihood",
+        "psense_diagnosis",
+    }
+    assert expected_columns <= set(table.columns)
+    assert sorted(table["grid_value"].dropna().unique()) == [0.0, 1.0]
+    p_rows = table[table["quantity"].str.startswith("p[")]
+    assert p_rows["psense_prior"].notna().all()
+    assert set(p_rows["psense_diagnosis"]) <= {
+        "ok",
+        "prior-data conflict",
+        "strong prior / weak likelihood",
+    }
+    from_csv = pd.read_csv(out / "sweep.csv")
+    nc = xr.open_dataset(out / "sweep.nc")
+    assert len(from_csv) == len(table) == nc.sizes["row"]
+    assert np.allclose(nc["mean"].values, table["mean"].values, rtol=1e-6)
+    nc.close()
+
+    # resume: nothing to refit; then lose one run folder and only that one is refitted
+    marks = {f: (out / "fits" / f / "run.json").stat().st_mtime_ns for f in folders}
+    said.clear()
+    again = run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert said == []
+    pd.testing.assert_frame_equal(again, table)
+    import shutil
+
+    shutil.rmtree(out / "fits" / folders[1])
+    said.clear()
+    third = run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert said == ["fitting response × literature_robust [p_reference.weight=0]"]
+    for f in (folders[0], folders[2]):
+        assert (out / "fits" / f / "run.json").stat().st_mtime_ns == marks[f]
+    assert len(third) == len(table)
+    assert len(counting_fitter.calls) <= 1
+
+
+def test_unfinished_run_without_marker_is_refitted(tmp_path, counting_fitter):
+    path = write_plan(tmp_path, models=["response.toml"], priors=["vague.toml"])
+    plan = load_plan(path)
+    out = tmp_path / "out"
+    run_plan(plan, out, fitter=counting_fitter)
+    (out / "fits" / "nmc2020_sirt_prrt__response__vague" / "run.json").unlink()
+    said = []
+    run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert said == ["fitting response × vague"]
+
+
+def simulated_csv(path, n=60, seed=5):
+    from test_priors import simulated_csv as make
+
+    return make(path, n=n, seed=seed)
+
+
+@pytest.mark.slow
+def test_scale_grid_on_log_hr_of_ipd_weibull(tmp_path, counting_fitter):
+    grid = """
+[[grid]]
+endpoint = "os"
+parameter = "log_hr"
+argument = "sigma"
+values = [0.05, 2.0]
+"""
+    data = simulated_csv(tmp_path / "ipd.csv")
+    path = write_plan(
+        tmp_path, models=["os_weibull.toml"], priors=["vague.toml"], grids=grid, data=data
+    )
+    table = run_plan(load_plan(path), tmp_path / "out", fitter=counting_fitter)
+    assert len(counting_fitter.calls) <= 1
+    rows = table[table["quantity"] == "log_hr"].set_index("grid_value", drop=False)
+    tight, wide = rows.loc[0.05], rows.loc[2.0]
+    # N(0, 0.05²) pins log HR near 0; N(0, 2²) lets the data (true log HR -0.5) speak
+    assert abs(tight["mean"]) < 0.1 and tight["sd"] < 0.06
+    assert wide["sd"] > 3 * tight["sd"]
+    assert tight["psense_diagnosis"] != "ok"
+    # a normal-normal approximation: the tight posterior mean is the wide one shrunk by
+    # precision weighting, 0.05⁻² / (0.05⁻² + sd_wide⁻²) of the way to 0
+    shrink = wide["sd"] ** -2 / (wide["sd"] ** -2 + 0.05**-2)
+    assert tight["mean"] == pytest.approx(wide["mean"] * shrink, abs=0.03)
