@@ -27,6 +27,7 @@ distributions. Bayesian Anal 2018;13:917.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 
 import arviz as az
@@ -39,6 +40,7 @@ __all__ = ["PARETO_K_THRESHOLD", "compare_fits", "loo_by_model"]
 log = logging.getLogger(__name__)
 
 PARETO_K_THRESHOLD = 0.7
+_ARVIZ_K_WARNING = "Estimated shape parameter of Pareto distribution"
 
 _COLUMNS = [
     "model",
@@ -77,7 +79,10 @@ def loo_by_model(fits: Mapping[str, xr.DataTree], *, var_name: str | None = "sur
     for name, tree in fits.items():
         if "log_likelihood" not in tree.children:
             raise ValueError(f"fit '{name}' has no log_likelihood group")
-        result = az.loo(tree, pointwise=True, var_name=var_name)
+        with warnings.catch_warnings():
+            # high Pareto k are counted and logged by compare_fits instead
+            warnings.filterwarnings("ignore", _ARVIZ_K_WARNING, UserWarning)
+            result = az.loo(tree, pointwise=True, var_name=var_name)
         out[name] = result
         sizes[name] = int(result.n_data_points)
     if len(set(sizes.values())) > 1:
@@ -129,7 +134,9 @@ def compare_fits(
             index=[name],
         )
     else:
-        table = pd.DataFrame(az.compare(dict(loos), method=method, round_to="none"))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _ARVIZ_K_WARNING, UserWarning)
+            table = pd.DataFrame(az.compare(dict(loos), method=method, round_to="none"))
     rows = []
     for name, row in table.iterrows():
         k = np.asarray(loos[name].pareto_k, dtype=float).ravel()
