@@ -343,22 +343,46 @@ class TrialModel:
 
 
 def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
-    """Model covariance matrix Σ_j ∫ a_j^X a_j^Y π_j h_j du of the statistics (PyTensor, K × K)."""
+    """Model covariance matrix Σ_j ∫ a_j^X a_j^Y π_j h_j du of the statistics (PyTensor, K × K).
+
+    For each arm, the integrals of all pairs (X, Y) that involve the arm run on [0, min(b_X, b_Y,
+    A + F)] and are computed together: one matrix of nodes (pairs × nodes), each influence
+    integrand evaluated once on it, each pair's integrand summed in log space. The sign of each
+    integrand is constant on its support, so each piece is sign_X · sign_Y · exp(log integral).
+    """
     k = len(stats_)
-    entries = [[None] * k for _ in range(k)]
-    for i in range(k):
-        for m in range(i, k):
-            total = pt.as_tensor_variable(0.0)
-            for arm, inf_x in stats_[i].influence.items():
-                inf_y = stats_[m].influence.get(arm)
-                if inf_y is None:
-                    continue
-                upper = trial.cap(_min_upper(inf_x.upper, inf_y.upper))
-                log_piece = trial.log_variance_piece(arm, inf_x.log_abs, inf_y.log_abs, upper)
-                total = total + inf_x.sign * inf_y.sign * pt.exp(log_piece)
-            entries[i][m] = total
-            entries[m][i] = total
-    return pt.stack([pt.stack(row) for row in entries])
+    total = pt.zeros((k, k))
+    for arm in sorted({arm for s in stats_ for arm in s.influence}):
+        members = [i for i, s in enumerate(stats_) if arm in s.influence]
+        pairs = [(i, m) for a, i in enumerate(members) for m in members[a:]]
+        position = {i: r for r, i in enumerate(members)}
+        first = np.array([position[i] for i, _ in pairs])
+        second = np.array([position[m] for _, m in pairs])
+        rows = np.arange(len(pairs))
+        limits = [stats_[i].influence[arm].upper for i in members]
+        uppers = pt.stack(
+            [trial.cap(_min_upper(limits[position[i]], limits[position[m]])) for i, m in pairs]
+        )
+
+        def log_integrand(u, arm=arm, members=members, first=first, second=second, rows=rows):
+            log_abs = pt.stack([stats_[i].influence[arm].log_abs(u) for i in members])
+            return (
+                log_abs[first, rows]
+                + log_abs[second, rows]
+                + trial.log_at_risk(arm, u)
+                + trial.log_hazard(arm, u)
+            )
+
+        log_values = trial.log_integral(log_integrand, uppers)
+        signs = np.array(
+            [stats_[i].influence[arm].sign * stats_[m].influence[arm].sign for i, m in pairs]
+        )
+        selector = np.zeros((k * k, len(pairs)))
+        for p, (i, m) in enumerate(pairs):
+            selector[i * k + m, p] = 1.0
+            selector[m * k + i, p] = 1.0
+        total = total + pt.dot(selector, signs * pt.exp(log_values)).reshape((k, k))
+    return total
 
 
 def _min_upper(a, b):
@@ -367,4 +391,3 @@ def _min_upper(a, b):
     if b is None:
         return a
     return pt.minimum(a, b)
-

@@ -49,9 +49,10 @@ def _score_and_log_information(trial: TrialModel, log_hr):
     return s, trial.log_integral(log_info, trial.max_followup)
 
 
-def model_mean(trial: TrialModel, n_newton: int = 8):
-    """β*, the limit of the Cox estimate, by Newton steps β ← β + s(β)/I(β) from β = 0.
+def model_mean(trial: TrialModel, n_newton: int = 2):
+    """β*, the limit of the Cox estimate, by Newton steps β ← β + s(β)/I(β).
 
+    The start is the log-rank (Peto) value E[U]/V, which is exactly one Newton step from β = 0.
     All steps but the last are gradient-stopped; the last carries the implicit-function
     gradient dβ*/dθ = (∂s/∂θ)/I.
     """

@@ -168,7 +168,5 @@ def influence(trial: TrialModel) -> dict[int, ArmInfluence]:
 
 
 def model_statistic(trial: TrialModel, reported: LogRank | None = None) -> ModelStatistic:
-    """Mean and influence of the log-rank Z (the sign convention of LogRank: Z > 0 when arm 1
-    had more deaths than expected).
-    """
+    """Mean and influence of the log-rank Z (Z > 0 when arm 1 had more deaths than expected)."""
     return ModelStatistic(label="logrank_z", mean=model_mean(trial), influence=influence(trial))

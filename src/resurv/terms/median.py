@@ -136,7 +136,7 @@ __all__ += ["curve_median", "influence", "model_mean", "model_statistic"]
 _LOG_LN2 = float(np.log(np.log(2.0)))
 
 
-def curve_median(curve, n_newton: int = 8):
+def curve_median(curve, n_newton: int = 4):
     """Median m of a survival curve, H(m) = ln 2, as a differentiable PyTensor scalar.
 
     Uses the curve's own ``median_months`` (attribute, or method taking ``xp``) when it has one.
@@ -155,9 +155,9 @@ def curve_median(curve, n_newton: int = 8):
         slope = pt.exp(s + curve.log_hazard(t, pt) - log_cum)
         return s - (log_cum - _LOG_LN2) / slope
 
-    grid = pt.as_tensor_variable(np.linspace(np.log(1e-4), np.log(1e5), 200))
+    grid = pt.as_tensor_variable(np.linspace(np.log(1e-4), np.log(1e5), 60))
     log_cum_grid = pt.log(curve.cum_hazard(pt.exp(grid), pt))
-    idx = pt.clip(pt.sum(log_cum_grid < _LOG_LN2) - 1, 0, 198)
+    idx = pt.clip(pt.sum(log_cum_grid < _LOG_LN2) - 1, 0, 58)
     lo, hi = log_cum_grid[idx], log_cum_grid[idx + 1]
     frac = pt.clip((_LOG_LN2 - lo) / (hi - lo), 0.0, 1.0)
     s = disconnected_grad(grid[idx] + (grid[idx + 1] - grid[idx]) * frac)

@@ -21,6 +21,8 @@ from pymc.distributions.dist_math import normal_lcdf
 
 from resurv.terms.base import TrialModel
 
+_LOG_INV_SD_CAP = 30.0
+
 __all__ = [
     "log_largest_time_density",
     "log_not_reached_factor",
@@ -41,8 +43,12 @@ def log_not_reached_factor(trial: TrialModel, arm: int, horizon_months):
     """Log Φ((S_j(τ) − ½)/sd_j), the T2 log-likelihood factor."""
     tau = pt.as_tensor_variable(horizon_months, dtype="float64")
     survival = pt.exp(trial.log_survival(arm, tau))
-    sd = pt.exp(log_not_reached_sd(trial, arm, tau))
-    return normal_lcdf(0.0, sd, survival - 0.5)
+    # 1/sd, smoothly capped at e^30: far in the tail sd underflows (S_j(τ) → 0) and the exact
+    # z = −½/sd is −inf; capped, log Φ(z) stays finite (≈ −1e26) with a finite gradient.
+    log_inv_sd = _LOG_INV_SD_CAP - pt.softplus(
+        _LOG_INV_SD_CAP + log_not_reached_sd(trial, arm, tau)
+    )
+    return normal_lcdf(0.0, 1.0, (survival - 0.5) * pt.exp(log_inv_sd))
 
 
 def log_largest_time_density(trial: TrialModel, arm: int, horizon_months):

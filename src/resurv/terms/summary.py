@@ -54,6 +54,7 @@ from resurv.terms.base import (
 from resurv.terms.events import expected_events
 
 __all__ = [
+    "REPORTING_RESOLUTION",
     "SummaryLikelihood",
     "add_summary_likelihood",
     "structure_key",
@@ -62,7 +63,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _GAUSSIAN = (MedianReached, RestrictedMean, Landmark, HazardRatio, LogRank)
-_RELATIVE_JITTER = 1e-10
+#: Resolution of published values on the likelihood scale: log median and log HR to 0.1%
+#: (relative), mean to 0.01 month, survival to 0.001, Z to 0.001.
+REPORTING_RESOLUTION = {
+    MedianReached: 1e-3,
+    HazardRatio: 1e-3,
+    RestrictedMean: 1e-2,
+    Landmark: 1e-3,
+    LogRank: 1e-3,
+}
 
 
 def structure_key(statistics: Sequence) -> tuple:
@@ -154,12 +163,21 @@ def _model_statistic(trial, s, horizons) -> ModelStatistic:
     return logrank.model_statistic(trial, s)
 
 
-def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic]):
-    """Mean vector and model-implied covariance matrix of the normal block."""
+def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic], reported=None):
+    """Mean vector and model-implied covariance matrix of the normal block.
+
+    The diagonal gets the variance of the reporting resolution δ²/12 of each statistic
+    (:data:`REPORTING_RESOLUTION`, on the likelihood scale): published values are rounded, and
+    without it the matrix is singular where the model variance underflows (a landmark far in the
+    tail) or where two statistics are almost collinear (log-rank Z and log HR under PH).
+    """
     mean = pt.stack([s.mean for s in model_stats])
     cov = covariance_pieces(trial, model_stats)
-    cov = cov + _RELATIVE_JITTER * pt.diag(pt.diagonal(cov))
-    return mean, cov
+    if reported is None:
+        floor = np.zeros(len(model_stats))
+    else:
+        floor = np.array([REPORTING_RESOLUTION[type(s)] ** 2 / 12.0 for s in reported])
+    return mean, cov + np.diag(floor)
 
 
 def normal_pieces(observed, mean, cov, folded_last: bool = False):
@@ -169,7 +187,8 @@ def normal_pieces(observed, mean, cov, folded_last: bool = False):
     log[N(+|x_K| | x_<K) + N(−|x_K| | x_<K)].
     """
     chol = pt.linalg.cholesky(cov, lower=True)
-    log_diag = pt.log(pt.diagonal(chol))
+    # diagonal as a masked row sum (avoids a graph rewrite that fails on 1 × 1 matrices)
+    log_diag = pt.log(pt.sum(chol * np.eye(chol.type.shape[0] or 1), axis=1))
     const = 0.5 * np.log(2.0 * np.pi)
     z_plus = pt.linalg.solve_triangular(chol, observed - mean, lower=True)
     pieces = -0.5 * z_plus**2 - log_diag - const
@@ -255,7 +274,7 @@ def add_summary_likelihood(
     if gaussian:
         model_stats = [_model_statistic(trial, s, horizons) for s in gaussian]
         observed = pm.Data(result.observed_data, values[result.observed_data])
-        mean, cov = gaussian_block(trial, model_stats)
+        mean, cov = gaussian_block(trial, model_stats, gaussian)
         pieces = normal_pieces(observed, mean, cov, folded_last=result.folded_logrank)
         result.loglik_pieces = f"{name}_summary_loglik_pieces"
         pm.Deterministic(result.loglik_pieces, pieces)

@@ -1,0 +1,342 @@
+"""Model side of the summary likelihood against independent references (scipy quad, closed forms)."""
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy import integrate as sint
+from scipy import optimize, stats
+from summary_curves import LogLogistic, Weibull
+
+from resurv.followup import censoring_density, censoring_survival
+from resurv.terms import hr, landmark, logrank, median, rmean
+from resurv.terms.base import (
+    EventCount,
+    HazardRatio,
+    Landmark,
+    LogRank,
+    MedianNotReached,
+    MedianReached,
+    RestrictedMean,
+    TrialModel,
+    covariance_pieces,
+    z_from_p,
+)
+from resurv.terms.events import expected_events
+from resurv.terms.notreached import (
+    log_largest_time_density,
+    log_not_reached_factor,
+)
+from resurv.terms.summary import add_summary_likelihood, normal_pieces
+
+A, F, RHO = 24.0, 12.0, 0.02
+N = (200, 180)
+CURVES = (Weibull(14.0, 1.3), Weibull(20.0, 0.9))  # crossing hazards: not PH
+
+
+def _quad(f, lo, hi):
+    points = [F] if lo < F < hi else None
+    return sint.quad(f, lo, hi, points=points, limit=200, epsabs=1e-12, epsrel=1e-10)[0]
+
+
+class Reference:
+    """The formulas of the statistical design, section 4, in NumPy with scipy quad."""
+
+    def __init__(self, curves, n, a=A, f=F, rho=RHO):
+        self.curves, self.n, self.end = curves, n, a + f
+        self.g = lambda u: censoring_survival(u, a, f, rho)
+
+    def pi(self, j, u):
+        return self.n[j] * self.curves[j].survival_np(u) * self.g(u)
+
+    def h(self, j, u):
+        return self.curves[j].hazard_np(u)
+
+    def score(self):
+        def f(u):
+            p0, p1 = self.pi(0, u), self.pi(1, u)
+            return p0 * p1 * (self.h(1, u) - self.h(0, u)) / (p0 + p1)
+
+        return _quad(f, 0, self.end)
+
+    def v(self):
+        def f(u):
+            p0, p1 = self.pi(0, u), self.pi(1, u)
+            return p0 * p1 * (p0 * self.h(0, u) + p1 * self.h(1, u)) / (p0 + p1) ** 2
+
+        return _quad(f, 0, self.end)
+
+    def cox_limit(self):
+        def s(beta):
+            def f(u):
+                p0, p1 = self.pi(0, u), self.pi(1, u)
+                return p0 * p1 * (self.h(1, u) - np.exp(beta) * self.h(0, u)) / (
+                    p0 + p1 * np.exp(beta)
+                )
+
+            return _quad(f, 0, self.end)
+
+        beta = optimize.brentq(s, -3, 3, xtol=1e-13)
+
+        def info(u):
+            p0, p1 = self.pi(0, u), self.pi(1, u) * np.exp(beta)
+            e = p1 / (p0 + p1)
+            return e * (1 - e) * (self.pi(0, u) * self.h(0, u) + self.pi(1, u) * self.h(1, u))
+
+        return beta, _quad(info, 0, self.end)
+
+    def influences(self, tau, t_star):
+        """(arm, upper, a(u)) lists for [median0, median1, rmean1(tau), landmark0, Z, logHR]."""
+        c0, c1 = self.curves
+        sqrt_v = np.sqrt(self.v())
+        beta, info = self.cox_limit()
+
+        def area(u):
+            return sint.quad(c1.survival_np, u, tau, epsabs=1e-12, epsrel=1e-10)[0]
+
+        z = {
+            1: (None, lambda u: self.pi(0, u) / (self.pi(0, u) + self.pi(1, u)) / sqrt_v),
+            0: (None, lambda u: -self.pi(1, u) / (self.pi(0, u) + self.pi(1, u)) / sqrt_v),
+        }
+
+        def ebar(u):
+            p1 = self.pi(1, u) * np.exp(beta)
+            return p1 / (self.pi(0, u) + p1)
+
+        log_hr = {1: (None, lambda u: (1 - ebar(u)) / info), 0: (None, lambda u: -ebar(u) / info)}
+        m0, m1 = c0.median, c1.median
+        return [
+            {0: (m0, lambda u: -1 / (self.pi(0, u) * self.h(0, m0) * m0))},
+            {1: (m1, lambda u: -1 / (self.pi(1, u) * self.h(1, m1) * m1))},
+            {1: (tau, lambda u: -area(u) / self.pi(1, u))},
+            {0: (t_star, lambda u: -c0.survival_np(t_star) / self.pi(0, u))},
+            z,
+            log_hr,
+        ]
+
+    def covariance(self, influences):
+        k = len(influences)
+        cov = np.zeros((k, k))
+        for i in range(k):
+            for m in range(i, k):
+                for arm, (bx, ax) in influences[i].items():
+                    if arm not in influences[m]:
+                        continue
+                    by, ay = influences[m][arm]
+                    upper = min(b for b in (bx, by, self.end) if b is not None)
+                    cov[i, m] += _quad(
+                        lambda u, ax=ax, ay=ay, arm=arm: ax(u) * ay(u) * self.pi(arm, u)
+                        * self.h(arm, u),
+                        0,
+                        upper,
+                    )
+                cov[m, i] = cov[i, m]
+        return cov
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return TrialModel(CURVES, N, A, F, RHO, n_nodes=32)
+
+
+def test_means_match_quadrature(trial):
+    tau, t_star = 30.0, 9.0
+    outs = [
+        median.model_mean(trial, 0),
+        landmark.model_mean(trial, 0, t_star),
+        rmean.model_mean(trial, 1, tau),
+        logrank.expected_score(trial),
+        pt.exp(logrank.log_variance(trial)),
+        hr.model_mean(trial),
+        expected_events(trial, 0),
+        expected_events(trial, 1),
+    ]
+    got = pytensor.function([], outs)()
+    ref = Reference(CURVES, N)
+    c0, c1 = CURVES
+    expected = [
+        np.log(14.0),
+        c0.survival_np(t_star),
+        sint.quad(c1.survival_np, 0, tau, epsrel=1e-10)[0],
+        ref.score(),
+        ref.v(),
+        ref.cox_limit()[0],
+        N[0] * _quad(lambda u: c0.hazard_np(u) * c0.survival_np(u) * ref.g(u), 0, A + F),
+        N[1] * _quad(lambda u: c1.hazard_np(u) * c1.survival_np(u) * ref.g(u), 0, A + F),
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-7)
+
+
+def test_cox_limit_is_the_log_hr_under_ph():
+    curves = (Weibull(14.0, 1.3), Weibull(14.0 * 1.6, 1.3))  # HR = (m0/m1)^k
+    value = pytensor.function([], hr.model_mean(TrialModel(curves, N, A, F, RHO)))()
+    assert np.isclose(value, 1.3 * np.log(1 / 1.6), atol=1e-10)
+
+
+def test_covariance_matches_quadrature(trial):
+    tau, t_star = 30.0, 9.0
+    model_stats = [
+        median.model_statistic(trial, MedianReached(0, 1.0)),
+        median.model_statistic(trial, MedianReached(1, 1.0)),
+        rmean.model_statistic(trial, RestrictedMean(1, 1.0), tau),
+        landmark.model_statistic(trial, Landmark(0, t_star, 0.5)),
+        logrank.model_statistic(trial),
+        hr.model_statistic(trial),
+    ]
+    got = pytensor.function([], covariance_pieces(trial, model_stats))()
+    ref = Reference(CURVES, N)
+    expected = ref.covariance(ref.influences(tau, t_star))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+    # structural zeros: arms do not share deaths
+    assert got[0, 1] == 0.0 and got[0, 2] == 0.0
+
+
+def test_generic_median_solver_and_its_gradient():
+    alpha, beta = pt.dscalar("alpha"), pt.dscalar("beta")
+    m = median.curve_median(LogLogistic(alpha, beta))
+    fn = pytensor.function([alpha, beta], [m, *pytensor.grad(m, [alpha, beta])])
+    value, d_alpha, d_beta = fn(17.0, 1.7)
+    assert np.isclose(value, 17.0, rtol=1e-12)  # log-logistic median = α
+    assert np.isclose(d_alpha, 1.0, rtol=1e-8) and abs(d_beta) < 1e-8
+    k = pt.dscalar("k")
+    m = median.curve_median(Weibull(pt.as_tensor_variable(9.0), k, give_median=False))
+    fn = pytensor.function([k], [m, pytensor.grad(m, k)])
+    value, grad = fn(0.6)
+    assert np.isclose(value, 9.0, rtol=1e-12) and abs(grad) < 1e-8
+
+
+def test_horizon_density_is_the_distribution_of_the_largest_time(rng):
+    curve, n = Weibull(30.0, 1.2), 15
+    tau = pt.dscalar("tau")
+    trial = TrialModel((curve, curve), (n, n), A, F, RHO)
+    density = pytensor.function([tau], pt.exp(log_largest_time_density(trial, 0, tau)))
+    total = sint.quad(lambda x: density(x), 0, A + F, points=[F], limit=200)[0]
+    assert np.isclose(total, 1.0, atol=1e-8)
+    # simulate the largest observed time of an arm of 15
+    from resurv.followup import sample_censoring_times
+
+    reps = 40_000
+    times = curve.sample(rng, (reps, n))
+    cens = sample_censoring_times(rng, A, F, RHO, size=(reps, n))
+    largest = np.minimum(times, cens).max(axis=1)
+    for x in [15.0, 25.0, 33.0]:
+        cdf = sint.quad(lambda y: density(y), 0, x, points=[F] if x > F else None)[0]
+        emp = np.mean(largest <= x)
+        assert abs(emp - cdf) < 4 * np.sqrt(cdf * (1 - cdf) / reps) + 1e-9
+    # closed form of the CDF, (1 - S G)^n
+    x = 25.0
+    closed = (1 - curve.survival_np(x) * censoring_survival(x, A, F, RHO)) ** n
+    cdf = sint.quad(lambda y: density(y), 0, x, points=[F])[0]
+    assert np.isclose(cdf, closed, rtol=1e-8)
+    assert censoring_density(x, A, F, RHO) > 0
+
+
+def test_not_reached_factor_matches_greenwood_formula():
+    curve = Weibull(60.0, 1.0)
+    trial = TrialModel((curve, curve), (15, 12), A, F, 0.0)
+    tau = 30.0
+    got = pytensor.function([], log_not_reached_factor(trial, 1, tau))()
+    ref = Reference((curve, curve), (15, 12), rho=0.0)
+    var = curve.survival_np(tau) ** 2 * _quad(lambda u: curve.hazard_np(u) / ref.pi(1, u), 0, tau)
+    expected = stats.norm.logcdf((curve.survival_np(tau) - 0.5) / np.sqrt(var))
+    assert np.isclose(got, expected, rtol=1e-8)
+
+
+def _model(curves_fn, statistics, a=A, f=F, rho=0.0, n=(15, 12)):
+    with pm.Model() as model:
+        log_m0 = pm.Normal("log_m0", np.log(30.0), 1.0)
+        log_hr = pm.Normal("log_hr", 0.0, 1.0)
+        summary = add_summary_likelihood(
+            "os", curves_fn(log_m0, log_hr), n, a, f, rho, statistics
+        )
+    return model, summary
+
+
+def _weibull_ph(shape):
+    def make(log_m0, log_hr):
+        m0 = pt.exp(log_m0)
+        return Weibull(m0, shape), Weibull(m0 * pt.exp(-log_hr / shape), shape)
+
+    return make
+
+
+def _logp_and_grad(model):
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    return lambda point: (logp(point), dlogp(point))
+
+
+def test_folded_piece_is_the_two_sign_mixture():
+    mean = pt.as_tensor_variable(np.array([0.1, -0.4]))
+    cov = pt.as_tensor_variable(np.array([[0.5, 0.2], [0.2, 1.0]]))
+    x = np.array([0.3, 1.2])
+    folded = pytensor.function([], normal_pieces(pt.as_tensor_variable(x), mean, cov, True))()
+    ref_mean, ref_cov = np.array([0.1, -0.4]), np.array([[0.5, 0.2], [0.2, 1.0]])
+    plus = stats.multivariate_normal(ref_mean, ref_cov).logpdf(x)
+    minus = stats.multivariate_normal(ref_mean, ref_cov).logpdf(x * [1, -1])
+    assert np.isclose(folded.sum(), np.logaddexp(plus, minus), rtol=1e-12)
+    # first piece is the marginal of the first statistic
+    assert np.isclose(folded[0], stats.norm(0.1, np.sqrt(0.5)).logpdf(0.3), rtol=1e-12)
+
+
+def test_joint_normal_matches_scipy_and_data_swap():
+    shape, n, a, f = 1.1, (15, 12), 60.0, 24.0
+    first = [MedianReached(0, 34.9), MedianReached(1, 67.5), LogRank(0.217, -1)]
+    second = [MedianReached(0, 20.0), LogRank(0.03, +1), MedianReached(1, 41.0)]
+    model, summary = _model(_weibull_ph(shape), first, a=a, f=f, n=n)
+    loglik = model.compile_logp(vars=[model["os_summary_loglik"]])
+    m0, log_hr = 25.0, -0.3
+    point = {"log_m0": np.log(m0), "log_hr": log_hr}
+    curves = (Weibull(m0, shape), Weibull(m0 * np.exp(-log_hr / shape), shape))
+    ref = Reference(curves, n, a, f, 0.0)
+    influences = ref.influences(30.0, 9.0)
+    cov = ref.covariance([influences[0], influences[1], influences[4]])
+    mean = np.array([np.log(m0), np.log(curves[1].median), ref.score() / np.sqrt(ref.v())])
+    cov += np.diag(np.array([1e-3, 1e-3, 1e-3]) ** 2 / 12)
+    for statistics in (first, second):
+        with model:
+            pm.set_data(summary.data_values(statistics))
+        x = summary.data_values(statistics)["os_summary_observed"]
+        expected = stats.multivariate_normal(mean, cov).logpdf(x)
+        assert np.isclose(loglik(point), expected, rtol=1e-6)
+    np.testing.assert_allclose(x, [np.log(20.0), np.log(41.0), z_from_p(0.03)])
+    assert summary.observed_data == "os_summary_observed"
+    assert summary.gaussian_labels == ["log_median_arm0", "log_median_arm1", "logrank_z"]
+    with pytest.raises(ValueError, match="structure"):
+        summary.data_values([MedianReached(0, 20.0), LogRank(0.03, -1)])
+
+
+@pytest.mark.slow  # compiling logp and gradient of the full graph takes ~25 s each
+@pytest.mark.parametrize(
+    "statistics",
+    [
+        [MedianNotReached(0), RestrictedMean(0, 50.0), EventCount(0, 15), EventCount(1, 12)],
+        [MedianReached(1, 2.0), Landmark(1, 150.0, 0.0001), LogRank(1e-12), HazardRatio(3.0)],
+    ],
+    ids=["not-reached-mean-events", "median-landmark-logrank-hr"],
+)
+def test_far_tail_likelihood_and_gradient_are_finite(statistics):
+    # follow-up out to 100 medians: both survival curves underflow long before A + F
+    model, _ = _model(_weibull_ph(3.0), statistics, a=100.0, f=200.0, rho=0.01)
+    fn = _logp_and_grad(model)
+    for log_m0, log_hr, raw in [(np.log(3.0), 0.0, 0.0), (np.log(3.0), 4.0, 3.0), (1.0, -5.0, -2.0)]:
+        point = {"log_m0": log_m0, "log_hr": log_hr, "os_horizon_raw_arm0": raw}
+        point = {k: v for k, v in point.items() if k in model.initial_point()}
+        logp, grad = fn(point)
+        assert np.isfinite(logp)
+        assert np.all(np.isfinite(grad))
+
+
+def test_at_risk_weights_finite_when_both_curves_underflow():
+    curves = (Weibull(1.0, 3.0), Weibull(1.5, 3.0))
+    trial = TrialModel(curves, (15, 12), 100.0, 100.0, 0.0)
+    u = pt.as_tensor_variable(np.array([50.0, 100.0, 150.0]))  # S_j(u) = 0.0 in float64
+    assert pytensor.function([], pt.exp(-trial.cum_hazard(0, u)))().max() == 0.0
+    weights = logrank.influence(trial)
+    arm1, arm0 = pytensor.function([], [weights[1].log_abs(u), weights[0].log_abs(u)])()
+    assert np.all(np.isfinite(arm1)) and np.all(np.isfinite(arm0))
+    # arm 1 has the longer median: far out, the patients still at risk are in arm 1, so
+    # π₀/(π₀+π₁) → 0 and π₁/(π₀+π₁) → 1 (log → −½ log V)
+    half_log_v = pytensor.function([], 0.5 * logrank.log_variance(trial))()
+    assert arm1[-1] < -1000
+    assert np.isclose(arm0[-1], -half_log_v, atol=1e-12)
