@@ -83,7 +83,7 @@ def predictive_figure(
             va="top",
             fontsize=9,
         )
-    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.legend(loc="best", fontsize=9, framealpha=0.8)
     ax.set_title(f"{statistic} · {arm}: ppp = {ppp:.3f} ({draws.size} replicates)", fontsize=10)
     ax.set_xlabel(statistic)
     if note:
