@@ -21,7 +21,7 @@ whose gradient is the implicit-function gradient −∂ₖP/∂ᵧP. For |Q| < 0
   S = Φ(−ŵ) + Q φ(ŵ)[c₀(η) + Q² c₁(η)], η = Q ŵ, c₀ = 1/(eˣ−1) − 1/η,
   c₁ = 1/η³ − 1/(eˣ−1)³ − 1/(eˣ−1)² − 1/(12(eˣ−1)) (Taylor series near η = 0),
   so Q → 0 is smooth and gradients never see k = 1/Q² → ∞; error O(Q⁵ φ(ŵ));
-* ŵ > 14 (S below about e⁻⁹⁸) elsewhere: the Legendre continued fraction for Q(k, u)
+* ŵ > 30 (S below about e⁻⁴⁵⁰) elsewhere: the Legendre continued fraction for Q(k, u)
   (Q > 0) or the power series for P(k, u) (Q < 0), written as −ŵ²/2 + ℓ(Q) + … so that
   log S stays finite however far out t is;
 * otherwise ``gammaincc``/``gammainc``, with log1p of the complement where S > ½.
@@ -59,8 +59,9 @@ __all__ = [
 
 _Q_TEMME = 0.05  # |Q| below which Temme's expansion is used (while |η| < _ETA_TEMME)
 _ETA_TEMME = 1.5
-_FAR_TAIL = 14.0  # ŵ beyond which the continued fraction / power series is used
-_N_TERMS = 80  # terms of the continued fraction and of the power series
+_FAR_TAIL = 30.0  # ŵ beyond which (S < e⁻⁴⁵⁰) the continued fraction / power series is used
+_N_CF = 8  # continued-fraction terms (exact to 1e-13 beyond ŵ = 30 for every Q)
+_N_SERIES = 18  # power-series terms (u/k < e^{-2} there: error below 1e-15)
 _W_CLIP = 1e6
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -136,27 +137,25 @@ def _temme_coefficients(x, eta, xp):
     return m.where(near, c0_series, c0_direct), m.where(near, c1_series, c1_direct)
 
 
-def _log_survival_temme(w, q, xp):
-    """Log S from Temme's expansion (small |Q|, moderate |η|)."""
+def _log_survival_temme(x, w_hat, eta, q, xp):
+    """Log S + ŵ²/2 from Temme's expansion (small |Q|, moderate |η|)."""
     m = backend(xp)
-    x = q * w
-    w_hat = w * m.sqrt(e2(x, xp))
-    c0, c1 = _temme_coefficients(x, q * w_hat, xp)
+    c0, c1 = _temme_coefficients(x, eta, xp)
     corr = q * (c0 + q * q * c1)
     pos = w_hat > 0
     wp = safe(pos, w_hat, 1.0, xp)
     wn = safe(pos, -1.0, w_hat, xp)
     mills = math.sqrt(0.5 * math.pi) * m.erfcx(wp / math.sqrt(2.0))
-    upper = -0.5 * wp * wp - _LOG_SQRT_2PI + m.log(mills + corr)
+    upper = m.log(mills + corr) - _LOG_SQRT_2PI
     phi_n = m.exp(-0.5 * wn * wn - _LOG_SQRT_2PI)
-    lower = m.log1p(-0.5 * m.erfc(-wn / math.sqrt(2.0)) + phi_n * corr)
+    lower = m.log1p(-0.5 * m.erfc(-wn / math.sqrt(2.0)) + phi_n * corr) + 0.5 * wn * wn
     return m.where(pos, upper, lower)
 
 
 def _log_upper_tail_cf(k, u, xp):
     """Log of the Legendre continued fraction f with Γ(k, u) = e^{−u} u^k / f (u ≫ k)."""
-    f = u + (2 * _N_TERMS + 1) - k
-    for n in range(_N_TERMS, 0, -1):
+    f = u + (2 * _N_CF + 1) - k
+    for n in range(_N_CF, 0, -1):
         f = u + (2 * n - 1) - k - n * (n - k) / f
     return backend(xp).log(f)
 
@@ -165,29 +164,28 @@ def _log_lower_tail_series(k, u, xp):
     """Log Σₙ uⁿ/((k+1)…(k+n)), with P(k, u) = u^k e^{−u}/Γ(k+1) · Σ (u ≪ k)."""
     term = 1.0
     total = 1.0
-    for n in range(1, _N_TERMS + 1):
+    for n in range(1, _N_SERIES + 1):
         term = term * u / (k + n)
         total = total + term
     return backend(xp).log(total)
 
 
-def _log_survival_gamma(w, q, xp):
-    """Log S from the incomplete gamma functions, with far-tail expansions."""
+def _log_survival_gamma(x, w_hat, log_q_term, q, xp):
+    """Log S + ŵ²/2 from the incomplete gamma functions, with far-tail expansions."""
     m = backend(xp)
-    x = q * w
     k = 1.0 / (q * q)
-    w_hat = w * m.sqrt(e2(x, xp))
     far = w_hat > _FAR_TAIL
     upper = q > 0
     # Far tail, written around −ŵ²/2 + ℓ(Q) so that it never underflows.
-    x_far = safe(far, x, 0.0, xp)
-    u_far = k * m.exp(x_far)
-    head = -0.5 * w_hat * w_hat + _log_q_stirling(q, xp)
+    u_far = k * m.exp(safe(far, x, 0.0, xp))
     u_cf = safe(far & upper, u_far, k + 100.0, xp)
     u_ser = safe(far & ~upper, u_far, 0.5 * k, xp)
-    log_cf = head - m.log(m.abs(q)) - _log_upper_tail_cf(k, u_cf, xp)
-    log_ser = head + m.log(m.abs(q)) + _log_lower_tail_series(k, u_ser, xp)
-    far_value = m.where(upper, log_cf, log_ser)
+    log_abs_q = m.log(m.abs(q))
+    far_value = m.where(
+        upper,
+        log_q_term - log_abs_q - _log_upper_tail_cf(k, u_cf, xp),
+        log_q_term + log_abs_q + _log_lower_tail_series(k, u_ser, xp),
+    )
     # Bulk: the regularized incomplete gamma functions themselves.
     u_bulk = k * m.exp(safe(far, 0.0, x, xp))
     big_q = m.gammaincc(k, u_bulk)
@@ -200,42 +198,43 @@ def _log_survival_gamma(w, q, xp):
         m.log1p(-safe(high, complement, 0.0, xp)),
         m.log(safe(high, 0.5, surv, xp)),
     )
-    return m.where(far, far_value, bulk)
+    return m.where(far, far_value, bulk + 0.5 * w_hat * w_hat)
 
 
-def _log_survival_w(w, q, xp):
+def _log_hazard_and_survival(t, median, sigma, q, xp):
+    """(log h(t), log S(t)), sharing w, ŵ, η and ℓ(Q) between the two.
+
+    Each branch returns r = log S + ŵ²/2, so that log h = −log(σt) + ℓ(Q) − r has no
+    cancellation of the huge −ŵ²/2 in the far tail.
+    """
     m = backend(xp)
     q = m.asarray(q)
+    w = _standardized(t, median, sigma, q, xp)
     x = q * w
-    eta = x * m.sqrt(e2(x, xp))
+    root_e2 = m.sqrt(e2(x, xp))
+    w_hat = w * root_e2
+    eta = x * root_e2
+    log_q_term = _log_q_stirling(q, xp)
     temme = (m.abs(q) < _Q_TEMME) & (m.abs(eta) < _ETA_TEMME)
-    q_temme = safe(temme, q, 0.0, xp)
-    q_gamma = safe(temme, 1.0, q, xp)
-    w_temme = safe(temme, w, 0.0, xp)
-    w_gamma = safe(temme, 0.0, w, xp)
-    return m.where(
-        temme, _log_survival_temme(w_temme, q_temme, xp), _log_survival_gamma(w_gamma, q_gamma, xp)
+    reduced = m.where(
+        temme,
+        _log_survival_temme(x, w_hat, eta, safe(temme, q, 0.0, xp), xp),
+        _log_survival_gamma(x, w_hat, log_q_term, safe(temme, 1.0, q, xp), xp),
     )
-
-
-def _log_density_w(t, w, sigma, q, xp):
-    m = backend(xp)
-    w_hat = w * m.sqrt(e2(q * w, xp))
-    return -m.log(sigma * m.asarray(t)) + _log_q_stirling(q, xp) - 0.5 * w_hat * w_hat
+    log_haz = -m.log(sigma * m.asarray(t)) + log_q_term - reduced
+    return log_haz, reduced - 0.5 * w_hat * w_hat
 
 
 @numpy_quiet
 def cum_hazard(t, median, *, sigma, q, xp=np):
     """H(t) = −log S(t)."""
-    w = _standardized(t, median, sigma, q, xp)
-    return -_log_survival_w(w, q, xp)
+    return -_log_hazard_and_survival(t, median, sigma, q, xp)[1]
 
 
 @numpy_quiet
 def log_hazard(t, median, *, sigma, q, xp=np):
     """Log h(t) = log f(t) − log S(t)."""
-    w = _standardized(t, median, sigma, q, xp)
-    return _log_density_w(t, w, sigma, q, xp) - _log_survival_w(w, q, xp)
+    return _log_hazard_and_survival(t, median, sigma, q, xp)[0]
 
 
 @numpy_quiet
