@@ -72,6 +72,21 @@ _NUMPY = SimpleNamespace(
 )
 
 
+def _tensor_float64(x):
+    """A PyTensor variable for ``x``; numbers become float64 constants.
+
+    ``pt.as_tensor_variable(9.0)`` is a float32 constant (9.0 is exact in float32), and
+    log(9.0) would then be computed in single precision.
+    """
+    from pytensor.graph.basic import Variable
+
+    if isinstance(x, Variable):
+        return x
+    import pytensor.tensor as pt
+
+    return pt.as_tensor_variable(np.asarray(x, dtype=np.float64))
+
+
 @functools.cache
 def _tensor_backend():
     import pytensor.tensor as pt
@@ -79,7 +94,7 @@ def _tensor_backend():
     return SimpleNamespace(
         name="pytensor",
         module=pt,
-        asarray=pt.as_tensor_variable,
+        asarray=_tensor_float64,
         where=pt.where,
         exp=pt.exp,
         log=pt.log,
@@ -120,11 +135,13 @@ def backend(xp) -> SimpleNamespace:
 
 
 def numpy_quiet(func):
-    """Run ``func`` under ``np.errstate(all="ignore")`` when it is called with ``xp=numpy``.
+    """Prepare the arguments of a family function for its back end.
 
-    Families return ±inf on purpose (log h(0) for a Weibull with k < 1, the time at which a
-    Gompertz curve with a plateau reaches a cumulative hazard it never reaches), and branches of
-    ``where`` that are discarded may overflow; neither is an error.
+    With ``xp=numpy`` the function runs under ``np.errstate(all="ignore")``: families return
+    ±inf on purpose (log h(0) for a Weibull with k < 1, the time at which a Gompertz curve
+    with a plateau reaches a cumulative hazard it never reaches), and branches of ``where``
+    that are discarded may overflow; neither is an error. With ``xp=pytensor.tensor`` plain
+    numbers and arrays among the arguments become float64 constants (see ``_tensor_float64``).
     """
 
     @functools.wraps(func)
@@ -132,6 +149,9 @@ def numpy_quiet(func):
         if xp is np:
             with np.errstate(all="ignore"):
                 return func(*args, xp=xp, **kwargs)
+        backend(xp)  # raises for an unknown xp
+        args = tuple(_tensor_float64(a) for a in args)
+        kwargs = {k: v if k == "cuts" else _tensor_float64(v) for k, v in kwargs.items()}
         return func(*args, xp=xp, **kwargs)
 
     return wrapper

@@ -9,7 +9,8 @@ Given a baseline (reference-arm) family with parameters θ, the comparator arm's
 * ``separate``: each arm has its own parameters (no effect parameter).
 
 HR = exp(log_hr), TR = exp(log_tr). Everything broadcasts: parameters and effects of shape
-(R, 1) go with times of shape (R, n); ``xp`` is ``numpy`` or ``pytensor.tensor``.
+(R, 1) go with times of shape (R, n); ``xp`` is ``numpy`` or ``pytensor.tensor`` (PyTensor
+broadcasts only along axes whose length 1 is static, e.g. ``pt.tensor(shape=(None, 1))``).
 Reference: Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure Time Data, 2nd ed.,
 2002, sections 2.3.3–2.3.4.
 """
@@ -77,10 +78,17 @@ def _setup(family, params, effect, log_hr, log_tr):
     return fam, dict(params), resolve_effect(fam, effect, log_hr, log_tr)
 
 
+def _effect_values(log_hr, log_tr, xp):
+    """The effect parameters as back-end arrays (float64), None kept as None."""
+    m = backend(xp)
+    return tuple(None if v is None else m.asarray(v) for v in (log_hr, log_tr))
+
+
 def arm_log_hazard(family, t, params, effect=None, log_hr=None, log_tr=None, xp=np):
     """Log h₁(t): log h₀(t) + log HR (ph), log h₀(t/TR) − log TR (aft), or log h₀(t)."""
     fam, params, eff = _setup(family, params, effect, log_hr, log_tr)
     m = backend(xp)
+    log_hr, log_tr = _effect_values(log_hr, log_tr, xp)
     if eff == "ph":
         return fam.log_hazard(t, xp=xp, **params) + log_hr
     if eff == "aft":
@@ -92,6 +100,7 @@ def arm_cum_hazard(family, t, params, effect=None, log_hr=None, log_tr=None, xp=
     """H₁(t): HR · H₀(t) (ph), H₀(t/TR) (aft), or H₀(t)."""
     fam, params, eff = _setup(family, params, effect, log_hr, log_tr)
     m = backend(xp)
+    log_hr, log_tr = _effect_values(log_hr, log_tr, xp)
     if eff == "ph":
         return m.exp(log_hr) * fam.cum_hazard(t, xp=xp, **params)
     if eff == "aft":
@@ -120,6 +129,7 @@ def arm_inv_cum_hazard(family, cum_haz, params, effect=None, log_hr=None, log_tr
     """H₁⁻¹(H): H₀⁻¹(H/HR) (ph), TR · H₀⁻¹(H) (aft), or H₀⁻¹(H)."""
     fam, params, eff = _setup(family, params, effect, log_hr, log_tr)
     m = backend(xp)
+    log_hr, log_tr = _effect_values(log_hr, log_tr, xp)
     if eff == "ph":
         return fam.inv_cum_hazard(m.asarray(cum_haz) * m.exp(-log_hr), xp=xp, **params)
     if eff == "aft":
@@ -137,6 +147,7 @@ def arm_median(family, params, effect=None, log_hr=None, log_tr=None, xp=np):
     """Median of the arm: H₀⁻¹(ln 2 / HR) (ph), TR · median₀ (aft), or median₀."""
     fam, params, eff = _setup(family, params, effect, log_hr, log_tr)
     m = backend(xp)
+    log_hr, log_tr = _effect_values(log_hr, log_tr, xp)
     if eff == "ph":
         return fam.inv_cum_hazard(LN2 * m.exp(-m.asarray(log_hr)), xp=xp, **params)
     if eff == "aft":
@@ -161,6 +172,7 @@ def arm_rmst(
     """
     fam, params, eff = _setup(family, params, effect, log_hr, log_tr)
     m = backend(xp)
+    log_hr, log_tr = _effect_values(log_hr, log_tr, xp)
     if eff == "aft":
         tr = m.exp(log_tr)
         return tr * fam.rmst(m.asarray(tau) / tr, xp=xp, n_nodes=n_nodes, **params)

@@ -107,7 +107,7 @@ def median_standardized(q, xp=np):
 def location_mu(median, sigma, q, xp=np):
     """Prentice μ from the median: μ = log m − σ w½(Q)."""
     m = backend(xp)
-    return m.log(median) - sigma * median_standardized(q, xp)
+    return m.log(m.asarray(median)) - sigma * median_standardized(q, xp)
 
 
 def _standardized(t, median, sigma, q, xp):
@@ -138,7 +138,7 @@ def _temme_coefficients(x, eta, xp):
 
 
 def _log_survival_temme(x, w_hat, eta, q, xp):
-    """Log S + ŵ²/2 from Temme's expansion (small |Q|, moderate |η|)."""
+    """(log S, log S + ŵ²/2) from Temme's expansion (small |Q|, moderate |η|)."""
     m = backend(xp)
     c0, c1 = _temme_coefficients(x, eta, xp)
     corr = q * (c0 + q * q * c1)
@@ -146,10 +146,11 @@ def _log_survival_temme(x, w_hat, eta, q, xp):
     wp = safe(pos, w_hat, 1.0, xp)
     wn = safe(pos, -1.0, w_hat, xp)
     mills = math.sqrt(0.5 * math.pi) * m.erfcx(wp / math.sqrt(2.0))
-    upper = m.log(mills + corr) - _LOG_SQRT_2PI
+    upper = m.log(mills + corr) - _LOG_SQRT_2PI  # reduced
     phi_n = m.exp(-0.5 * wn * wn - _LOG_SQRT_2PI)
-    lower = m.log1p(-0.5 * m.erfc(-wn / math.sqrt(2.0)) + phi_n * corr) + 0.5 * wn * wn
-    return m.where(pos, upper, lower)
+    lower = m.log1p(-0.5 * m.erfc(-wn / math.sqrt(2.0)) + phi_n * corr)  # log S
+    half_sq = 0.5 * w_hat * w_hat
+    return m.where(pos, upper - half_sq, lower), m.where(pos, upper, lower + half_sq)
 
 
 def _log_upper_tail_cf(k, u, xp):
@@ -171,7 +172,7 @@ def _log_lower_tail_series(k, u, xp):
 
 
 def _log_survival_gamma(x, w_hat, log_q_term, q, xp):
-    """Log S + ŵ²/2 from the incomplete gamma functions, with far-tail expansions."""
+    """(log S, log S + ŵ²/2) from the incomplete gamma functions and far-tail expansions."""
     m = backend(xp)
     k = 1.0 / (q * q)
     far = w_hat > _FAR_TAIL
@@ -198,14 +199,16 @@ def _log_survival_gamma(x, w_hat, log_q_term, q, xp):
         m.log1p(-safe(high, complement, 0.0, xp)),
         m.log(safe(high, 0.5, surv, xp)),
     )
-    return m.where(far, far_value, bulk + 0.5 * w_hat * w_hat)
+    half_sq = 0.5 * w_hat * w_hat
+    return m.where(far, far_value - half_sq, bulk), m.where(far, far_value, bulk + half_sq)
 
 
 def _log_hazard_and_survival(t, median, sigma, q, xp):
     """(log h(t), log S(t)), sharing w, ŵ, η and ℓ(Q) between the two.
 
-    Each branch returns r = log S + ŵ²/2, so that log h = −log(σt) + ℓ(Q) − r has no
-    cancellation of the huge −ŵ²/2 in the far tail.
+    Each branch returns log S and r = log S + ŵ²/2, each computed directly where it is the
+    small quantity, so that log h = −log(σt) + ℓ(Q) − r has no cancellation of the huge
+    −ŵ²/2 in the far tail and log S keeps its relative accuracy near t = 0.
     """
     m = backend(xp)
     q = m.asarray(q)
@@ -216,13 +219,13 @@ def _log_hazard_and_survival(t, median, sigma, q, xp):
     eta = x * root_e2
     log_q_term = _log_q_stirling(q, xp)
     temme = (m.abs(q) < _Q_TEMME) & (m.abs(eta) < _ETA_TEMME)
-    reduced = m.where(
-        temme,
-        _log_survival_temme(x, w_hat, eta, safe(temme, q, 0.0, xp), xp),
-        _log_survival_gamma(x, w_hat, log_q_term, safe(temme, 1.0, q, xp), xp),
+    log_s_t, reduced_t = _log_survival_temme(x, w_hat, eta, safe(temme, q, 0.0, xp), xp)
+    log_s_g, reduced_g = _log_survival_gamma(
+        x, w_hat, log_q_term, safe(temme, 1.0, q, xp), xp
     )
+    reduced = m.where(temme, reduced_t, reduced_g)
     log_haz = -m.log(sigma * m.asarray(t)) + log_q_term - reduced
-    return log_haz, reduced - 0.5 * w_hat * w_hat
+    return log_haz, m.where(temme, log_s_t, log_s_g)
 
 
 @numpy_quiet
