@@ -1,0 +1,117 @@
+"""Wall time of a 20-setting prior sweep: compile once and swap ``pm.Data`` vs recompile each time.
+
+The model is the OS Weibull PH model fitted to simulated patient data (60 patients), the sweep
+20 values of the log-HR prior's SD. "Compile once" is :class:`resurv.fit.Fitter` (one
+``nutpie.compile_pymc_model``, then ``with_data`` per setting); "recompile" builds and compiles
+the model afresh for every setting, as a sweep without ``pm.Data`` priors must. Both sample the
+same draws with the same seeds, so their posteriors must agree exactly.
+
+Run: ``.venv/bin/python benchmarks/bench_sweep.py [--settings 20] [--draws 1000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import nutpie
+import pandas as pd
+
+from resurv.api import build, load_data
+from resurv.fit import Fitter, SamplerSettings, model_data_values
+from resurv.modelspec import load_model_spec
+from resurv.priors import load_priors, with_argument
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def simulated_study(folder: Path, n: int = 60, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    arm = np.repeat([0, 1], n // 2)
+    shape, median, log_hr = 1.2, 30.0, -0.5
+    scale = median / np.log(2) ** (1 / shape)
+    t = scale * (rng.exponential(size=n) * np.exp(-log_hr * arm)) ** (1 / shape)
+    c = rng.uniform(20, 80, size=n)
+    path = folder / "ipd.csv"
+    pd.DataFrame(
+        {"time": np.minimum(t, c), "event": (t <= c).astype(int), "arm": np.where(arm, "B", "A")}
+    ).to_csv(path, index=False)
+    return load_data(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", type=int, default=20)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=500)
+    parser.add_argument("--chains", type=int, default=2)
+    args = parser.parse_args()
+    settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains)
+    spec = load_model_spec(ROOT / "models" / "os_weibull.toml")
+    base = load_priors(ROOT / "priors" / "vague.toml")
+    sigmas = np.geomspace(0.05, 2.0, args.settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        study = simulated_study(Path(tmp))
+        priors = [
+            base.replace("os", "log_hr", with_argument(base.priors["os"]["log_hr"], "sigma", s))
+            for s in sigmas
+        ]
+
+        def sample(compiled, seed):
+            return nutpie.sample(
+                compiled,
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                seed=seed,
+                cores=settings.cores,
+                target_accept=settings.target_accept,
+                progress_bar=False,
+            )
+
+        # A: compile once, then swap the prior values (pm.Data) into the compiled model
+        fitter = Fitter(settings)
+        start = time.perf_counter()
+        once = [sample(fitter.compiled(build(spec, p, study)), i) for i, p in enumerate(priors)]
+        t_once = time.perf_counter() - start
+
+        # B: rebuild and recompile for every setting
+        start = time.perf_counter()
+        again = []
+        for i, p in enumerate(priors):
+            built = build(spec, p, study)
+            compiled = nutpie.compile_pymc_model(built.model)
+            again.append(sample(compiled.with_data(**model_data_values(built.model)), i))
+        t_again = time.perf_counter() - start
+
+        # C: the sweep's own per-setting work (A plus log-likelihood, log-prior, constant data)
+        start = time.perf_counter()
+        for i, p in enumerate(priors):
+            fitter.sample(build(spec, p, study), seed=i)
+        t_full = time.perf_counter() - start + next(iter(fitter.compile_seconds.values()))
+
+    t_compile = next(iter(fitter.compile_seconds.values()))
+    gap = max(
+        float(np.abs(a.posterior["log_hr"].values - b.posterior["log_hr"].values).max())
+        for a, b in zip(once, again, strict=True)
+    )
+    means = [float(t.posterior["log_hr"].mean()) for t in once]
+    print(f"{args.settings}-setting sweep of os_weibull (IPD, 60 patients), log-HR prior SD")
+    print(f"  {sigmas[0]:.3g} .. {sigmas[-1]:.3g}; {args.chains} chains × {args.draws} draws")
+    print(f"  posterior mean log HR: {means[0]:.3f} (tightest) .. {means[-1]:.3f} (widest)")
+    print(f"  A compile once + with_data:  {t_once:7.1f} s (of which compiling {t_compile:.1f} s)")
+    print(f"  B recompile every setting:   {t_again:7.1f} s")
+    print(f"  ratio B / A: {t_again / t_once:.1f}x (target >= 8x)")
+    print(f"  C Fitter.sample per setting (A + log-likelihood, log-prior): {t_full:7.1f} s")
+    print(
+        f"    per setting {(t_full - t_compile) / len(priors):.2f} s vs sampling only "
+        f"{(t_once - t_compile) / len(priors):.2f} s; ratio B / C: {t_again / t_full:.1f}x"
+    )
+    print(f"  max |difference| of log-HR draws between the two: {gap:.2e} (same seeds)")
+
+
+if __name__ == "__main__":
+    main()
