@@ -32,6 +32,7 @@ __all__ = [
     "gauss_legendre",
     "integrate",
     "log_integrate",
+    "scaled_integrate",
     "segments",
 ]
 
@@ -131,3 +132,26 @@ def log_integrate(log_f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=Non
         terms.append(log_half[..., None] + np.log(w) + log_f(u))
     stacked = xp.concatenate(terms, axis=-1) if len(terms) > 1 else terms[0]
     return _logsumexp(stacked, -1, xp)
+
+
+def scaled_integrate(log_f, factor, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None):
+    """∫_lower^upper exp(log_f(u)) · factor(u) du, with ``factor`` signed and bounded.
+
+    The positive part exp(log_f) is rescaled by its largest value over the nodes before it is
+    exponentiated (Σ_k c_k e^{L_k} f_k = e^{L*} Σ_k c_k e^{L_k − L*} f_k, L* = max_k L_k), so it
+    neither under- nor overflows even where the sum itself changes sign.
+    """
+    if xp is None:
+        import pytensor.tensor as xp  # noqa: PLC0415
+    logs, factors = [], []
+    for piece, (a, b) in enumerate(segments(lower, upper, breakpoints, xp)):
+        u, half, w = _nodes(a, b, n_nodes, xp, _power(piece, lower))
+        log_half = xp.log(xp.maximum(half, _TINY_WIDTH))
+        logs.append(log_half[..., None] + np.log(w) + log_f(u))
+        factors.append(factor(u))
+    log_terms = xp.concatenate(logs, axis=-1) if len(logs) > 1 else logs[0]
+    factor_terms = xp.concatenate(factors, axis=-1) if len(factors) > 1 else factors[0]
+    top = xp.max(log_terms, axis=-1, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, 0.0)
+    scaled = xp.sum(xp.exp(log_terms - top) * factor_terms, axis=-1)
+    return xp.exp(xp.squeeze(top, axis=-1)) * scaled

@@ -6,7 +6,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from scipy import integrate as sint
-from scipy import optimize, stats
+from scipy import interpolate, optimize, stats
 from summary_curves import LogLogistic, Weibull
 
 from resurv.followup import censoring_density, censoring_survival
@@ -95,16 +95,70 @@ class Reference:
         def area(u):
             return sint.quad(c1.survival_np, u, tau, epsabs=1e-12, epsrel=1e-10)[0]
 
-        z = {
-            1: (None, lambda u: self.pi(0, u) / (self.pi(0, u) + self.pi(1, u)) / sqrt_v),
-            0: (None, lambda u: -self.pi(1, u) / (self.pi(0, u) + self.pi(1, u)) / sqrt_v),
-        }
+        end, score, v = self.end, self.score(), self.v()
+
+        def probs(u):
+            p0, p1 = self.pi(0, u), self.pi(1, u)
+            return p0 / (p0 + p1), p1 / (p0 + p1)
+
+        cache = {}
+
+        def tail(arm, name, c, s):
+            # B(s) = ∫_s^end c(u) π_j(u)/π_j(s) du, the at-risk fluctuation term: quad of c π
+            # on the pieces of a fine grid, summed from the end, cubic spline in between
+            key = (arm, name)
+            if key not in cache:
+                grid = np.union1d(np.linspace(0.0, end, 1201), [F])
+                pieces = [_quad(lambda u: c(u) * self.pi(arm, u), lo, hi)
+                          for lo, hi in zip(grid[:-1], grid[1:], strict=True)]
+                from_end = np.concatenate([np.cumsum(pieces[::-1])[::-1], [0.0]])
+                cache[key] = interpolate.CubicSpline(grid, from_end)
+            return cache[key](s) / self.pi(arm, s)
+
+        def dpsi(arm):
+            def c(u):
+                p0, p1 = probs(u)
+                return (p1 if arm == 0 else p0) ** 2 * (self.h(1, u) - self.h(0, u))
+
+            return c
+
+        def dphi(arm):
+            def c(u):
+                p0, p1 = probs(u)
+                deaths = p0 * self.h(0, u) + p1 * self.h(1, u)
+                if arm == 0:
+                    return p1 * (deaths * (p1 - p0) + p0 * self.h(0, u))
+                return p0 * (deaths * (p0 - p1) + p1 * self.h(1, u))
+
+            return c
+
+        def z_arm(arm):
+            def a(s):
+                p0, p1 = probs(s)
+                a_u = (p0 if arm == 1 else -p1) - tail(arm, "psi", dpsi(arm), s)
+                a_v = p0 * p1 - tail(arm, "phi", dphi(arm), s)
+                return a_u / sqrt_v - 0.5 * score / v**1.5 * a_v
+
+            return a
+
+        z = {1: (None, z_arm(1)), 0: (None, z_arm(0))}
 
         def ebar(u):
             p1 = self.pi(1, u) * np.exp(beta)
             return p1 / (self.pi(0, u) + p1)
 
-        log_hr = {1: (None, lambda u: (1 - ebar(u)) / info), 0: (None, lambda u: -ebar(u) / info)}
+        def excess(u):
+            return self.h(1, u) - np.exp(beta) * self.h(0, u)
+
+        def hr_tail(arm):
+            if arm == 1:
+                return lambda u: (1 - ebar(u)) ** 2 * excess(u)
+            return lambda u: ebar(u) ** 2 * excess(u) * np.exp(-beta)
+
+        log_hr = {
+            1: (None, lambda s: (1 - ebar(s) - tail(1, "hr", hr_tail(1), s)) / info),
+            0: (None, lambda s: (-ebar(s) - tail(0, "hr", hr_tail(0), s)) / info),
+        }
         m0, m1 = c0.median, c1.median
         return [
             {0: (m0, lambda u: -1 / (self.pi(0, u) * self.h(0, m0) * m0))},
@@ -333,10 +387,10 @@ def test_at_risk_weights_finite_when_both_curves_underflow():
     u = pt.as_tensor_variable(np.array([50.0, 100.0, 150.0]))  # S_j(u) = 0.0 in float64
     assert pytensor.function([], pt.exp(-trial.cum_hazard(0, u)))().max() == 0.0
     weights = logrank.influence(trial)
-    arm1, arm0 = pytensor.function([], [weights[1].log_abs(u), weights[0].log_abs(u)])()
+    arm1, arm0 = pytensor.function([], [weights[1].factor(u), weights[0].factor(u)])()
     assert np.all(np.isfinite(arm1)) and np.all(np.isfinite(arm0))
     # arm 1 has the longer median: far out, the patients still at risk are in arm 1, so
-    # π₀/(π₀+π₁) → 0 and π₁/(π₀+π₁) → 1 (log → −½ log V)
-    half_log_v = pytensor.function([], 0.5 * logrank.log_variance(trial))()
-    assert arm1[-1] < -1000
-    assert np.isclose(arm0[-1], -half_log_v, atol=1e-12)
+    # π₀/(π₀+π₁) → 0 and π₁/(π₀+π₁) → 1; the at-risk terms vanish at A + F
+    inv_sqrt_v = pytensor.function([], pt.exp(-0.5 * logrank.log_variance(trial)))()
+    assert abs(arm1[-1]) < 1e-12
+    assert np.isclose(arm0[-1], -inv_sqrt_v, rtol=1e-6)

@@ -32,7 +32,7 @@ import pytensor.tensor as pt
 from scipy import stats
 
 from resurv import followup
-from resurv.quadrature import log_integrate
+from resurv.quadrature import integrate, log_integrate, scaled_integrate
 
 __all__ = [
     "ArmInfluence",
@@ -229,14 +229,17 @@ class SurvivalCurve(Protocol):
 
 @dataclass
 class ArmInfluence:
-    """Influence integrand of one statistic on one arm: a_j(u) = sign · exp(log_abs(u)), u ≤ upper.
+    """Influence integrand of one statistic on one arm, a_j(u) = sign · e^{log_abs(u)} · factor(u).
 
-    ``upper`` is the end of the support (None: the whole follow-up, A + F).
+    ``upper`` is the end of the support (None: the whole follow-up, A + F). ``factor`` (None: 1)
+    is a bounded, possibly sign-changing part computed in linear space; the rest stays in log
+    space.
     """
 
     sign: float
     log_abs: Callable[[Any], Any]
     upper: Any = None
+    factor: Callable[[Any], Any] | None = None
 
 
 @dataclass
@@ -324,6 +327,16 @@ class TrialModel:
         """Log ∫_lower^upper exp(log_f(u)) du, split at the kink of G."""
         return log_integrate(log_f, lower, upper, self.n_nodes, breakpoints=self.breakpoints)
 
+    def scaled_integral(self, log_f, factor, upper, lower=0.0):
+        """∫_lower^upper exp(log_f(u)) · factor(u) du for a signed, bounded ``factor``."""
+        return scaled_integrate(
+            log_f, factor, lower, upper, self.n_nodes, breakpoints=self.breakpoints
+        )
+
+    def integral(self, f, upper, lower=0.0):
+        """∫_lower^upper f(u) du (linear space), split at the kink of G."""
+        return integrate(f, lower, upper, self.n_nodes, breakpoints=self.breakpoints, xp=pt)
+
     def log_rmst(self, arm: int, upper, lower=0.0):
         """Log ∫_lower^upper S_j(t) dt (log-sum-exp over nodes; positive for lower < upper)."""
         return log_integrate(lambda t: -self.cum_hazard(arm, t), lower, upper, self.n_nodes)
@@ -373,7 +386,17 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
                 + trial.log_hazard(arm, u)
             )
 
-        log_values = trial.log_integral(log_integrand, uppers)
+        factors = [stats_[i].influence[arm].factor for i in members]
+        if any(f is not None for f in factors):
+
+            def factor(u, factors=factors, first=first, second=second, rows=rows):
+                ones = pt.ones_like(u)
+                stacked = pt.stack([ones if f is None else f(u) * ones for f in factors])
+                return stacked[first, rows] * stacked[second, rows]
+
+            values = trial.scaled_integral(log_integrand, factor, uppers)
+        else:
+            values = pt.exp(trial.log_integral(log_integrand, uppers))
         signs = np.array(
             [stats_[i].influence[arm].sign * stats_[m].influence[arm].sign for i, m in pairs]
         )
@@ -381,7 +404,7 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
         for p, (i, m) in enumerate(pairs):
             selector[i * k + m, p] = 1.0
             selector[m * k + i, p] = 1.0
-        total = total + pt.dot(selector, signs * pt.exp(log_values)).reshape((k, k))
+        total = total + pt.dot(selector, signs * values).reshape((k, k))
     return total
 
 

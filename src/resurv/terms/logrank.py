@@ -152,19 +152,77 @@ def model_mean(trial: TrialModel):
     return expected_score(trial) * pt.exp(-0.5 * log_variance(trial))
 
 
+def _probabilities(trial: TrialModel, u):
+    """p₀ = π₀/(π₀+π₁), p₁ = π₁/(π₀+π₁) (from log π_j), and h₀, h₁."""
+    log_pi0, log_pi1, log_total = _log_weights(trial, u)
+    p0, p1 = pt.exp(log_pi0 - log_total), pt.exp(log_pi1 - log_total)
+    return p0, p1, pt.exp(trial.log_hazard(0, u)), pt.exp(trial.log_hazard(1, u))
+
+
+def _at_risk_derivatives(trial: TrialModel, u):
+    """∂ψ/∂Y_j and ∂φ/∂Y_j at u for the compensators ψ of U and φ of V̂ (see :func:`influence`)."""
+    p0, p1, h0, h1 = _probabilities(trial, u)
+    diff = h1 - h0
+    deaths = p0 * h0 + p1 * h1
+    return {
+        "psi0": p1**2 * diff,
+        "psi1": p0**2 * diff,
+        "phi0": p1 * (deaths * (p1 - p0) + p0 * h0),
+        "phi1": p0 * (deaths * (p0 - p1) + p1 * h1),
+    }
+
+
 def influence(trial: TrialModel) -> dict[int, ArmInfluence]:
-    """Integrands of Z: arm 1 +π₀/(π₀+π₁)/√V, arm 0 −π₁/(π₀+π₁)/√V, on [0, A+F]."""
-    half_log_v = 0.5 * log_variance(trial)
+    """Integrands of Z = U/√V̂ on [0, A+F], including the at-risk and V̂ fluctuations.
+
+    The table of the statistical design gives U's martingale integrands a₁ = π₀/(π₀+π₁),
+    a₀ = −π₁/(π₀+π₁). Two first-order terms are missing from it when E[U] ≠ 0 (checked by
+    simulation, tests/terms/test_influence_model.py): U's compensator ∫ ψ(Y₀, Y₁) du,
+    ψ = Y₀Y₁(h₁ − h₀)/(Y₀+Y₁), moves with the at-risk counts, and the test's variance V̂ is
+    random too. The at-risk count moves as δY_j(u) = −π_j(u) ∫₀^u (dM_j + dM_j^c)/π_j (deaths
+    and censoring; the KM-type representation of Y_j/n_j − S_j G), so the death part of
+    ∫ c(u) δY_j(u) du is −∫ dM_j(s) B_j^c(s), B_j^c(s) = ∫_s^{A+F} c(u) π_j(u)/π_j(s) du, and
+
+        a_j^U(s) = a_j(s) − B_j^{∂ψ/∂Y_j}(s),
+        a_j^V(s) = p₀p₁(s) − B_j^{∂φ/∂Y_j}(s),   φ = Y₀Y₁(Y₀h₀ + Y₁h₁)/(Y₀+Y₁)²,
+        a_j^Z    = a_j^U/√V − ½ E[U] V^{−3/2} a_j^V,
+
+    with ∂ψ/∂Y₀ = p₁²(h₁ − h₀), ∂ψ/∂Y₁ = p₀²(h₁ − h₀),
+    ∂φ/∂Y₀ = p₁[(p₀h₀ + p₁h₁)(p₁ − p₀) + p₀h₀], ∂φ/∂Y₁ = p₀[(p₀h₀ + p₁h₁)(p₀ − p₁) + p₁h₁].
+    Under the null (h₀ = h₁) they reduce to the table. The censoring-martingale part, which
+    only adds to Var Z, is left out (Var Z = Var U/V as in the design).
+    """
+    log_v = log_variance(trial)
+    inv_sqrt_v = pt.exp(-0.5 * log_v)
+    v_coefficient = -0.5 * expected_score(trial) * pt.exp(-1.5 * log_v)
+    end = trial.max_followup
+
+    def tail(key, u):
+        arm = int(key[-1])
+        log_pi_u = trial.log_at_risk(arm, u)[..., None]
+
+        def f(t):
+            ratio = pt.exp(trial.log_at_risk(arm, t) - log_pi_u)
+            return _at_risk_derivatives(trial, t)[key] * ratio
+
+        return trial.integral(f, end, lower=u)
 
     def arm1(u):
-        log_pi0, _, log_total = _log_weights(trial, u)
-        return log_pi0 - log_total - half_log_v
+        p0, p1, _, _ = _probabilities(trial, u)
+        a_u = p0 - tail("psi1", u)
+        a_v = p0 * p1 - tail("phi1", u)
+        return a_u * inv_sqrt_v + v_coefficient * a_v
 
     def arm0(u):
-        _, log_pi1, log_total = _log_weights(trial, u)
-        return log_pi1 - log_total - half_log_v
+        p0, p1, _, _ = _probabilities(trial, u)
+        a_u = -p1 - tail("psi0", u)
+        a_v = p0 * p1 - tail("phi0", u)
+        return a_u * inv_sqrt_v + v_coefficient * a_v
 
-    return {0: ArmInfluence(sign=-1.0, log_abs=arm0), 1: ArmInfluence(sign=1.0, log_abs=arm1)}
+    return {
+        0: ArmInfluence(sign=1.0, log_abs=pt.zeros_like, factor=arm0),
+        1: ArmInfluence(sign=1.0, log_abs=pt.zeros_like, factor=arm1),
+    }
 
 
 def model_statistic(trial: TrialModel, reported: LogRank | None = None) -> ModelStatistic:
