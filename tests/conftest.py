@@ -12,4 +12,4 @@ def fitter():
     """One compile cache for the whole test session (compile once, sample many)."""
     from resurv.fit import Fitter, SamplerSettings
 
-    return Fitter(SamplerSettings(draws=1500, tune=700, chains=4))
+    return Fitter(SamplerSettings(draws=1500, tune=1000, chains=4))

@@ -71,6 +71,8 @@ class BuiltModel:
     ``likelihood_terms`` are observed random variables (pointwise log-likelihood computed by
     PyMC); ``potential_terms`` are likelihood potentials whose values the model also records as
     deterministics ``loglik__<term>``, moved into the ``log_likelihood`` group after sampling.
+    ``target_accept``, when set, raises the sampler's target acceptance for this model (models
+    with sharp curvature, such as the summary-data likelihood near the end of follow-up).
     """
 
     model: pm.Model
@@ -78,6 +80,7 @@ class BuiltModel:
     published: list[PublishedValue] = field(default_factory=list)
     likelihood_terms: list[str] = field(default_factory=list)
     potential_terms: list[str] = field(default_factory=list)
+    target_accept: float | None = None
     summary_vars: list[str] = field(default_factory=list)
     probabilities: dict[str, Callable[[xr.Dataset], np.ndarray]] = field(default_factory=dict)
     frequentist: list[dict] = field(default_factory=list)

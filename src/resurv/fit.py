@@ -90,7 +90,7 @@ class Fitter:
             chains=s.chains,
             seed=seed,
             cores=s.cores,
-            target_accept=s.target_accept,
+            target_accept=max(s.target_accept, built.target_accept or 0.0),
             progress_bar=False,
         )
         for group in ("warmup_posterior", "warmup_sample_stats"):

@@ -30,6 +30,7 @@ from .terms.summary import structure_key as statistics_key
 __all__ = ["DESIGN_VARIABLES", "build_survival_summary", "reported_statistics"]
 
 DESIGN_VARIABLES = ("accrual_months", "followup_months", "dropout_rate")
+TARGET_ACCEPT = 0.97
 
 
 def _to_reported(s: SurvivalStatistic, study: Study):
@@ -140,6 +141,9 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
         potential_terms=loglik,
         summary_vars=names,
         probabilities=probabilities,
+        # the model-implied variance of a reached median grows without bound as the median
+        # approaches the end of follow-up (A + F): a sharp ridge that NUTS crosses with small steps
+        target_accept=TARGET_ACCEPT,
     )
     built.published = _published(spec, study, design_names)
     return built

@@ -1,0 +1,146 @@
+"""Survival models fitted to published summaries: the bundled study, consistency with IPD fits."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from helpers import MODELS, PRIORS, STUDY, edit_study
+
+from resurv.api import build
+from resurv.built import stacked_draws
+from resurv.calibrate import reduce_trial
+from resurv.errors import StudyValidationError
+from resurv.ipd import PatientData
+from resurv.modelspec import ModelSpec, load_model_spec
+from resurv.priors import load_priors
+from resurv.simulate import simulate_trials
+from resurv.study import Arm, Study, SurvivalStatistic, load_study
+from resurv.summary_model import build_survival_summary, reported_statistics
+from resurv.survival_model import build_survival_patients
+from resurv.terms.logrank import logrank_test
+from resurv.terms.median import km_median
+
+
+def test_bundled_study_statistics_map_to_likelihood_terms():
+    study = load_study(STUDY)
+    os_terms = reported_statistics(study, "os")
+    kinds = sorted(type(t).__name__ for t in os_terms)
+    assert kinds == ["LogRank", "MedianReached", "MedianReached"]
+    logrank = next(t for t in os_terms if type(t).__name__ == "LogRank")
+    # the combination (arm 1) did better: U = O1 - E1 < 0, so Z is negative
+    assert logrank.direction == -1 and logrank.observed() < 0
+    pfs_terms = reported_statistics(study, "pfs")
+    kinds = sorted(type(t).__name__ for t in pfs_terms)
+    assert kinds == ["LogRank", "MedianNotReached", "MedianNotReached", "RestrictedMean", "RestrictedMean"]
+    assert next(t for t in pfs_terms if type(t).__name__ == "LogRank").folded
+
+
+def test_summary_model_needs_followup_design(tmp_path):
+    path = edit_study(tmp_path, "accrual_months = {", "# accrual_months = {")
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    with pytest.raises(StudyValidationError, match=r"followup.*accrual_months and followup_months"):
+        build(spec, load_priors(PRIORS / "vague.toml"), load_study(path))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "rule"),
+    [
+        ("p_value = 0.217", "p_value = 0.0", "survival[2].p_value", "strictly between 0 and 1"),
+        ("p_value = 0.217", "p_value = 1.0", "survival[2].p_value", "strictly between 0 and 1"),
+        ("n = 15\n", "", "arms[0].n", "required but missing"),
+        ("spread = 5.9", "spread = -5.9", "survival[6].spread", "must be > 0"),
+    ],
+)
+def test_bad_summary_study_files_are_refused(tmp_path, old, new, field, rule):
+    path = edit_study(tmp_path, old, new)
+    with pytest.raises(StudyValidationError) as err:
+        load_study(path)
+    assert field in str(err.value) and rule in str(err.value)
+
+
+def _two_arm_study(n0, n1, accrual, followup):
+    """A study skeleton with known follow-up design and the OS statistics of the bundled study."""
+    from resurv.priors import PriorSpec
+
+    return Study(
+        id="sim",
+        title="simulated",
+        citation="simulated",
+        arms=(Arm("a", "A", n0, 0), Arm("b", "B", n1, 1)),
+        survival=(
+            SurvivalStatistic("os", "median", "a", 1.0),
+            SurvivalStatistic("os", "median", "b", 1.0),
+            SurvivalStatistic("os", "logrank", p_value=0.5, better_arm="b"),
+        ),
+        followup_priors={
+            "accrual_months": PriorSpec("fixed", {"value": accrual}),
+            "followup_months": PriorSpec("fixed", {"value": followup}),
+        },
+        path="simulated",
+    )
+
+
+def test_reduce_trial_uses_the_papers_estimators(rng):
+    study = _two_arm_study(15, 12, 36.0, 24.0)
+    curves = [lambda h: 20.0 * h / np.log(2), lambda h: 30.0 * h / np.log(2)]
+    trials = simulate_trials(rng, curves, [15, 12], 36.0, 24.0, n_trials=40)
+    saw_not_reached = False
+    for r in range(40):
+        row = trials.row(r)
+        t, e, a = row.time[0], row.event[0], row.arm
+        reduced = reduce_trial(study, "os", t, e, a)
+        med = km_median(t, e, a)
+        lr = logrank_test(t, e, a == 1)
+        by_arm = {s.arm: s for s in reduced.survival if s.arm}
+        for j, arm in enumerate(("a", "b")):
+            if med.reached[0, j]:
+                assert by_arm[arm].statistic == "median" and by_arm[arm].value == med.median[0, j]
+            else:
+                saw_not_reached = True
+                assert by_arm[arm].statistic == "median_not_reached" and by_arm[arm].value is None
+        logrank = next(s for s in reduced.survival if s.statistic == "logrank")
+        assert np.isclose(logrank.p_value, lr.p_value[0])
+        assert logrank.better_arm == ("b" if lr.u[0] < 0 else "a")
+    assert saw_not_reached  # the 15/12 design with 24-60 months of follow-up often censors the median
+
+
+def test_summary_posterior_is_consistent_with_the_ipd_posterior(fitter):
+    """One simulated trial: the summary-data interval for log HR overlaps the IPD one and is wider."""
+    rng = np.random.default_rng(7)
+    n = 120
+    true_log_hr = np.log(0.6)
+    curves = [lambda h: 24.0 * h / np.log(2), lambda h: 24.0 * h / np.log(2) / np.exp(true_log_hr)]
+    trials = simulate_trials(rng, curves, [n, n], 36.0, 48.0, n_trials=1)
+    row = trials.row(0)
+    t, e, a = row.time[0], row.event[0], row.arm
+    study = reduce_trial(_two_arm_study(n, n, 36.0, 48.0), "os", t, e, a)
+    assert all(s.statistic != "median_not_reached" for s in study.survival)
+    spec = ModelSpec(name="os_exp", endpoint="os", likelihood="survival", family="exponential", effect="ph")
+    priors = load_priors(PRIORS / "vague.toml")
+    summary_tree = fitter.sample(build_survival_summary(spec, priors, study), seed=1)
+    data = PatientData(t, e.astype(bool), a, None, ("a", "b"), "")
+    ipd_tree = fitter.sample(build_survival_patients(spec, priors, data, ["A", "B"]), seed=1)
+    s = stacked_draws(summary_tree.posterior.to_dataset(), "log_hr")
+    i = stacked_draws(ipd_tree.posterior.to_dataset(), "log_hr")
+    s_lo, s_hi = np.quantile(s, [0.025, 0.975])
+    i_lo, i_hi = np.quantile(i, [0.025, 0.975])
+    assert s_lo < i_hi and i_lo < s_hi  # intervals overlap
+    assert s_hi - s_lo > i_hi - i_lo  # summarising loses information
+    assert s_lo < true_log_hr < s_hi
+    assert int(summary_tree.sample_stats["diverging"].sum()) == 0
+
+
+@pytest.mark.slow
+def test_bundled_study_os_and_pfs_fit_without_divergences(fitter):
+    study = load_study(STUDY)
+    priors = load_priors(PRIORS / "literature.toml")
+    for model in ("os_weibull", "pfs_weibull_separate"):
+        built = build(load_model_spec(MODELS / f"{model}.toml"), priors, study)
+        tree = fitter.sample(built, seed=2)
+        assert int(tree.sample_stats["diverging"].sum()) == 0, model
+        post = tree.posterior.to_dataset()
+        med = stacked_draws(post, "median_months")
+        assert np.all(np.isfinite(med)) and np.all(med > 0)
+        assert {"log_likelihood", "log_prior"} <= set(tree.children)
+    # dataclasses.replace keeps the study immutable
+    assert dataclasses.replace(study).survival == study.survival
