@@ -4,8 +4,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import MODELS, PRIORS, STUDY, edit_study
 
+from helpers import MODELS, PRIORS, STUDY, edit_study
 from resurv.api import build
 from resurv.built import stacked_draws
 from resurv.calibrate import reduce_trial
