@@ -178,10 +178,17 @@ def test_unfinished_run_without_marker_is_refitted(tmp_path, counting_fitter):
     plan = load_plan(path)
     out = tmp_path / "out"
     run_plan(plan, out, fitter=counting_fitter)
-    (out / "fits" / "nmc2020_sirt_prrt__response__vague" / "run.json").unlink()
+    folder = out / "fits" / "nmc2020_sirt_prrt__response__vague"
+    (folder / "run.json").unlink()
     said = []
-    run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    first = run_plan(plan, out, fitter=counting_fitter, progress=said.append)
     assert said == ["fitting response × vague"]
+    # a finished run without its power-scaling table (an older sweep) gets one, without refitting
+    (folder / "psense.csv").unlink()
+    said.clear()
+    second = run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert said == [] and (folder / "psense.csv").is_file()
+    pd.testing.assert_frame_equal(first, second, check_exact=False, rtol=1e-5)
 
 
 def simulated_csv(path, n=60, seed=5):
