@@ -212,6 +212,9 @@ values = [0.05, 2.0]
     )
     table = run_plan(load_plan(path), tmp_path / "out", fitter=counting_fitter)
     assert len(counting_fitter.calls) <= 1
+    named = table[~table["quantity"].str.startswith("P(")]
+    assert named["quantity"].str.contains(r"rmst_months\[.*, 60\.0\]").any()
+    assert named["psense_prior"].notna().all() and named["psense_likelihood"].notna().all()
     rows = table[table["quantity"] == "log_hr"].set_index("grid_value", drop=False)
     tight, wide = rows.loc[0.05], rows.loc[2.0]
     # N(0, 0.05²) pins log HR near 0; N(0, 2²) lets the data (true log HR -0.5) speak
