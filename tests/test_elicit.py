@@ -193,3 +193,11 @@ def test_cli_prior_curves(tmp_path):
         ]
     )
     assert code == 0 and png.stat().st_size > 1000
+
+
+def test_cli_ess_table_names_both_methods(capsys):
+    assert main(["elicit", "--ess", str(PRIORS / "literature_robust.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "ELIR (Neuenschwander 2020)" in out
+    assert "a + b of the moment-matched Beta" in out
+    assert "p_reference" in out and "log_hr" in out and "rw_sd" not in out

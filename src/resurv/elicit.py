@@ -343,6 +343,13 @@ def prior_predictive_curves(
 
 def cmd_elicit(args) -> int:
     """Run ``resurv elicit KIND ...`` or ``resurv elicit --curves PRIORS --model M --png OUT``."""
+    if args.ess:
+        from .priors import ess_table, load_priors
+
+        table = ess_table(load_priors(args.ess))
+        table = table[table["scale"] != ""].drop(columns="source")
+        sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.1f}") + "\n")
+        return 0
     if args.curves:
         if not (args.model and args.png):
             raise InputError(None, "--curves", "needs --model and --png")
@@ -388,6 +395,9 @@ def add_elicit_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--parameter", default="median_reference", help="parameter of the entry")
     p.add_argument("--out", help="append the entry to this prior file")
     p.add_argument("--curves", metavar="PRIORS", help="plot prior predictive survival curves")
+    p.add_argument(
+        "--ess", metavar="PRIORS", help="print each prior's ESS (moment and ELIR methods)"
+    )
     p.add_argument("--model", help="survival model file for --curves")
     p.add_argument("--png", help="output PNG for --curves")
     p.add_argument("--draws", type=int, default=2000, help="prior draws for --curves")
