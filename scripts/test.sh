@@ -3,4 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The report test renders index.html in headless Chromium; install it when missing and possible
+# (root with apt-get). Elsewhere that test skips and says why.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium for the report rendering test" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "could not install chromium; the rendering test will be skipped" >&2
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -92,8 +92,8 @@ def render_markdown(title: str, sections: list[Section]) -> tuple[str, dict[str,
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#1d1d1f;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.88em}
 th,td{border:1px solid #ccd;padding:.25em .5em;text-align:right}
 th{background:#eef}

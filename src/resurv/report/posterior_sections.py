@@ -1,0 +1,386 @@
+"""Report sections about the posterior.
+
+Published values beside the posterior, prior against posterior, survival curves, arm effects,
+model comparison and sensitivity.
+
+Tables come from the saved CSV files only; figures that need posterior draws are made when the
+run kept its ``posterior.nc`` and otherwise replaced by a note (so a report rebuilt on a fresh
+clone, whose posterior files are not committed, says what it left out).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..built import stacked_draws
+from .document import Figure, Section
+from .figures import forest_plot
+from .posterior_figures import (
+    effect_density_figure,
+    predictive_panel,
+    prior_posterior_figure,
+    survival_bands,
+    survival_curves_figure,
+)
+
+__all__ = [
+    "KEY_PARAMETERS",
+    "comparison_section",
+    "curves_section",
+    "effects_section",
+    "model_comparison_section",
+    "prior_posterior_section",
+    "sensitivity_section",
+]
+
+log = logging.getLogger(__name__)
+
+#: Parameters shown prior against posterior (when the model has them).
+KEY_PARAMETERS = (
+    "p_reference",
+    "p_comparator",
+    "median_reference",
+    "median_comparator",
+    "log_hr",
+    "log_tr",
+)
+
+#: Largest number of posterior draws used for curve bands.
+CURVE_DRAWS = 1000
+
+_NO_DRAWS = (
+    "The posterior draws of {what} were not kept (posterior.nc is not committed); run "
+    "`resurv run` to refit and draw this figure."
+)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _is_survival(run) -> bool:
+    return run.spec is not None and run.spec.likelihood == "survival"
+
+
+def comparison_section(results, study, seed: int) -> Section:
+    """Every published value beside its posterior estimate, interval and ppp, per prior set.
+
+    The predictive distributions (published value marked) are drawn under the plan's first prior
+    set, with the generator the fit's ppp column used.
+    """
+    from ..api import build
+
+    sec = Section("Published values beside the posterior")
+    first = results.prior_files[0].name if results.prior_files else ""
+    sec.text(
+        "Each published value beside its posterior counterpart (median and 95% equal-tailed "
+        "interval) and its two-sided posterior predictive p-value (ppp): how far out the "
+        "published value lies among the same statistic computed, with the paper's estimator, on "
+        "replicate trials of the published size (one per posterior draw). A small ppp (below "
+        "0.05) means the model does not reproduce that number. Statistics without a model "
+        f"counterpart (SPSS means, log-rank p) have only a ppp. Figures: prior set '{first}'."
+    )
+    for model, runs in results.by_model().items():
+        frames = []
+        for run in runs:
+            f = run.table("published_vs_posterior.csv")
+            f.insert(0, "priors", run.prior_name)
+            frames.append(f)
+        sec.table(pd.concat(frames, ignore_index=True), f"Model '{model}'")
+        run = runs[0]
+        if run.spec is None or run.priors is None:
+            continue
+        if not run.has_posterior:
+            sec.text(_NO_DRAWS.format(what=run.label))
+            continue
+        post = run.posterior()
+        built = build(run.spec, run.priors, study)
+        rng = np.random.default_rng([seed, 7])  # the generator the fit's ppp column used
+        items = []
+        for pv in built.published:
+            if pv.posterior is not None:
+                pv.posterior(post)  # same call order as the fit, so the same replicates
+            if pv.predictive is not None:
+                draws = pv.predictive(post, rng)
+                items.append((f"{pv.statistic} · {pv.arm}", draws, pv.observed_for_check))
+        if items:
+            png = predictive_panel(items, f"Predictive checks: {run.label}")
+            sec.figure(
+                Figure(
+                    f"ppc_{_slug(run.model)}_{_slug(run.prior_name)}",
+                    png,
+                    f"Predictive distribution of each published statistic in replicate trials "
+                    f"({run.label}); red line: the published value.",
+                )
+            )
+    return sec
+
+
+def prior_posterior_section(results) -> Section:
+    """Prior density against posterior draws for the key parameters of each model."""
+    sec = Section("Prior against posterior")
+    sec.text(
+        "Prior density (line) against the posterior draws (histogram) of the parameters that "
+        "carry the prior: response probabilities, arm medians (months), log hazard ratio or log "
+        "time ratio. Where the two coincide, the data said little about that parameter."
+    )
+    for model, runs in results.by_model().items():
+        kept = [r for r in runs if r.priors is not None and r.spec is not None]
+        if not kept:
+            continue
+        if not all(r.has_posterior for r in kept):
+            sec.text(_NO_DRAWS.format(what=f"model '{model}'"))
+            continue
+        endpoint = kept[0].spec.endpoint
+        params = [
+            p
+            for p in KEY_PARAMETERS
+            if p in kept[0].posterior().data_vars
+            and all(p in r.priors.for_endpoint(endpoint) for r in kept)
+        ]
+        if not params:
+            continue
+        panels = [
+            [(r.priors.for_endpoint(endpoint)[p], stacked_draws(r.posterior(), p)) for p in params]
+            for r in kept
+        ]
+        png = prior_posterior_figure(
+            panels, [r.prior_name for r in kept], params, f"Prior vs posterior: {model}"
+        )
+        sec.figure(
+            Figure(
+                f"prior_posterior_{_slug(model)}",
+                png,
+                f"Model '{model}': prior (line) and posterior (histogram), one row per prior set.",
+            )
+        )
+    return sec
+
+
+def curves_section(results) -> Section:
+    """Posterior survival curves per arm with pointwise 95% bands, per model and prior set."""
+    from ..survival_model import curves_from_posterior
+
+    sec = Section("Posterior survival curves")
+    sec.text(
+        "Survival S(t) per arm from the posterior draws (pointwise posterior median and 95% "
+        f"equal-tailed band; at most {CURVE_DRAWS} draws, thinned evenly). The dotted line marks "
+        "S = 0.5, where a curve's median is read."
+    )
+    any_curves = False
+    for model, runs in results.by_model().items():
+        kept = [r for r in runs if _is_survival(r)]
+        if not kept:
+            continue
+        any_curves = True
+        if not all(r.has_posterior for r in kept):
+            sec.text(_NO_DRAWS.format(what=f"model '{model}'"))
+            continue
+        spec = kept[0].spec
+        horizon = max([60.0, *spec.landmarks, *spec.rmst_horizons])
+        grid = np.linspace(0.0, horizon, 121)
+        panels = {}
+        labels = ()
+        for r in kept:
+            post = r.posterior()
+            n_all = stacked_draws(post, "median_months").shape[0]
+            step = max(1, int(np.ceil(n_all / CURVE_DRAWS)))
+            curves = curves_from_posterior(spec, post, draws=slice(None, None, step))
+            panels[r.prior_name] = [survival_bands(c, grid) for c in curves]
+            labels = tuple(str(a) for a in post["median_months"].coords["arm"].values)
+        png = survival_curves_figure(panels, grid, labels, f"{spec.endpoint.upper()}: {model}")
+        sec.figure(
+            Figure(
+                f"curves_{_slug(model)}",
+                png,
+                f"Posterior {spec.endpoint.upper()} curves, model '{model}', "
+                "one panel per prior set.",
+            )
+        )
+    if not any_curves:
+        sec.text("No survival models in this plan.")
+    return sec
+
+
+_EFFECT_ROWS = {
+    "hr": "HR",
+    "time_ratio": "time ratio",
+    "median_difference": "median difference (months)",
+}
+_PROB_ROWS = ("P(HR < 1)", "P(HR < 0.7)", "P(time ratio > 1)", "P(median comparator > reference)")
+
+
+def effects_section(results) -> Section:
+    """HR / time-ratio posteriors with P(HR < 1), P(HR < 0.7), from the tidy table."""
+    sec = Section("Hazard ratios and time ratios")
+    sec.text(
+        "Comparator (second arm) against reference: hazard ratio under proportional hazards, "
+        "time ratio under accelerated failure time, difference of medians for separate curves. "
+        "HR < 1 and time ratio > 1 favour the comparator."
+    )
+    table = _base_rows(results.table)
+    rows = []
+    for (model, priors), g in table.groupby(["model", "priors"], sort=False):
+        by_q = g.set_index("quantity")
+        for quantity, label in _EFFECT_ROWS.items():
+            if quantity not in by_q.index:
+                continue
+            q = by_q.loc[quantity]
+            row = {
+                "model": model,
+                "priors": priors,
+                "effect": label,
+                "mean": q["mean"],
+                "ci_low": q["ci_low"],
+                "ci_high": q["ci_high"],
+            }
+            for p in _PROB_ROWS:
+                row[p] = by_q.loc[p, "mean"] if p in by_q.index else float("nan")
+            rows.append(row)
+    if not rows:
+        return sec.text("No survival models with an arm effect in this plan.")
+    frame = pd.DataFrame(rows)
+    frame = frame.dropna(axis=1, how="all")
+    sec.table(frame, "Posterior mean, 95% interval and posterior probabilities of the arm effect")
+    for quantity, label in (("hr", "hazard ratio"), ("time_ratio", "time ratio")):
+        runs = [
+            r
+            for r in results.runs
+            if _is_survival(r) and r.spec.effect == {"hr": "ph", "time_ratio": "aft"}[quantity]
+        ]
+        if not runs:
+            continue
+        if not all(r.has_posterior for r in runs):
+            sec.text(_NO_DRAWS.format(what=f"the {label}"))
+            continue
+        draws = {r.label: stacked_draws(r.posterior(), quantity) for r in runs}
+        sec.figure(
+            Figure(
+                f"effect_{quantity}",
+                effect_density_figure(draws, label, f"Posterior {label} (dotted: 0.7 and 1)"),
+                f"Posterior density of the {label}, per model and prior set (log axis).",
+            )
+        )
+    return sec
+
+
+def _base_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the prior files as written (not grid settings)."""
+    if "grid_parameter" in table:
+        return table[table["grid_parameter"].fillna("").astype(str) == ""]
+    return table
+
+
+def model_comparison_section(results) -> Section:
+    """Predictive p-values side by side per family; PSIS-LOO for patient-data fits."""
+    from ..compare import compare_fits
+
+    sec = Section("Model comparison across families")
+    sec.text(
+        "Summary-data fits have no pointwise likelihood of patients, so families are compared "
+        "by how well each reproduces the published values: the posterior predictive p-values "
+        "side by side (columns: models of the same endpoint). A family with small ppps does not "
+        "fit what the paper printed."
+    )
+    survival = [r for r in results.runs if _is_survival(r)]
+    endpoints = list(dict.fromkeys(r.spec.endpoint for r in survival))
+    for endpoint in endpoints:
+        runs = [r for r in survival if r.spec.endpoint == endpoint]
+        frames = []
+        for r in runs:
+            f = r.table("published_vs_posterior.csv")
+            if "ppp" not in f:
+                continue
+            frames.append(f.assign(model=r.model, priors=r.prior_name))
+        if not frames:
+            continue
+        long = pd.concat(frames, ignore_index=True)
+        wide = long.pivot_table(
+            index=["priors", "statistic", "arm", "published"],
+            columns="model",
+            values="ppp",
+            sort=False,
+        ).reset_index()
+        wide.columns.name = None
+        sec.table(wide, f"{endpoint.upper()}: ppp per model (rows: prior set, published value)")
+        ipd = [r for r in runs if r.has_posterior and "survival_ipd" in r.log_likelihood_names()]
+        for priors in dict.fromkeys(r.prior_name for r in ipd):
+            import xarray as xr
+
+            group = [r for r in ipd if r.prior_name == priors]
+            if len(group) < 2:
+                continue
+            trees = {r.model: xr.open_datatree(r.folder / "posterior.nc") for r in group}
+            try:
+                loo = compare_fits(trees)
+            finally:
+                for t in trees.values():
+                    t.close()
+            sec.table(loo, f"{endpoint.upper()}, prior set '{priors}': PSIS-LOO comparison")
+    if not endpoints:
+        sec.text("No survival models in this plan.")
+    elif not any(r.has_posterior for r in survival):
+        sec.text("LOO for patient-data fits needs the posterior files, which were not kept.")
+    else:
+        sec.text("LOO (PSIS, resurv.compare) is shown for patient-data fits only; none here.")
+    return sec
+
+
+_FOREST_NAMES = {*KEY_PARAMETERS, "p", "median_months", "p_difference", "odds_ratio", *_EFFECT_ROWS}
+
+
+def sensitivity_section(results) -> Section:
+    """Forest plots across priors and models, and the power-scaling diagnoses."""
+    sec = Section("Sensitivity to the prior and the model")
+    keep = _base_rows(results.table)
+    keep = keep[~keep["quantity"].astype(str).str.startswith("P(")]
+    for (endpoint, quantity), rows in keep.groupby(["endpoint", "quantity"], sort=False):
+        if rows["priors"].nunique() < 2 and rows["model"].nunique() < 2:
+            continue
+        if str(quantity).split("[")[0] not in _FOREST_NAMES:
+            continue
+        ref = 1.0 if quantity in ("hr", "time_ratio", "odds_ratio") else None
+        ref = 0.0 if quantity in ("log_hr", "log_tr", "p_difference") else ref
+        title = f"{endpoint}: {quantity}"
+        png = forest_plot(rows.reset_index(drop=True), title, str(quantity), ref)
+        sec.figure(Figure(f"forest_{_slug(title)}", png, f"{title} across models and prior sets"))
+    sec.text(
+        "Power-scaling sensitivity (Kallioinen et al. 2024): how much each quantity's posterior "
+        "moves when the prior or the likelihood is raised to a power near 1. Both ≥ 0.05: "
+        "prior-data conflict; prior ≥ 0.05 with likelihood < 0.05: strong prior, weak likelihood."
+    )
+    if "psense_diagnosis" not in keep:
+        return sec.text("The tidy table has no power-scaling columns.")
+    flagged = keep[~keep["psense_diagnosis"].fillna("ok").astype(str).isin(["", "ok"])]
+    counts = (
+        keep.assign(flag=keep["psense_diagnosis"].fillna("").astype(str))
+        .query("flag != ''")
+        .groupby(["model", "priors", "flag"], sort=False)
+        .size()
+        .unstack("flag", fill_value=0)
+        .reset_index()
+    )
+    counts.columns.name = None
+    if len(counts):
+        sec.table(counts, "Number of quantities per power-scaling diagnosis")
+    if len(flagged):
+        sec.table(
+            flagged[
+                [
+                    "model",
+                    "priors",
+                    "quantity",
+                    "psense_prior",
+                    "psense_likelihood",
+                    "psense_diagnosis",
+                ]
+            ].reset_index(drop=True),
+            "Quantities flagged by power-scaling",
+        )
+    else:
+        sec.text("No quantity is flagged by power-scaling.")
+    return sec

@@ -1,0 +1,316 @@
+"""The posterior report: built from a tiny sweep, rendered in headless Chromium, byte-stable.
+
+The sweep fits the two binomial models under two prior files (the session's compile cache), so
+the whole report path runs: tables from the saved CSV files and figures from the saved draws.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from helpers import MODELS, PRIORS, ROOT, STUDY
+from resurv.priors import PriorSpec
+from resurv.report.build import build_report
+from resurv.report.posterior_figures import prior_density, survival_bands
+from resurv.sweep import load_plan, run_plan
+
+#: Headings the report must have (the task's list of contents).
+HEADINGS = (
+    "The study and its published values",
+    "Assumptions added to the published values",
+    "Calibration of the summary-data likelihood",
+    "Prior sets",
+    "Published values beside the posterior",
+    "Prior against posterior",
+    "Posterior survival curves",
+    "Hazard ratios and time ratios",
+    "Model comparison across families",
+    "Sensitivity to the prior and the model",
+    "Convergence diagnostics",
+    "Provenance",
+)
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _write_plan(folder: Path) -> Path:
+    path = folder / "plan.toml"
+    path.write_text(
+        'name = "tiny"\n'
+        f'studies = ["{STUDY}"]\n'
+        f"models = {json.dumps([str(MODELS / m) for m in ('response.toml', 'hepatotoxicity.toml')])}\n"
+        f"priors = {json.dumps([str(PRIORS / p) for p in ('vague.toml', 'literature.toml')])}\n"
+        "seed = 11\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory, fitter):
+    """Two sweeps of the same plan and seed into two folders, each with its report."""
+    base = tmp_path_factory.mktemp("report")
+    plan = load_plan(_write_plan(base))
+    out = []
+    for name in ("first", "second"):
+        folder = base / name
+        run_plan(plan, folder, fitter=fitter, command="resurv run plan.toml")
+        build_report(folder)
+        out.append(folder)
+    return out
+
+
+def _files(folder: Path, pattern: str) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.glob(pattern))}
+
+
+def test_rerun_with_the_same_seed_gives_identical_tables_and_report(sweeps):
+    first, second = sweeps
+    tables = _files(first, "**/*.csv")
+    assert "sweep.csv" in tables and len(tables) >= 4 * 4
+    assert tables == _files(second, "**/*.csv")
+    assert _files(first, "figures/*.png") == _files(second, "figures/*.png")
+    for name in ("report.md", "index.html"):
+        # the same text but for the folder named in the rebuild command
+        text = (first / name).read_text().replace(first.as_posix(), second.as_posix())
+        assert text == (second / name).read_text(), name
+
+
+def test_report_rebuild_is_byte_stable_and_has_every_section(sweeps):
+    folder = sweeps[0]
+    before = {**_files(folder, "report.md"), **_files(folder, "index.html")}
+    before.update(_files(folder, "figures/*.png"))
+    build_report(folder)
+    after = {**_files(folder, "report.md"), **_files(folder, "index.html")}
+    after.update(_files(folder, "figures/*.png"))
+    assert after == before
+    md = (folder / "report.md").read_text()
+    html = (folder / "index.html").read_text()
+    for heading in HEADINGS:
+        assert f"## {heading}\n" in md, heading
+        assert f"<h2>{heading}</h2>" in html, heading
+    # every figure the Markdown links exists, and the HTML embeds as many
+    links = re.findall(r"\]\((figures/[^)]+\.png)\)", md)
+    assert links and all((folder / link).is_file() for link in links)
+    assert html.count('src="data:image/png;base64,') == len(links)
+    assert "http://" not in html and "https://" not in html.replace("https://doi", "")
+
+
+def test_report_numbers_come_from_the_saved_fits(sweeps):
+    folder = sweeps[0]
+    md = (folder / "report.md").read_text()
+    fit = folder / "fits" / "nmc2020_sirt_prrt__response__literature"
+    published = pd.read_csv(fit / "published_vs_posterior.csv")
+    # the posterior median of the first published value, formatted as the report formats floats
+    assert f"{published['posterior_median'].iloc[0]:.3g}" in md
+    # the frequentist values: Clopper-Pearson interval of 13/15 computed here with scipy
+    low = stats.beta.ppf(0.025, 13, 3)
+    assert f"{low:.3g}" in md
+    assert "Calibration was not run" in md
+    assert "resurv report" in md and "resurv run plan.toml" in md
+
+
+def test_failed_gate_is_shown_first(sweeps, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(sweeps[0], folder)
+    diag_path = folder / "fits" / "nmc2020_sirt_prrt__hepatotoxicity__vague" / "diagnostics.json"
+    diag = json.loads(diag_path.read_text())
+    diag.update(passed=False, divergences=3, failures=["3 divergent transitions"])
+    diag_path.write_text(json.dumps(diag))
+    build_report(folder)
+    md = (folder / "report.md").read_text()
+    headings = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert headings[0] == "⚠ Convergence gates failed"
+    assert "3 divergent transitions" in md.split("## The study")[0]
+    assert (
+        '<section class="alert"><h2>Convergence gates failed' in (folder / "index.html").read_text()
+    )
+
+
+def test_calibration_table_is_read_when_present(sweeps, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(sweeps[0], folder)
+    cal = folder / "calibration" / "os_weibull"
+    cal.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "target": ["log_hr", "log_hr"],
+            "nominal": [0.5, 0.95],
+            "coverage": [0.4321, 0.9512],
+            "replicates": [100, 100],
+            "binomial_se": [0.05, 0.0218],
+            "within_2se": [True, True],
+            "sbc_uniformity_p": [0.61, 0.61],
+        }
+    ).to_csv(cal / "coverage.csv", index=False)
+    build_report(folder)
+    md = (folder / "report.md").read_text()
+    assert "Calibration was not run" not in md
+    assert "calibration/os_weibull/coverage.csv" in md and "0.432" in md
+
+
+# --- figure helpers against independent references ---
+
+
+def test_prior_density_of_a_robust_mixture_integrates_to_one_and_matches_scipy():
+    inf = PriorSpec("normal", {"mu": -0.2, "sigma": 0.3})
+    vague = PriorSpec("normal", {"mu": 0.0, "sigma": 2.0})
+    spec = PriorSpec("robust", weight=0.7, informative=inf, vague=vague)
+    x = np.linspace(-3, 3, 7)
+    expected = 0.7 * stats.norm.pdf(x, -0.2, 0.3) + 0.3 * stats.norm.pdf(x, 0, 2)
+    np.testing.assert_allclose(prior_density(spec, x), expected, rtol=1e-12)
+    total, _ = integrate.quad(lambda v: float(prior_density(spec, v)), -np.inf, np.inf)
+    assert total == pytest.approx(1.0, abs=1e-8)
+    beta = PriorSpec("beta", {"alpha": 34.4, "beta": 5.6})
+    assert prior_density(beta, 0.8) == pytest.approx(stats.beta.pdf(0.8, 34.4, 5.6))
+
+
+def test_survival_bands_match_direct_quantiles_of_weibull_curves(rng):
+    from resurv.families import Curve
+
+    medians = rng.lognormal(np.log(30), 0.2, size=(500, 1))
+    shapes = rng.lognormal(0.0, 0.1, size=(500, 1))
+    curve = Curve("weibull", {"median": medians, "shape": shapes})
+    grid = np.array([0.0, 10.0, 30.0, 60.0])
+    med, lo, hi = survival_bands(curve, grid)
+    # S(t) = exp(-ln2 (t/m)^k), computed here from the parametrisation by the median
+    surv = np.exp(-np.log(2) * (grid[None, :] / medians) ** shapes)
+    np.testing.assert_allclose(med, np.quantile(surv, 0.5, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(lo, np.quantile(surv, 0.025, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(hi, np.quantile(surv, 0.975, axis=0), rtol=1e-10)
+    assert med[0] == 1.0 and lo[2] < 0.5 < hi[2]
+
+
+# --- rendering in headless Chromium ---
+
+_CHECK_SCRIPT = """<script>
+window.__errors = [];
+window.addEventListener('error', function (e) {
+  window.__errors.push('error event: ' + (e.message || (e.target && e.target.tagName) || '?'));
+}, true);
+var __consoleError = console.error;
+console.error = function () {
+  window.__errors.push('console.error: ' + Array.prototype.join.call(arguments, ' '));
+  __consoleError.apply(console, arguments);
+};
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var out = {
+    images: imgs.length,
+    broken: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length,
+    errors: window.__errors
+  };
+  var pre = document.createElement('pre');
+  pre.id = '__check';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+_BROKEN_IMAGE = '<img alt="broken" src="data:image/png;base64,{}">'.format(
+    base64.b64encode(b"not a png").decode()
+)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip(
+        "headless Chromium not installed (scripts/test.sh installs the Debian package "
+        "'chromium' when run as root with apt-get)"
+    )
+
+
+def _chromium_args(browser: str, profile: Path) -> list[str]:
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+    ]
+
+
+def _render_check(browser: str, html_path: Path, profile: Path) -> tuple[dict, str]:
+    """Load ``html_path`` with the checking script injected; the check's JSON and stderr."""
+    page = html_path.with_name("_checked_" + html_path.name)
+    text = html_path.read_text(encoding="utf-8")
+    page.write_text(text.replace("<head>", "<head>" + _CHECK_SCRIPT, 1), encoding="utf-8")
+    proc = subprocess.run(
+        [*_chromium_args(browser, profile), "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    match = re.search(r'<pre id="__check">(.*?)</pre>', proc.stdout, flags=re.S)
+    assert match, f"the page did not finish loading; stderr:\n{proc.stderr[-2000:]}"
+    import html as html_lib
+
+    return json.loads(html_lib.unescape(match.group(1))), proc.stderr
+
+
+def _console_errors(stderr: str) -> list[str]:
+    return [
+        line
+        for line in stderr.splitlines()
+        if "CONSOLE" in line and ("Uncaught" in line or "error" in line.lower())
+    ]
+
+
+def test_index_html_renders_in_headless_chromium(sweeps, tmp_path):
+    browser = _chromium()
+    folder = sweeps[0]
+    check, stderr = _render_check(browser, folder / "index.html", tmp_path / "profile")
+    n_figures = len(list((folder / "figures").glob("*.png")))
+    assert check["images"] == n_figures > 0
+    assert check["broken"] == 0
+    assert check["errors"] == []
+    assert _console_errors(stderr) == []
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report_screenshot.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            *_chromium_args(browser, tmp_path / "profile2"),
+            f"--screenshot={shot}",
+            "--window-size=1200,4000",
+            (folder / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_the_rendering_check_detects_a_broken_image_and_a_console_error(sweeps, tmp_path):
+    browser = _chromium()
+    page = tmp_path / "index.html"
+    text = (sweeps[0] / "index.html").read_text(encoding="utf-8")
+    bad = _BROKEN_IMAGE + '<script>console.error("boom"); undefinedFunction();</script>'
+    page.write_text(text.replace("</body>", bad + "</body>"), encoding="utf-8")
+    check, stderr = _render_check(browser, page, tmp_path / "profile")
+    assert check["broken"] == 1
+    assert "console.error: boom" in check["errors"]
+    assert any("undefinedFunction" in e for e in check["errors"])
+    assert any("undefinedFunction" in line for line in _console_errors(stderr))
