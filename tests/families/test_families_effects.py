@@ -84,7 +84,12 @@ def test_arm_rmst_matches_quad(case):
     for effect in ({"log_hr": LOG_HR}, {"log_tr": LOG_TR}, {}):
         expected = integrate.quad(
             lambda x: float(arm_survival(name, x, params, **effect)),  # noqa: B023
-            0.0, tau, points=points, limit=200, epsabs=1e-13, epsrel=1e-10,
+            0.0,
+            tau,
+            points=points,
+            limit=200,
+            epsabs=1e-13,
+            epsrel=1e-10,
         )[0]
         assert arm_rmst(name, tau, params, **effect) == pytest.approx(expected, rel=2e-7)
 
@@ -105,7 +110,10 @@ def test_ph_closed_forms_agree_with_generic_quadrature():
         points = [c for c in params.get("cuts", []) if c < tau] or None
         expected = integrate.quad(
             lambda x: float(family.survival(x, **params)) ** math.exp(LOG_HR),  # noqa: B023
-            0, tau, points=points, epsabs=1e-13,
+            0,
+            tau,
+            points=points,
+            epsabs=1e-13,
         )[0]
         assert arm_rmst(name, tau, params, log_hr=LOG_HR) == pytest.approx(expected, rel=1e-9)
 
@@ -149,7 +157,8 @@ def test_broadcasting_replicates_times_patients():
     medians = arm_median("weibull", params, log_hr=log_hr)
     assert medians.shape == (n_rep, 1)
     assert arm_rmst("loglogistic", np.full((n_rep, 1), 24.0), params, log_tr=log_hr).shape == (
-        n_rep, 1
+        n_rep,
+        1,
     )
 
 
@@ -183,9 +192,13 @@ def test_curve_object_and_pytensor():
     curve = Curve("lognormal", {"median": median, "sdlog": 0.8}, log_tr=log_tr)
     fn = pytensor.function(
         [tt, median, log_tr],
-        [curve.log_hazard(tt, xp=pt), curve.cum_hazard(tt, xp=pt), curve.median_months(xp=pt),
-         curve.rmst(25.0, xp=pt), *pytensor.grad(curve.log_density(tt, xp=pt).sum(),
-                                                 [median, log_tr])],
+        [
+            curve.log_hazard(tt, xp=pt),
+            curve.cum_hazard(tt, xp=pt),
+            curve.median_months(xp=pt),
+            curve.rmst(25.0, xp=pt),
+            *pytensor.grad(curve.log_density(tt, xp=pt).sum(), [median, log_tr]),
+        ],
         mode=PLAIN,
     )
     log_h, cum_h, med, rm, g_med, g_tr = fn(t, 10.0, LOG_TR)
@@ -219,6 +232,7 @@ def test_effect_errors():
         arm_curves("weibull", params, "separate")
     with pytest.raises(KeyError, match="missing"):
         Curve("weibull", {"median": 3.0})
-    base, comp = arm_curves("weibull", params, "separate",
-                            params_comparator={"median": 14.0, "shape": 0.9})
+    base, comp = arm_curves(
+        "weibull", params, "separate", params_comparator={"median": 14.0, "shape": 0.9}
+    )
     assert comp.median_months() == pytest.approx(14.0)

@@ -114,13 +114,38 @@ def test_far_tail_against_closed_forms():
     )
 
 
-# Reference log S for the generalized gamma in its far tail, computed with mpmath 1.3
-# (50 digits) from the definition: Q > 0: log Γ(k, u)/Γ(k); Q < 0: log γ(k, u)/Γ(k);
-# k = 1/Q², u = k exp(Q w), w = (log t − μ)/σ, and μ from the median through mpmath's
-# Gamma(k) median (findroot of the regularized lower gamma at ½).
+# Reference log S and log h for the generalized gamma far into its tail, computed with
+# mpmath 1.3 at 60 digits from the definitions: k = 1/Q², γ½ the root of the regularized lower
+# incomplete gamma at ½, μ = log m − σ log(Q² γ½)/Q, w = (log t − μ)/σ, u = k e^{Qw};
+# S = Γ(k, u)/Γ(k) (Q > 0) or γ(k, u)/Γ(k) (Q < 0); log f from Prentice's density
+# −log(σt) + log|Q|(1 − 2k) + k(Qw − e^{Qw}) − log Γ(k). Values reach S ≈ e^{−4.8·10⁷}.
 GENGAMMA_TAIL = [
-    # (median, sigma, q, t, log S)
+    # (median, sigma, q, t, log S, log h)
+    (15, 0.5, 2.4, 1500.0, -47545103.140988436, 11.932584564041022),
+    (15, 0.5, 2.4, 150.0, -760.68822136567549, 3.1838558212429066),
+    (15, 0.6, -0.7, 1500.0, -10.595709273178871, -6.4483453299778938),
+    (15, 0.6, -0.7, 150000.0, -21.555072149446359, -11.050902183879787),
+    (15, 0.8, 0.9, 1500.0, -162.62860006711391, -2.0974773656544591),
+    (15, 0.8, 0.9, 15000.0, -2184.0204083145854, -1.8083381358224927),
+    (15, 0.3, 0.3, 1500.0, -1022.7141851525152, -0.33980867231020718),
+    (15, 0.2, -0.2, 1500.0, -93.232872534591337, -4.1038739496760054),
+    (15, 0.25, 0.06, 1500.0, -257.84996656974009, -2.4095790327658718),
+    (15, 0.1, 0.04, 1500.0, -2171.2284389183246, -0.12252374195817446),
+    (15, 0.05, -0.045, 150.0, -595.8906724020899, 0.95206732600900658),
+    (15, 0.05, -0.3, 1500.0, -298.36718635443383, -3.1135153092112645),
+    (15, 0.03, -0.06, 100.0, -786.46373740149846, 1.6921533932697387),
+    (15, 0.1, -1.2, 1000000.0, -93.097613520738728, -11.695247021764183),
 ]
+
+
+@pytest.mark.parametrize("row", GENGAMMA_TAIL, ids=lambda r: f"q={r[2]}-t={r[3]:g}")
+def test_gengamma_far_tail_against_mpmath(row):
+    median, sigma, q, t, log_s, log_h = row
+    family = get_family("gengamma")
+    assert family.log_survival(t, median=median, sigma=sigma, q=q) == pytest.approx(log_s, rel=1e-9)
+    assert family.log_hazard(t, median=median, sigma=sigma, q=q) == pytest.approx(
+        log_h, rel=1e-8, abs=1e-8
+    )
 
 
 def test_gengamma_matches_scipy_across_q_zero_boundary():

@@ -115,10 +115,16 @@ def test_gradients_match_finite_differences(case):
             value = float(np.max(np.abs(params[key])))
             step = 1e-6 * max(value, 1.0)
             reference = _finite_difference(
-                lambda **p: np.sum(func(t, **p)), params, key, step  # noqa: B023
+                lambda **p: np.sum(func(t, **p)),
+                params,
+                key,
+                step,  # noqa: B023
             )
             np.testing.assert_allclose(
-                grad, reference, rtol=2e-5, atol=1e-6 * max(1.0, np.max(np.abs(reference))),
+                grad,
+                reference,
+                rtol=2e-5,
+                atol=1e-6 * max(1.0, np.max(np.abs(reference))),
                 err_msg=f"d {'log h' if which == 0 else 'H'} / d {key}",
             )
 
@@ -185,6 +191,7 @@ def test_default_compiled_mode_agrees(name):
     plain = _compile(name, cases[0], with_grad=True)
     for params in cases:
         t = median_of(name, params) * MULTIPLES
-        for got, expected in zip(fast(t, *_values(params)), plain(t, *_values(params)),
-                                 strict=True):
+        for got, expected in zip(
+            fast(t, *_values(params)), plain(t, *_values(params)), strict=True
+        ):
             np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
