@@ -45,3 +45,17 @@ class LogLogistic:
 
     def cum_hazard(self, t, xp):
         return xp.log1p((t / self.alpha) ** self.beta)
+
+
+class Exponential:
+    """Exponential curve by its median: h = ln 2 / m."""
+
+    def __init__(self, median):
+        self.median = median
+        self.median_months = median
+
+    def log_hazard(self, t, xp):
+        return xp.log(np.log(2.0) / self.median) + 0.0 * t
+
+    def cum_hazard(self, t, xp):
+        return np.log(2.0) / self.median * t
