@@ -208,6 +208,8 @@ def test_gompertz_plateau_inverse_is_infinite():
     )
     assert np.isfinite(got[0]) and np.isinf(got[1]) and np.isinf(got[2])
     assert np.isclose(np.exp(-family.cum_hazard(1e6, median=m, rate_shape=a)), np.exp(-plateau_h))
+    assert family.cum_hazard(np.inf, median=m, rate_shape=a) == pytest.approx(plateau_h)
+    assert family.cum_hazard(np.inf, median=m, rate_shape=0.01) == np.inf
 
 
 def test_gompertz_shape_zero_is_exponential():

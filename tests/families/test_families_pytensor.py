@@ -115,10 +115,10 @@ def test_gradients_match_finite_differences(case):
             value = float(np.max(np.abs(params[key])))
             step = 1e-6 * max(value, 1.0)
             reference = _finite_difference(
-                lambda **p: np.sum(func(t, **p)),
+                lambda _f=func, **p: np.sum(_f(t, **p)),
                 params,
                 key,
-                step,  # noqa: B023
+                step,
             )
             np.testing.assert_allclose(
                 grad,

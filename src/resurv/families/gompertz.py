@@ -38,14 +38,17 @@ def log_hazard(t, median, *, rate_shape, xp=np):
 
 @numpy_quiet
 def cum_hazard(t, median, *, rate_shape, xp=np):
-    """H(t) = ln 2 · (t/m) · E(at)/E(am)."""
+    """H(t) = ln 2 · (t/m) · E(at)/E(am); H(∞) = ln 2/(1 − e^{am}) for a < 0, else ∞."""
     m = backend(xp)
     t = m.asarray(t)
-    return (
-        LN2
-        * (t / median)
-        * m.exp(log_exprel(rate_shape * t, xp) - log_exprel(rate_shape * median, xp))
-    )
+    finite = t < np.inf
+    t_f = safe(finite, t, 1.0, xp)
+    log_e_m = log_exprel(rate_shape * median, xp)
+    value = LN2 * (t_f / median) * m.exp(log_exprel(rate_shape * t_f, xp) - log_e_m)
+    negative = rate_shape < 0
+    a_neg = safe(negative, rate_shape, -1.0, xp)
+    plateau = m.where(negative, -LN2 / m.expm1(a_neg * median), np.inf)
+    return m.where(finite, value, plateau)
 
 
 @numpy_quiet
