@@ -314,3 +314,146 @@ def test_the_rendering_check_detects_a_broken_image_and_a_console_error(sweeps, 
     assert "console.error: boom" in check["errors"]
     assert any("undefinedFunction" in e for e in check["errors"])
     assert any("undefinedFunction" in line for line in _console_errors(stderr))
+
+
+# --- survival sections from synthetic draws (no sampling) ---
+
+
+def _synthetic_survival_sweep(folder: Path, rng) -> dict:
+    """A sweep folder with os_weibull under two prior files, posterior draws made with NumPy.
+
+    The draws are independent draws from each prior (a stand-in for a posterior); the tables
+    are what the fit would have written. Returns the HR draws per prior set.
+    """
+    from resurv.families import Curve
+    from resurv.priors import load_priors
+
+    model = MODELS / "os_weibull.toml"
+    prior_paths = [PRIORS / "literature.toml", PRIORS / "vague.toml"]
+    arms = ["SIRT alone", "SIRT + PRRT"]
+    rows, hrs = [], {}
+    for prior_path in prior_paths:
+        pf = load_priors(prior_path)
+        table = pf.for_endpoint("os")
+        n = 400
+        draw = {
+            p: table[p].scipy_frozen().rvs(size=n, random_state=rng)
+            for p in ("median_reference", "shape", "log_hr")
+        }
+        draw["accrual_months"] = rng.uniform(24, 96, n)
+        draw["followup_months"] = rng.uniform(3, 48, n)
+        comparator = Curve(
+            "weibull",
+            {"median": draw["median_reference"], "shape": draw["shape"]},
+            effect="ph",
+            log_hr=draw["log_hr"],
+        )
+        medians = np.stack([draw["median_reference"], comparator.median_months()], axis=1)
+        hr = np.exp(draw["log_hr"])
+        hrs[pf.name] = hr
+        shape2 = (2, n // 2)
+        data = {k: (("chain", "draw"), v.reshape(shape2)) for k, v in draw.items()}
+        data["hr"] = (("chain", "draw"), hr.reshape(shape2))
+        data["median_months"] = (("chain", "draw", "arm"), medians.reshape(*shape2, 2))
+        import xarray as xr
+
+        post = xr.Dataset(data, coords={"arm": arms})
+        fit = folder / "fits" / f"nmc2020_sirt_prrt__os_weibull__{pf.name}"
+        fit.mkdir(parents=True)
+        xr.DataTree.from_dict({"posterior": post}).to_netcdf(fit / "posterior.nc")
+        record = {
+            "study": "nmc2020_sirt_prrt",
+            "model": "os_weibull",
+            "priors": pf.name,
+            "endpoint": "os",
+            "family": "weibull",
+            "effect": "ph",
+            "grid_parameter": "",
+            "grid_argument": "",
+            "grid_value": float("nan"),
+        }
+        (fit / "run.json").write_text(json.dumps({**record, "setting": "", "hash": "abc"}))
+        (fit / "diagnostics.json").write_text(
+            json.dumps(
+                {
+                    "max_rhat": 1.0,
+                    "min_ess_bulk": 900.0,
+                    "min_ess_tail": 800.0,
+                    "divergences": 0,
+                    "passed": True,
+                    "failures": [],
+                }
+            )
+        )
+        pd.DataFrame(
+            {
+                "statistic": ["os_median_months", "os_logrank_z"],
+                "arm": [arms[0], "between arms"],
+                "published": [34.9, -1.23],
+                "posterior_median": [np.median(medians[:, 0]), np.nan],
+                "ci_low": [np.nan, np.nan],
+                "ci_high": [np.nan, np.nan],
+                "ppp": [0.41, 0.03],
+            }
+        ).to_csv(fit / "published_vs_posterior.csv", index=False)
+        quantities = {
+            "hr": hr,
+            "log_hr": draw["log_hr"],
+            f"median_months[{arms[0]}]": medians[:, 0],
+        }
+        for q, v in quantities.items():
+            rows.append(
+                {
+                    **record,
+                    "quantity": q,
+                    "mean": v.mean(),
+                    "sd": v.std(),
+                    "ci_low": np.quantile(v, 0.025),
+                    "ci_high": np.quantile(v, 0.975),
+                    "psense_prior": 0.08,
+                    "psense_likelihood": 0.01,
+                    "psense_diagnosis": "strong prior / weak likelihood",
+                }
+            )
+        for q, v in (("P(HR < 1)", hr < 1), ("P(HR < 0.7)", hr < 0.7)):
+            rows.append({**record, "quantity": q, "mean": v.mean(), "psense_diagnosis": ""})
+    pd.DataFrame(rows).to_csv(folder / "sweep.csv", index=False)
+    (folder / "plan.json").write_text(
+        json.dumps(
+            {
+                "name": "synthetic",
+                "studies": [str(STUDY)],
+                "models": [str(model)],
+                "priors": [str(p) for p in prior_paths],
+                "seed": 3,
+                "versions": {"resurv": "test"},
+                "hashes": {},
+                "command": "resurv run synthetic.toml",
+            }
+        )
+    )
+    return hrs
+
+
+def test_survival_sections_from_saved_draws(tmp_path, rng):
+    hrs = _synthetic_survival_sweep(tmp_path, rng)
+    build_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
+    assert {
+        "curves_os_weibull.png",
+        "effect_hr.png",
+        "prior_posterior_os_weibull.png",
+        "ppc_os_weibull_literature.png",
+        "forest_os_hr.png",
+    } <= figures
+    # P(HR < 1) and P(HR < 0.7) as the report prints them, from the draws
+    effects = md.split("## Hazard ratios and time ratios")[1].split("\n## ")[0]
+    for name, hr in hrs.items():
+        line = next(s for s in effects.splitlines() if s.startswith(f"| os_weibull | {name} |"))
+        assert f"| {np.mean(hr < 1):.3g} | {np.mean(hr < 0.7):.3g} |" in line
+    # ppp side by side per family, and the power-scaling flags
+    comparison = md.split("## Model comparison across families")[1].split("\n## ")[0]
+    assert "| literature | os_logrank_z | between arms | -1.23 | 0.03 |" in comparison
+    assert "strong prior / weak likelihood" in md
+    assert "No survival models" not in md

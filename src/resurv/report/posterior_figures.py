@@ -272,7 +272,7 @@ def predictive_panel(items: list[tuple], title: str) -> bytes:
             ax.text(
                 0.97,
                 0.95,
-                f"not reached: {100 * beyond:.0f}%",
+                f"not reached: {100 * beyond:.1f}%",
                 transform=ax.transAxes,
                 ha="right",
                 va="top",
