@@ -106,7 +106,8 @@ def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResult
     """Read a sweep folder's plan, tidy table and finished runs (those with a ``run.json``).
 
     Runs of grid settings (a prior argument swept over values) are left out of the per-run
-    sections; they appear in the tidy table. Runs are ordered as the plan lists models, then
+    sections; they appear in the tidy table. Run folders of models or prior files that the plan
+    no longer lists are left out. Runs are ordered as the plan lists models, then
     prior files.
     """
     sweep_dir = Path(sweep_dir)
@@ -124,6 +125,9 @@ def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResult
     for marker in sorted((sweep_dir / "fits").glob("*/run.json")):
         record = json.loads(marker.read_text())
         if record.get("setting") or (study_id and record["study"] != study_id):
+            continue
+        if record["model"] not in specs or record["priors"] not in priors:
+            log.info("%s: not in the plan, left out of the report", marker.parent.name)
             continue
         runs.append(
             Run(record, marker.parent, specs.get(record["model"]), priors.get(record["priors"]))
