@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -104,6 +105,10 @@ figure{margin:1em 0} figure img{max-width:100%} figcaption{font-size:.9em;color:
 """
 
 
+def _anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
 def render_html(title: str, sections: list[Section]) -> str:
     """Self-contained HTML: CSS inline, figures as data URIs."""
     parts = [
@@ -111,10 +116,16 @@ def render_html(title: str, sections: list[Section]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
+        "<nav><p><strong>Contents</strong></p><ol>"
+        + "".join(
+            f'<li><a href="#{_anchor(sec.title)}">{html.escape(sec.title)}</a></li>'
+            for sec in sections
+        )
+        + "</ol></nav>",
     ]
     for sec in sections:
         cls = ' class="alert"' if sec.alert else ""
-        parts.append(f"<section{cls}><h2>{html.escape(sec.title)}</h2>")
+        parts.append(f'<section id="{_anchor(sec.title)}"{cls}><h2>{html.escape(sec.title)}</h2>')
         for kind, value in sec.blocks:
             if kind == "text":
                 parts.append(f"<p>{html.escape(value)}</p>")

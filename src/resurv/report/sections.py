@@ -107,11 +107,14 @@ def assumptions_section(study) -> Section:
         "known variances."
     )
     sec.text(
-        "Joint-normal approximation: all survival statistics of one endpoint (log medians, "
-        "'not reached' bounds, SPSS means, log-rank Z) are treated as jointly normal around their "
-        "model values, with the model-implied covariance of their martingale influence integrals "
-        "(not the paper's SEs). This is an asymptotic approximation at n = 15 and 12; its "
-        "calibration by simulation is reported in the next section."
+        "Joint-normal approximation: the reported survival statistics of one endpoint (log "
+        "medians, SPSS means, log-rank Z) are treated as jointly normal around their model "
+        "values, with the model-implied covariance of their martingale influence integrals "
+        "(not the paper's SEs), so that statistics computed from the same deaths are not counted "
+        "twice. A median 'not reached' enters as its own factor, the probability that the "
+        "Kaplan-Meier curve stays above one half up to the arm's largest observed time. Both are "
+        "asymptotic approximations at n = 15 and 12; their calibration by simulation is reported "
+        "in the next section."
     )
     return sec
 
