@@ -1,7 +1,9 @@
 """Power-scaling sensitivity: flags in constructed prior-data conflicts, none under vague priors."""
 
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 from helpers import MODELS, STUDY
 from resurv.api import build
@@ -111,3 +113,43 @@ def test_missing_groups_are_refused(fits):
 )
 def test_diagnosis_rule(prior, likelihood, expected):
     assert diagnose(prior, likelihood) == expected
+
+
+def split_by_arm(tree):
+    """The binomial fit with its one likelihood term split into one term per arm."""
+    tree = tree.copy()
+    ll = tree["log_likelihood"].to_dataset()["events_observed"]
+    tree["log_likelihood"] = xr.DataTree(
+        xr.Dataset(
+            {
+                "events_reference": ll.isel(arm=0, drop=True),
+                "events_comparator": ll.isel(arm=1, drop=True),
+            }
+        )
+    )
+    return tree
+
+
+def test_each_arm_term_moves_only_its_own_arm(fits):
+    # independent priors per arm: arm 0's likelihood carries no information on p in arm 1
+    tree = split_by_arm(fits["vague"])
+    table = power_scaling_by_term(
+        tree, ["events_reference", "events_comparator", ["events_reference", "events_comparator"]]
+    ).set_index(["term", "quantity"])["psense_likelihood"]
+    assert table[("events_reference", "p[SIRT alone]")] > 0.05
+    assert table[("events_reference", "p[SIRT + PRRT]")] < 0.02
+    assert table[("events_comparator", "p[SIRT + PRRT]")] > 0.05
+    assert table[("events_comparator", "p[SIRT alone]")] < 0.02
+    whole = power_scaling(fits["vague"], ["p"])["psense_likelihood"]
+    both = table.xs("events_reference+events_comparator", level="term")
+    assert np.allclose(both[whole.index], whole)
+
+
+def test_sweep_run_with_several_terms_writes_per_term_table(fits, tmp_path):
+    from resurv.sweep import _write_psense
+
+    table = _write_psense(split_by_arm(fits["vague"]), ["p"], tmp_path)
+    assert (tmp_path / "psense.csv").is_file()
+    terms = pd.read_csv(tmp_path / "psense_terms.csv")
+    assert set(terms["term"]) == {"events_reference", "events_comparator"}
+    assert set(table.index) == {"p[SIRT alone]", "p[SIRT + PRRT]"}

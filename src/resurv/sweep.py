@@ -30,7 +30,9 @@ The tidy table of every run's key quantities is ``DIR/sweep.csv`` (and ``sweep.n
 (run, quantity) with the posterior mean, SD, 95% interval, R-hat, bulk ESS, the run's gates and
 divergences, the grid setting (``grid_parameter``, ``grid_argument``, ``grid_value``; empty for the
 prior file as written) and the power-scaling sensitivity (``psense_prior``,
-``psense_likelihood``, ``psense_diagnosis``; :mod:`resurv.sensitivity`).
+``psense_likelihood``, ``psense_diagnosis``; :mod:`resurv.sensitivity`). A run whose likelihood has
+several terms (summary-data fits) also gets ``psense_terms.csv``: each quantity's sensitivity to
+each term alone.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -53,7 +56,7 @@ from .fit import Fitter, SamplerSettings, package_versions
 from .modelspec import load_model_spec
 from .priors import PriorFile, load_priors, with_argument
 from .results import make_result, provenance, write_fit
-from .sensitivity import power_scaling
+from .sensitivity import power_scaling, power_scaling_by_term
 
 __all__ = ["Grid", "Plan", "load_plan", "run_plan"]
 
@@ -195,10 +198,26 @@ def _psense_table(folder: Path) -> pd.DataFrame:
     summary = pd.read_csv(folder / "summary.csv", index_col="quantity")
     tree = xr.open_datatree(folder / "posterior.nc")
     try:
-        table = power_scaling(tree, _quantity_names(summary.index, tree))
+        return _write_psense(tree, _quantity_names(summary.index, tree), folder)
     finally:
         tree.close()
-    table.to_csv(path, float_format="%.6g")
+
+
+def _write_psense(tree: xr.DataTree, names: list[str], folder: Path) -> pd.DataFrame:
+    """Write ``psense.csv`` (and ``psense_terms.csv`` when the likelihood has several terms)."""
+    try:
+        table = power_scaling(tree, names)
+    except ValueError as exc:  # a fit without log-prior or log-likelihood draws
+        log.warning("no power-scaling sensitivity for %s: %s", folder.name, exc)
+        table = pd.DataFrame(
+            {"psense_prior": np.nan, "psense_likelihood": np.nan, "psense_diagnosis": ""},
+            index=pd.Index([], name="quantity"),
+        )
+    table.to_csv(folder / "psense.csv", float_format="%.6g")
+    terms = list(tree["log_likelihood"].data_vars) if "log_likelihood" in tree.children else []
+    if len(terms) > 1:
+        by_term = power_scaling_by_term(tree, terms, names)
+        by_term.to_csv(folder / "psense_terms.csv", index=False, float_format="%.6g")
     return table
 
 
@@ -372,8 +391,7 @@ def _fit_run(built, fitter: Fitter, seed: int, folder: Path, record: dict, files
     if record["setting"]:
         attrs["resurv_grid_setting"] = record["setting"]
     write_fit(result, folder, attrs)
-    names = _quantity_names(result.summary.index, tree)
-    power_scaling(tree, names).to_csv(folder / "psense.csv", float_format="%.6g")
+    _write_psense(tree, _quantity_names(result.summary.index, tree), folder)
     record["seconds"] = round(time.perf_counter() - start, 2)
     (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
 
