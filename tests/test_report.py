@@ -133,7 +133,7 @@ def test_failed_gate_is_shown_first(sweeps, tmp_path):
     assert "3 divergent transitions" in md.split("## The study")[0]
     html = (folder / "index.html").read_text()
     assert re.search(r'<section id="[a-z-]+" class="alert"><h2>Convergence gates failed', html)
-    assert html.index("Convergence gates failed</h2>") < html.index("The study and its")
+    assert html.index("Convergence gates failed</h2>") < html.index("<h2>The study and its")
 
 
 def test_calibration_table_is_read_when_present(sweeps, tmp_path):
