@@ -307,6 +307,11 @@ def model_comparison_section(results) -> Section:
         ).reset_index()
         wide.columns.name = None
         sec.table(wide, f"{endpoint.upper()}: ppp per model (rows: prior set, published value)")
+        if long["model"].nunique() < 2:
+            sec.text(
+                f"The plan fits one family for {endpoint.upper()}; list more model files of this "
+                "endpoint in the plan (or run `resurv sweep`) to compare families."
+            )
         ipd = [r for r in runs if r.has_posterior and "survival_ipd" in r.log_likelihood_names()]
         for priors in dict.fromkeys(r.prior_name for r in ipd):
             import xarray as xr
