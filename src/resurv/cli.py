@@ -170,16 +170,19 @@ def cmd_sweep(args) -> int:
 
     plan = load_plan(args.plan)
     table = run_plan(plan, args.out, progress=_progress(args), command=_command())
-    failed = table.loc[~table["gates_passed"].astype(bool), ["model", "priors"]].drop_duplicates()
     if not args.quiet:
         runs = table[["model", "priors"]].drop_duplicates().shape[0]
         print(f"wrote {args.out}/sweep.csv ({runs} runs)")
+    return _gates_exit_code(table, args.strict)
+
+
+def _gates_exit_code(table, strict: bool) -> int:
+    """Name every run whose convergence gates failed; 1 with ``--strict``, else 0."""
+    failed = table.loc[~table["gates_passed"].astype(bool), ["model", "priors"]].drop_duplicates()
     if len(failed):
-        print(
-            "CONVERGENCE GATES FAILED: " + ", ".join(f"{m} × {p}" for m, p in failed.values),
-            file=sys.stderr,
-        )
-        return 1 if args.strict else 0
+        names = ", ".join(f"{m} × {p}" for m, p in failed.values)
+        print(f"CONVERGENCE GATES FAILED: {names}", file=sys.stderr)
+        return 1 if strict else 0
     return 0
 
 
@@ -204,14 +207,7 @@ def cmd_run(args) -> int:
     path = build_report(out)
     if not args.quiet:
         print(f"wrote {path}")
-    failed = table.loc[~table["gates_passed"].astype(bool), ["model", "priors"]].drop_duplicates()
-    if len(failed):
-        print(
-            "CONVERGENCE GATES FAILED: " + ", ".join(f"{m} × {p}" for m, p in failed.values),
-            file=sys.stderr,
-        )
-        return 1 if args.strict else 0
-    return 0
+    return _gates_exit_code(table, args.strict)
 
 
 def cmd_calibrate(args) -> int:
