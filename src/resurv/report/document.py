@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import numbers
 import re
 from dataclasses import dataclass, field
 
@@ -96,13 +97,21 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;
 margin:2em auto;padding:0 1em;color:#1d1d1f;line-height:1.45}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.88em}
-th,td{border:1px solid #ccd;padding:.25em .5em;text-align:right}
+th,td{border:1px solid #ccd;padding:.25em .5em;text-align:left}
+td.num{text-align:right}
 th{background:#eef}
 td:first-child,th:first-child{text-align:left}
 h2{border-bottom:2px solid #99a;padding-bottom:.2em;margin-top:2em}
 .alert{background:#fee;border:2px solid #c00;padding:.5em 1em}
 figure{margin:1em 0} figure img{max-width:100%} figcaption{font-size:.9em;color:#444}
 """
+
+
+def _td(value) -> str:
+    """A table cell; numbers right-aligned."""
+    numeric = isinstance(value, numbers.Number) and not isinstance(value, bool)
+    cls = ' class="num"' if numeric else ""
+    return f"<td{cls}>{html.escape(_fmt(value))}</td>"
 
 
 def _anchor(title: str) -> str:
@@ -135,7 +144,7 @@ def render_html(title: str, sections: list[Section]) -> str:
                     parts.append(f"<p><em>{html.escape(caption)}</em></p>")
                 head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
                 body = "".join(
-                    "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                    "<tr>" + "".join(_td(v) for v in row) + "</tr>"
                     for row in frame.itertuples(index=False)
                 )
                 parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
