@@ -69,7 +69,7 @@ def simulated_statistics(rng, curves, n, n_trials):
 
 
 def model_moments(curves, n):
-    trial = TrialModel(curves, n, A, F, RHO)
+    trial = TrialModel(curves, n, A, F, RHO, influence="full")
     stats_ = [
         median.model_statistic(trial, MedianReached(0, 1.0)),
         median.model_statistic(trial, MedianReached(1, 1.0)),

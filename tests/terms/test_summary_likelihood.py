@@ -191,7 +191,7 @@ class Reference:
 
 @pytest.fixture(scope="module")
 def trial():
-    return TrialModel(CURVES, N, A, F, RHO, n_nodes=32)
+    return TrialModel(CURVES, N, A, F, RHO, n_nodes=32, influence="full")
 
 
 def test_means_match_quadrature(trial):
@@ -297,12 +297,12 @@ def test_not_reached_factor_matches_greenwood_formula():
     assert np.isclose(got, expected, rtol=1e-8)
 
 
-def _model(curves_fn, statistics, a=A, f=F, rho=0.0, n=(15, 12)):
+def _model(curves_fn, statistics, a=A, f=F, rho=0.0, n=(15, 12), influence="full"):
     with pm.Model() as model:
         log_m0 = pm.Normal("log_m0", np.log(30.0), 1.0)
         log_hr = pm.Normal("log_hr", 0.0, 1.0)
         summary = add_summary_likelihood(
-            "os", curves_fn(log_m0, log_hr), n, a, f, rho, statistics
+            "os", curves_fn(log_m0, log_hr), n, a, f, rho, statistics, influence=influence
         )
     return model, summary
 
@@ -394,3 +394,27 @@ def test_at_risk_weights_finite_when_both_curves_underflow():
     inv_sqrt_v = pytensor.function([], pt.exp(-0.5 * logrank.log_variance(trial)))()
     assert abs(arm1[-1]) < 1e-12
     assert np.isclose(arm0[-1], -inv_sqrt_v, rtol=1e-6)
+
+
+def test_table_influence_is_the_design_table_and_agrees_under_the_null():
+    """The cheap design-table integrands equal the full ones when the arms have equal hazards."""
+    curve = Weibull(20.0, 1.2)
+    stats_kw = dict(n_per_arm=(15, 12), accrual_months=36.0, followup_months=24.0)
+    covs = {}
+    for kind in ("table", "full"):
+        trial = TrialModel((curve, curve), dropout_rate=0.0, influence=kind, **stats_kw)
+        model_stats = [
+            median.model_statistic(trial, MedianReached(0, 1.0)),
+            logrank.model_statistic(trial),
+            hr.model_statistic(trial),
+        ]
+        covs[kind] = pytensor.function([], covariance_pieces(trial, model_stats))()
+    np.testing.assert_allclose(covs["table"], covs["full"], rtol=1e-6, atol=1e-12)
+    # and under an effect they differ (the full version adds the at-risk fluctuation)
+    curves = (Weibull(20.0, 1.2), Weibull(40.0, 1.2))
+    covs = {}
+    for kind in ("table", "full"):
+        trial = TrialModel(curves, dropout_rate=0.0, influence=kind, **stats_kw)
+        model_stats = [median.model_statistic(trial, MedianReached(0, 1.0)), logrank.model_statistic(trial)]
+        covs[kind] = pytensor.function([], covariance_pieces(trial, model_stats))()
+    assert not np.allclose(covs["table"], covs["full"], rtol=1e-3)

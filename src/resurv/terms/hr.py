@@ -113,7 +113,35 @@ def influence(trial: TrialModel, log_hr=None) -> dict[int, ArmInfluence]:
     }
 
 
+def influence_table(trial: TrialModel, log_hr=None) -> dict[int, ArmInfluence]:
+    """Design-table integrands of log HR̂: arm 1 +(1 − ē)/I, arm 0 −ē/I, on [0, A+F].
+
+    Exact under PH; otherwise they leave out the at-risk terms of :func:`influence`.
+    """
+    if log_hr is None:
+        log_hr = model_mean(trial)
+    _, log_i = _score_and_log_information(trial, log_hr)
+
+    def parts(u):
+        log_pi0 = trial.log_at_risk(0, u)
+        log_pi1 = trial.log_at_risk(1, u) + log_hr
+        return log_pi0, log_pi1, pt.logaddexp(log_pi0, log_pi1)
+
+    def arm1(u):
+        log_pi0, _, log_den = parts(u)
+        return log_pi0 - log_den - log_i
+
+    def arm0(u):
+        _, log_pi1, log_den = parts(u)
+        return log_pi1 - log_den - log_i
+
+    return {0: ArmInfluence(sign=-1.0, log_abs=arm0), 1: ArmInfluence(sign=1.0, log_abs=arm1)}
+
+
 def model_statistic(trial: TrialModel, reported: HazardRatio | None = None) -> ModelStatistic:
     """Mean and influence of a reported log hazard ratio."""
     log_hr = model_mean(trial)
-    return ModelStatistic(label="log_hr", mean=log_hr, influence=influence(trial, log_hr))
+    integrands = (
+        influence(trial, log_hr) if trial.influence == "full" else influence_table(trial, log_hr)
+    )
+    return ModelStatistic(label="log_hr", mean=log_hr, influence=integrands)

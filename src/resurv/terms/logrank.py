@@ -225,6 +225,25 @@ def influence(trial: TrialModel) -> dict[int, ArmInfluence]:
     }
 
 
+def influence_table(trial: TrialModel) -> dict[int, ArmInfluence]:
+    """Design-table integrands of Z: arm 1 +π₀/(π₀+π₁)/√V, arm 0 −π₁/(π₀+π₁)/√V, on [0, A+F].
+
+    Exact under the null; when E[U] ≠ 0 they leave out the terms of :func:`influence`.
+    """
+    half_log_v = 0.5 * log_variance(trial)
+
+    def arm1(u):
+        log_pi0, _, log_total = _log_weights(trial, u)
+        return log_pi0 - log_total - half_log_v
+
+    def arm0(u):
+        _, log_pi1, log_total = _log_weights(trial, u)
+        return log_pi1 - log_total - half_log_v
+
+    return {0: ArmInfluence(sign=-1.0, log_abs=arm0), 1: ArmInfluence(sign=1.0, log_abs=arm1)}
+
+
 def model_statistic(trial: TrialModel, reported: LogRank | None = None) -> ModelStatistic:
     """Mean and influence of the log-rank Z (Z > 0 when arm 1 had more deaths than expected)."""
-    return ModelStatistic(label="logrank_z", mean=model_mean(trial), influence=influence(trial))
+    integrands = influence(trial) if trial.influence == "full" else influence_table(trial)
+    return ModelStatistic(label="logrank_z", mean=model_mean(trial), influence=integrands)

@@ -210,6 +210,7 @@ def add_summary_likelihood(
     statistics: Sequence,
     observed_values: dict | None = None,
     n_nodes: int = 32,
+    influence: str = "table",
 ) -> SummaryLikelihood:
     """Add the summary-data likelihood of one trial to the active ``pm.Model``.
 
@@ -232,6 +233,8 @@ def add_summary_likelihood(
         of ``statistics``.
     n_nodes : int
         Gauss–Legendre nodes per smooth piece of every integral.
+    influence : {"table", "full"}
+        Influence integrands of the log-rank Z and log HR (see :class:`TrialModel`).
 
     Returns
     -------
@@ -239,7 +242,13 @@ def add_summary_likelihood(
         Names of the data containers and log-likelihood terms that were added.
     """
     trial = TrialModel(
-        curves, n_per_arm, accrual_months, followup_months, dropout_rate, n_nodes=n_nodes
+        curves,
+        n_per_arm,
+        accrual_months,
+        followup_months,
+        dropout_rate,
+        n_nodes=n_nodes,
+        influence=influence,
     )
     ordered = _ordered(statistics)
     arms_with_median = {s.arm for s in ordered if isinstance(s, MedianReached)}
@@ -253,8 +262,7 @@ def add_summary_likelihood(
         structure=structure_key(statistics),
         gaussian_labels=[s.label for s in gaussian],
         observed_data=f"{name}_summary_observed" if gaussian else None,
-        folded_logrank=bool(gaussian) and isinstance(gaussian[-1], LogRank)
-        and gaussian[-1].folded,
+        folded_logrank=bool(gaussian) and isinstance(gaussian[-1], LogRank) and gaussian[-1].folded,
         events_data=f"{name}_events_observed" if events else None,
         events_arms=[s.arm for s in events],
     )
