@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the whole test suite.
+# Set up (if needed) and run the test suite. Long statistical tests (simulation studies, parameter
+# recovery) carry the `slow` marker and are left out; run them with `bash scripts/test.sh -m slow`
+# (a later -m wins), or everything with `bash scripts/test.sh -m "slow or not slow"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +12,4 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "could not install chromium; the rendering test will be skipped" >&2
 fi
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -m "not slow" "$@"
