@@ -75,9 +75,11 @@ class Run:
             tree.close()
 
     def table(self, name: str) -> pd.DataFrame:
-        """A CSV of the run folder (empty frame when absent)."""
+        """A CSV of the run folder (empty frame when absent or without columns)."""
         path = self.folder / name
-        return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+        if not path.is_file() or path.stat().st_size <= 1:
+            return pd.DataFrame()
+        return pd.read_csv(path)
 
     def diagnostics(self) -> dict:
         """The run's ``diagnostics.json``."""
