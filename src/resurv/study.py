@@ -347,7 +347,9 @@ def load_study(path: str | Path) -> Study:
                 value = fu.raw(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     fixed = fu.number(key, nonnegative=True)
-                    followup_priors[key] = PriorSpec("fixed", {"value": fixed}, "reported")
+                    followup_priors[key] = PriorSpec(
+                        "fixed", {"value": fixed}, "fixed value given in the study file"
+                    )
                 else:
                     followup_priors[key] = parse_prior_table(
                         value, path, fu.field(key), StudyValidationError
