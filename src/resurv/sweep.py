@@ -317,7 +317,8 @@ def run_plan(
 
     Runs whose inputs (file contents, grid setting, seed, sampler settings, resurv version) are
     unchanged since a previous sweep into the same folder are reused, not refitted; a run folder
-    counts as finished only once its ``run.json`` is written (last), so an interrupted sweep
+    counts as finished only once its ``run.json`` is written (last) and its draws
+    (``posterior.nc``) are there, so an interrupted sweep
     resumes where it stopped. Grid settings of one model and prior structure share one compiled
     model (their prior values enter as ``pm.Data``).
     """
@@ -355,7 +356,8 @@ def run_plan(
                         "grid_value": float("nan") if grid is None else float(value),
                     }
                     marker = folder / "run.json"
-                    if marker.is_file() and json.loads(marker.read_text()).get("hash") == digest:
+                    finished = marker.is_file() and (folder / "posterior.nc").is_file()
+                    if finished and json.loads(marker.read_text()).get("hash") == digest:
                         log.info("reusing %s", folder.name)
                     else:
                         if progress:
