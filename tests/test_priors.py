@@ -10,10 +10,9 @@ from scipy import integrate, stats
 
 from helpers import MODELS, PRIORS, STUDY
 from resurv.cli import main
+from resurv.ess import effective_sample_size, ess_table
 from resurv.priors import (
     PriorSpec,
-    effective_sample_size,
-    ess_table,
     load_priors,
     make_prior,
     robustify,

@@ -344,7 +344,8 @@ def prior_predictive_curves(
 def cmd_elicit(args) -> int:
     """Run ``resurv elicit KIND ...`` or ``resurv elicit --curves PRIORS --model M --png OUT``."""
     if args.ess:
-        from .priors import ess_table, load_priors
+        from .ess import ess_table
+        from .priors import load_priors
 
         table = ess_table(load_priors(args.ess))
         table = table[table["scale"] != ""].drop(columns="source")

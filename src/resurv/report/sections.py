@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..priors import ESS_SCALES, PriorFile, effective_sample_size
+from ..ess import ESS_SCALES, effective_sample_size
+from ..priors import PriorFile
 from .document import Section
 
 __all__ = [
