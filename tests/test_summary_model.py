@@ -1,8 +1,10 @@
 """Survival models fitted to published summaries: the bundled study, consistency with IPD fits."""
 
 import dataclasses
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import MODELS, PRIORS, STUDY, edit_study
@@ -144,3 +146,25 @@ def test_bundled_study_os_and_pfs_fit_without_divergences(fitter):
         assert {"log_likelihood", "log_prior"} <= set(tree.children)
     # dataclasses.replace keeps the study immutable
     assert dataclasses.replace(study).survival == study.survival
+
+
+def test_cli_calibrate_writes_coverage_and_prints_compile_and_run_times(tmp_path, capsys):
+    from resurv.cli import main
+
+    out = tmp_path / "cal"
+    args = ["calibrate", str(MODELS / "os_exponential.toml"), "--data", str(STUDY)]
+    args += ["--priors", str(PRIORS / "literature.toml"), "--replicates", "2", "--no-ipd"]
+    args += ["--draws", "100", "--tune", "100", "--chains", "1", "--seed", "3", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "summary-data model structure" in printed and "2 replicates in" in printed
+    coverage = pd.read_csv(out / "coverage.csv")
+    assert set(coverage["target"]) == {
+        "log_hr", "median_reference", "median_comparator", "rmst60_reference", "rmst60_comparator"
+    }
+    assert set(coverage["nominal"]) == {0.5, 0.8, 0.95} and (coverage["replicates"] == 2).all()
+    timings = json.loads((out / "calibration.json").read_text())
+    assert timings["replicates"] == 2 and timings["summary_models"]
+    assert set(timings["summary_models"]) <= set(timings["compile_seconds"])
+    records = pd.read_csv(out / "calibration.csv")
+    assert records["replicate"].nunique() == 2 and records["truth"].notna().all()

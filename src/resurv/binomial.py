@@ -102,6 +102,7 @@ def build_binomial(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltMod
         key=key,
         published=published,
         likelihood_terms=["events_observed"],
+        target_accept=spec.target_accept,
         summary_vars=["p", "p_difference", "odds_ratio"],
         probabilities={
             "P(p_comparator > p_reference)": lambda post: (

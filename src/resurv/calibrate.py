@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,28 @@ class CalibrationResult:
             (out / f"sbc_{target}.png").write_bytes(png)
         return out
 
+    def timing_lines(self) -> list[str]:
+        """Compile and run times in words (printed by ``resurv calibrate``)."""
+        t = self.timings
+        compiled = t["compile_seconds"]
+        summary = [v for k, v in compiled.items() if k in set(t.get("summary_models", []))]
+        other = [v for k, v in compiled.items() if k not in set(t.get("summary_models", []))]
+        lines = [
+            f"compiled {len(summary)} summary-data model structure(s): "
+            + ", ".join(f"{v:.1f} s" for v in summary)
+        ]
+        if other:
+            lines.append(
+                f"compiled {len(other)} patient-data model(s): "
+                + ", ".join(f"{v:.1f} s" for v in other)
+            )
+        n = t["replicates"]
+        lines.append(
+            f"{n} replicates in {t['total_seconds']:.0f} s ({t['total_seconds'] / n:.1f} s each, "
+            f"compiling included); {t['replicates_with_divergences']} with divergences"
+        )
+        return lines
+
 
 def _interval_records(target, truth, draws, rng) -> dict:
     rec = {"target": target, "truth": truth, "posterior_median": float(np.median(draws))}
@@ -191,7 +214,9 @@ def calibrate(
     targets = targets_for(spec)
     # every parameter except the latent largest observed times (flat, defined by the likelihood)
     wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
-    with template.model:
+    # the potentials are the summary likelihood: the draws wanted here are from the prior alone
+    with template.model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         prior = pm.sample_prior_predictive(
             draws=replicates,
             var_names=[*wanted, "median_months", "rmst_months"],
@@ -215,11 +240,13 @@ def calibrate(
     records = []
     start = time.perf_counter()
     n_failed = 0
+    summary_keys: set[str] = set()
     for r in range(replicates):
         row = trials.row(r)
         t, e, a = row.time[0], row.event[0], row.arm
         replica = reduce_trial(study, spec.endpoint, t, e, a)
         built = build_survival_summary(spec, priors, replica)
+        summary_keys.add(built.key)
         tree = fitter.sample(built, seed=seed + r, log_likelihood=False)
         post = tree.posterior.to_dataset()
         divergences = int(tree.sample_stats["diverging"].values.sum())
@@ -254,6 +281,7 @@ def calibrate(
         "replicates": replicates,
         "compile_seconds": fitter.compile_seconds,
         "compiled_models": len(fitter.compile_seconds),
+        "summary_models": sorted(summary_keys),
         "total_seconds": round(elapsed, 1),
         "replicates_with_divergences": int(n_failed),
         "sampler": dataclasses.asdict(settings),

@@ -238,6 +238,7 @@ def cmd_calibrate(args) -> int:
     result.write(args.out)
     if not args.quiet:
         print(result.coverage.to_string(index=False))
+        print("\n".join(result.timing_lines()))
         print(f"wrote {args.out}")
     return 0
 

@@ -83,6 +83,7 @@ class Fitter:
     def sample(self, built: BuiltModel, seed: int, *, log_likelihood: bool = True) -> xr.DataTree:
         """Sample the posterior of ``built``; add log-likelihood, log-prior and constant data."""
         s = self.settings
+        target_accept = max(s.target_accept, built.target_accept or 0.0)
         tree = nutpie.sample(
             self.compiled(built),
             draws=s.draws,
@@ -90,7 +91,7 @@ class Fitter:
             chains=s.chains,
             seed=seed,
             cores=s.cores,
-            target_accept=max(s.target_accept, built.target_accept or 0.0),
+            target_accept=target_accept,
             progress_bar=False,
         )
         for group in ("warmup_posterior", "warmup_sample_stats"):
@@ -124,7 +125,11 @@ class Fitter:
         )
         tree.attrs["seed"] = int(seed)
         tree.attrs["sampler"] = json.dumps(
-            {"sampler": "nutpie", **{k: getattr(s, k) for k in ("draws", "tune", "chains")}}
+            {
+                "sampler": "nutpie",
+                **{k: getattr(s, k) for k in ("draws", "tune", "chains")},
+                "target_accept": target_accept,
+            }
         )
         return tree
 

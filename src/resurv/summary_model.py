@@ -143,7 +143,7 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
         probabilities=probabilities,
         # the model-implied variance of a reached median grows without bound as the median
         # approaches the end of follow-up (A + F): a sharp ridge that NUTS crosses with small steps
-        target_accept=TARGET_ACCEPT,
+        target_accept=max(TARGET_ACCEPT, spec.target_accept or 0.0),
     )
     built.published = _published(spec, study, design_names)
     return built

@@ -244,6 +244,7 @@ def build_survival_patients(spec: ModelSpec, priors: PriorFile, data, arm_labels
         model=model,
         key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
         likelihood_terms=["survival_ipd"],
+        target_accept=spec.target_accept,
         summary_vars=names,
         probabilities=probabilities,
     )

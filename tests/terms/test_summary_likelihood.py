@@ -25,6 +25,7 @@ from resurv.terms.base import (
 )
 from resurv.terms.events import expected_events
 from resurv.terms.notreached import (
+    largest_time_quantile,
     log_largest_time_density,
     log_not_reached_factor,
 )
@@ -284,6 +285,40 @@ def test_horizon_density_is_the_distribution_of_the_largest_time(rng):
     cdf = sint.quad(lambda y: density(y), 0, x, points=[F])[0]
     assert np.isclose(cdf, closed, rtol=1e-8)
     assert censoring_density(x, A, F, RHO) > 0
+
+
+@pytest.mark.parametrize("rho", [0.0, RHO])
+def test_largest_time_quantile_inverts_the_closed_form_cdf(rho):
+    """τ = F_τ⁻¹(u) with F_τ(x) = (1 − S G)^n, and its gradient is the implicit-function one."""
+    median_, shape, n = pt.dscalar("median"), pt.dscalar("shape"), 12
+    accrual, follow, log_u = pt.dscalar("A"), pt.dscalar("F"), pt.dscalar("log_u")
+    trial = TrialModel((Weibull(median_, shape), Weibull(median_, shape)), (n, n), accrual, follow, rho)
+    tau = largest_time_quantile(trial, 0, log_u)
+    inputs = [median_, shape, accrual, follow, log_u]
+    fn = pytensor.function(inputs, [tau, *pytensor.grad(tau, inputs)])
+
+    def cdf(x, m, k, a, f):
+        return (1 - Weibull(m, k).survival_np(x) * censoring_survival(x, a, f, rho)) ** n
+
+    # below F (only events) and beyond F (administrative censoring), shapes either side of 1
+    for m, k, a, f, u in [(30.0, 1.2, 24.0, 12.0, 0.3), (60.0, 0.4, 48.0, 6.0, 0.97), (8.0, 3.0, 36.0, 24.0, 0.02)]:
+        value, *grad = fn(m, k, a, f, np.log(u))
+        assert 0 < value < a + f
+        assert np.isclose(cdf(value, m, k, a, f), u, rtol=1e-9)
+        # finite differences of the quantile solved by scipy's root finder
+        point = np.array([m, k, a, f, np.log(u)])
+
+        def quantile(p):
+            return optimize.brentq(lambda x: cdf(x, *p[:4]) - np.exp(p[4]), 1e-12, p[2] + p[3] - 1e-12, xtol=1e-14)
+
+        assert np.isclose(quantile(point), value, rtol=1e-9)
+        for i in range(5):
+            step = 1e-6 * max(1.0, abs(point[i]))
+            up, down = point.copy(), point.copy()
+            up[i] += step
+            down[i] -= step
+            numeric = (quantile(up) - quantile(down)) / (2 * step)
+            assert np.isclose(grad[i], numeric, rtol=1e-5, atol=1e-7), (i, grad[i], numeric)
 
 
 def test_not_reached_factor_matches_greenwood_formula():

@@ -11,6 +11,10 @@ distribution under the model, P(τ_j ≤ x) = (1 − S_j(x) G(x))^{n_j}, so
     log p(τ_j) = log n_j + (n_j − 1) log(1 − S_j G) + log(f_j(τ_j) G(τ_j) + S_j(τ_j) g(τ_j)),
 
 g the censoring density. The same τ_j is the horizon of an SPSS-style mean (T3).
+
+In the model τ_j is sampled non-centred, as the quantile τ_j = F_τ⁻¹(u) of a uniform u
+(:func:`largest_time_quantile`): the prior part of τ_j is then uniform whatever the curves and
+the follow-up, so NUTS does not meet the funnel between a horizon near A + F and the shapes.
 """
 
 from __future__ import annotations
@@ -18,12 +22,17 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import normal_lcdf
+from pytensor.gradient import disconnected_grad
 
 from resurv.terms.base import TrialModel
 
 _LOG_INV_SD_CAP = 30.0
+#: Bisection steps for the quantile of τ_j: the bracket (0, A + F) shrinks by 2⁻⁴⁸ (below 1e-12
+#: months for follow-up under 300 months) before the final Newton step.
+_BISECTION_STEPS = 48
 
 __all__ = [
+    "largest_time_quantile",
     "log_largest_time_density",
     "log_not_reached_factor",
     "log_not_reached_sd",
@@ -57,7 +66,34 @@ def log_largest_time_density(trial: TrialModel, arm: int, horizon_months):
     n = float(trial.n_per_arm[arm])
     log_s = trial.log_survival(arm, tau)
     log_g = trial.log_censoring(tau)
-    log_tail = pt.log(
-        pt.exp(trial.log_hazard(arm, tau) + log_g) + trial.censoring_density(tau)
-    )
+    log_tail = pt.log(pt.exp(trial.log_hazard(arm, tau) + log_g) + trial.censoring_density(tau))
     return np.log(n) + (n - 1.0) * pt.log1mexp(log_s + log_g) + log_s + log_tail
+
+
+def largest_time_quantile(trial: TrialModel, arm: int, log_u):
+    """τ_j = F_τ⁻¹(u): the u-quantile of the arm's largest observed time, differentiable.
+
+    F_τ(x) = (1 − S_j(x) G(x))^{n_j}, so τ_j solves ψ(x) = log S_j(x) + log G(x) − c = 0 with
+    c = log(1 − u^{1/n_j}); ψ falls strictly from −c > 0 at 0 to −∞ at A + F. The root is
+    bracketed by bisection (no gradient), then one Newton step x* − ψ(x*)/ψ′(x*) carries the
+    implicit-function gradient dτ/dθ = −(∂ψ/∂θ)/ψ′, with ψ′ = −h_j − g/G.
+    """
+    log_u = pt.as_tensor_variable(log_u, dtype="float64")
+    n = float(trial.n_per_arm[arm])
+    target = pt.log1mexp(log_u / n)
+
+    def psi(x):
+        return trial.log_survival(arm, x) + trial.log_censoring(x) - target
+
+    low = pt.zeros_like(trial.max_followup)
+    high = trial.max_followup
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (low + high)
+        above = psi(mid) > 0.0
+        low = pt.switch(above, mid, low)
+        high = pt.switch(above, high, mid)
+    root = disconnected_grad(0.5 * (low + high))
+    slope = -pt.exp(trial.log_hazard(arm, root)) - trial.censoring_density(root) * pt.exp(
+        -trial.log_censoring(root)
+    )
+    return root - psi(root) / slope

@@ -20,8 +20,9 @@ Data containers (stable names; swap values with ``pm.set_data`` or nutpie's
   folded —, survival probability, log HR; the log-rank Z is always last);
 - ``{name}_events_observed``: integer vector of event counts, arms as in ``events_arms``.
 
-Added model terms: latent ``{name}_horizon_raw_arm{j}`` (flat) with deterministic
-``{name}_horizon_arm{j}`` = (A + F)·sigmoid(raw) and potential ``{name}_horizon_logp_arm{j}``;
+Added model terms: latent ``{name}_horizon_raw_arm{j}`` (flat, with its logistic density as
+potential ``{name}_horizon_logp_arm{j}``) and deterministic ``{name}_horizon_arm{j}`` =
+F_τ⁻¹(sigmoid(raw)), the largest observed time sampled non-centred;
 potential ``{name}_summary_loglik`` (the joint normal) with its sequential pieces
 log p(x_k | x_<k) stored as deterministic ``{name}_summary_loglik_pieces`` (for power-scaling
 by statistic; the last piece is the log-rank one); potentials ``{name}_not_reached_arm{j}``;
@@ -142,13 +143,15 @@ class SummaryLikelihood:
 
 
 def _horizon(name, trial: TrialModel, arm: int):
-    """Latent largest observed time τ_j ∈ (0, A+F) with its exact density (plus Jacobian)."""
+    """Latent largest observed time τ_j, non-centred: τ_j = F_τ⁻¹(u), u = sigmoid(raw).
+
+    raw has the logistic density (u uniform), so τ_j has its exact distribution
+    (:func:`resurv.terms.notreached.largest_time_quantile`) and no density of τ_j is needed.
+    """
     raw = pm.Flat(f"{name}_horizon_raw_arm{arm}")
-    tau = pm.Deterministic(f"{name}_horizon_arm{arm}", trial.max_followup * pm.math.sigmoid(raw))
-    log_jacobian = pt.log(trial.max_followup) - pt.softplus(-raw) - pt.softplus(raw)
-    logp = notreached.log_largest_time_density(trial, arm, tau) + log_jacobian
-    pm.Potential(f"{name}_horizon_logp_arm{arm}", logp)
-    return tau
+    pm.Potential(f"{name}_horizon_logp_arm{arm}", -pt.softplus(-raw) - pt.softplus(raw))
+    tau = notreached.largest_time_quantile(trial, arm, -pt.softplus(-raw))
+    return pm.Deterministic(f"{name}_horizon_arm{arm}", tau)
 
 
 def _model_statistic(trial, s, horizons) -> ModelStatistic:

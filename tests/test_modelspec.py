@@ -1,0 +1,120 @@
+"""Model files: validation, and the sampler setting a model file may carry."""
+
+import pytest
+
+from helpers import MODELS, PRIORS, STUDY
+from resurv.binomial import build_binomial
+from resurv.cli import main
+from resurv.errors import ModelSpecError
+from resurv.modelspec import load_model_spec
+from resurv.priors import load_priors
+from resurv.study import load_study
+
+BAD_MODELS = [
+    ("response.toml", 'likelihood = "binomial"', 'likelihood = "poisson"', "likelihood", "one of"),
+    (
+        "response.toml",
+        'likelihood = "binomial"',
+        'likelihood = "binomial"\nfamily = "weibull"',
+        "family",
+        "applies only to likelihood 'survival'",
+    ),
+    ("os_weibull.toml", 'family = "weibull"', 'family = "weibul"', "family", "one of"),
+    (
+        "os_weibull.toml",
+        'effect = "ph"',
+        'effect = "ph"\ncuts = [12.0]',
+        "cuts",
+        "applies only to family 'pwexp'",
+    ),
+    ("os_lognormal.toml", 'effect = "aft"', 'effect = "po"', "effect", "one of"),
+    ("os_pwexp.toml", "cuts = [", "cuts = [40.0, 30.0, ", "cuts", "strictly increasing"),
+    (
+        "os_weibull.toml",
+        'effect = "ph"',
+        'effect = "ph"\ntarget_accept = 1.0',
+        "target_accept",
+        "below 1",
+    ),
+    (
+        "os_weibull.toml",
+        'effect = "ph"',
+        'effect = "ph"\ntarget_accept = 0.3',
+        "target_accept",
+        "at least 0.5",
+    ),
+    (
+        "os_weibull.toml",
+        'effect = "ph"',
+        'effect = "ph"\ntarget_accept = "high"',
+        "target_accept",
+        "must be a number",
+    ),
+    ("os_weibull.toml", 'effect = "ph"', 'effect = "ph"\nadapt_delta = 0.99', "adapt_delta", ""),
+]
+
+
+def _edit(tmp_path, name, old, new):
+    text = (MODELS / name).read_text()
+    assert old in text, f"test setup: {old!r} not in {name}"
+    path = tmp_path / name
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("name", "old", "new", "field", "rule"), BAD_MODELS)
+def test_bad_model_file_refused_with_file_field_and_rule(tmp_path, name, old, new, field, rule):
+    path = _edit(tmp_path, name, old, new)
+    with pytest.raises(ModelSpecError) as err:
+        load_model_spec(path)
+    message = str(err.value)
+    assert str(path) in message and field in message and rule in message
+
+
+@pytest.mark.parametrize(("name", "old", "new", "field", "rule"), BAD_MODELS[:3] + BAD_MODELS[6:7])
+def test_bad_model_file_cli_exit_2_nothing_written(tmp_path, capsys, name, old, new, field, rule):
+    path = _edit(tmp_path, name, old, new)
+    out = tmp_path / "out"
+    code = main(
+        [
+            "fit",
+            str(path),
+            "--data",
+            str(STUDY),
+            "--priors",
+            str(PRIORS / "vague.toml"),
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and field in err and rule in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_every_bundled_model_file_loads():
+    for path in sorted(MODELS.glob("*.toml")):
+        if path.name == "plan.toml":
+            continue
+        spec = load_model_spec(path)
+        assert spec.name == path.stem
+
+
+def test_target_accept_reaches_the_sampler_but_not_the_compiled_key(tmp_path):
+    plain = load_model_spec(MODELS / "response.toml")
+    raised = load_model_spec(
+        _edit(
+            tmp_path,
+            "response.toml",
+            'likelihood = "binomial"',
+            'likelihood = "binomial"\ntarget_accept = 0.99',
+        )
+    )
+    assert plain.target_accept is None and raised.target_accept == 0.99
+    # the same graph: one compiled model serves both
+    assert plain.key == raised.key
+    study, priors = load_study(STUDY), load_priors(PRIORS / "vague.toml")
+    assert build_binomial(plain, priors, study).target_accept is None
+    assert build_binomial(raised, priors, study).target_accept == 0.99
+    assert raised.to_dict()["target_accept"] == 0.99
