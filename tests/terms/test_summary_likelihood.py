@@ -321,6 +321,32 @@ def test_largest_time_quantile_inverts_the_closed_form_cdf(rho):
             assert np.isclose(grad[i], numeric, rtol=1e-5, atol=1e-7), (i, grad[i], numeric)
 
 
+def test_horizon_in_a_model_uses_the_parameter_values_not_fresh_draws():
+    """The bisection runs in a scan cut at the random variables: PyMC's values reach it."""
+    model, _ = _model(_weibull_ph(0.8), [MedianNotReached(1), RestrictedMean(1, 30.0)], rho=RHO)
+    [tau] = model.replace_rvs_by_values([model["os_horizon_arm1"]])
+    names = [v.name for v in model.value_vars]
+    compiled = pytensor.function(model.value_vars, [tau, *pytensor.grad(tau, model.value_vars)])
+
+    def fn(point):
+        return compiled(*[point[n] for n in names])[0]
+
+    def grad(point):
+        return compiled(*[point[n] for n in names])[1:]
+
+    for log_m0, log_hr, raw in [(np.log(30.0), 0.2, 0.0), (np.log(12.0), -1.0, 2.5), (np.log(80.0), 0.5, -3.0)]:
+        point = {"log_m0": log_m0, "log_hr": log_hr, "os_horizon_raw_arm1": raw}
+        value = float(fn(point))
+        m1 = np.exp(log_m0) * np.exp(-log_hr / 0.8)
+        u = 1.0 / (1.0 + np.exp(-raw))
+        cdf = (1 - Weibull(m1, 0.8).survival_np(value) * censoring_survival(value, A, F, RHO)) ** 12
+        assert np.isclose(cdf, u, rtol=1e-9)
+        assert float(fn(point)) == value  # deterministic: no random draws inside
+        g = grad(point)
+        # τ depends on the arm-1 median through log_m0 − log_hr/k only
+        assert np.isclose(g[0], -0.8 * g[1], rtol=1e-8) and g[2] > 0
+
+
 def test_not_reached_factor_matches_greenwood_formula():
     curve = Weibull(60.0, 1.0)
     trial = TrialModel((curve, curve), (15, 12), A, F, 0.0)

@@ -20,9 +20,13 @@ the follow-up, so NUTS does not meet the funnel between a horizon near A + F and
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 from pymc.distributions.dist_math import normal_lcdf
 from pytensor.gradient import disconnected_grad
+from pytensor.graph.replace import graph_replace
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.op import RandomVariable
 
 from resurv.terms.base import TrialModel
 
@@ -85,13 +89,31 @@ def largest_time_quantile(trial: TrialModel, arm: int, log_u):
     def psi(x):
         return trial.log_survival(arm, x) + trial.log_censoring(x) - target
 
-    low = pt.zeros_like(trial.max_followup)
-    high = trial.max_followup
-    for _ in range(_BISECTION_STEPS):
+    # Bisection in a scan keeps the graph (and its compile time) small; no gradient flows through
+    # it. The inner graph is cut at random variables (passed in explicitly), so that PyMC can
+    # replace them by their values.
+    point = pt.dscalar("bisection_point")
+    psi_point = psi(point)
+    cut = [
+        v
+        for v in ancestors([psi_point])
+        if v.owner is not None and isinstance(v.owner.op, RandomVariable)
+    ]
+
+    def halve(low, high, *inner):
         mid = 0.5 * (low + high)
-        above = psi(mid) > 0.0
-        low = pt.switch(above, mid, low)
-        high = pt.switch(above, high, mid)
+        value = graph_replace(psi_point, {point: mid, **dict(zip(cut, inner, strict=True))})
+        above = value > 0.0
+        return pt.switch(above, mid, low), pt.switch(above, high, mid)
+
+    (lows, highs) = pytensor.scan(
+        halve,
+        outputs_info=[pt.zeros_like(trial.max_followup), trial.max_followup],
+        non_sequences=cut,
+        n_steps=_BISECTION_STEPS,
+        return_updates=False,
+    )
+    low, high = lows[-1], highs[-1]
     root = disconnected_grad(0.5 * (low + high))
     slope = -pt.exp(trial.log_hazard(arm, root)) - trial.censoring_density(root) * pt.exp(
         -trial.log_censoring(root)
