@@ -17,3 +17,12 @@ def edit_study(tmp_path: Path, old: str, new: str, name: str = "study.toml") -> 
     path = tmp_path / name
     path.write_text(text.replace(old, new, 1))
     return path
+
+
+def assert_refused(code: int, err: str, out: Path, *fragments: str) -> None:
+    """A command refused bad input: exit 2, a one-line error naming each fragment, nothing written."""
+    assert code == 2
+    assert err.startswith("error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert not out.exists()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import STUDY, edit_study
+from helpers import STUDY, assert_refused, edit_study
 from resurv.cli import main
 from resurv.errors import StudyValidationError
 from resurv.study import load_study
@@ -81,10 +81,7 @@ def test_bad_study_cli_exit_2_nothing_written(tmp_path, capsys, old, new, field,
             str(out),
         ]
     )
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("error: ") and field in err and rule in err and "Traceback" not in err
-    assert not out.exists()
+    assert_refused(code, capsys.readouterr().err, out, field, rule)
     assert [p.name for p in tmp_path.iterdir()] == ["study.toml"]
 
 
