@@ -156,6 +156,30 @@ def test_calibration_table_is_read_when_present(sweeps, tmp_path):
     md = (folder / "report.md").read_text()
     assert "Calibration was not run" not in md
     assert "calibration/os_weibull/coverage.csv" in md and "0.432" in md
+    assert "Calibration below nominal" not in md
+
+
+def test_calibration_below_nominal_is_shown_first(sweeps, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(sweeps[0], folder)
+    cal = folder / "calibration" / "pfs_weibull_separate"
+    cal.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "target": ["median_reference", "median_reference"],
+            "nominal": [0.5, 0.95],
+            "coverage": [0.49, 0.865],
+            "replicates": [200, 200],
+            "binomial_se": [0.0354, 0.0154],
+            "within_2se": [True, False],
+            "sbc_uniformity_p": [0.03, 0.03],
+        }
+    ).to_csv(cal / "coverage.csv", index=False)
+    build_report(folder)
+    md = (folder / "report.md").read_text()
+    top = md.split("## The study")[0]
+    assert "## ⚠ Calibration below nominal" in top
+    assert "calibration/pfs_weibull_separate" in top and "0.865" in top and "0.49" not in top
 
 
 # --- figure helpers against independent references ---

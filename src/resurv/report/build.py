@@ -5,12 +5,12 @@ its ``posterior.nc`` where kept, for the figures drawn from posterior draws), an
 ``report.md`` (with ``figures/*.png``) and a self-contained ``index.html`` (figures embedded as
 data URIs; it opens from disk with no server or network).
 
-Sections, in order: failed convergence gates (only when a gate failed, first, highlighted); the
-study and its published values; the assumptions added; calibration of the summary-data
-likelihood; prior sets; published values beside the posterior with predictive checks; prior
-against posterior; posterior survival curves; hazard ratios and time ratios; model comparison;
-sensitivity; convergence diagnostics; provenance. The output is a pure function of the saved
-files: rebuilding gives byte-identical files.
+Sections, in order: failed convergence gates and calibrations below nominal (only when there are
+any; first, highlighted); the study and its published values; the assumptions added; calibration
+of the summary-data likelihood; prior sets; published values beside the posterior with predictive
+checks; prior against posterior; posterior survival curves; hazard ratios and time ratios; model
+comparison; sensitivity; convergence diagnostics; provenance. The output is a pure function of
+the saved files: rebuilding gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .posterior_sections import (
 from .runs import load_runs
 from .sections import (
     assumptions_section,
+    calibration_alert_section,
     calibration_section,
     diagnostics_table,
     gate_alert_section,
@@ -106,9 +107,9 @@ def build_report(sweep_dir: str | Path) -> Path:
 
     diag = diagnostics_table(results.runs)
     sections: list[Section] = []
-    alert = gate_alert_section(diag)
-    if alert is not None:
-        sections.append(alert)
+    for alert in (gate_alert_section(diag), calibration_alert_section(sweep_dir)):
+        if alert is not None:
+            sections.append(alert)
     sections += [
         study_section(study),
         assumptions_section(study),

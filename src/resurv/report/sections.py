@@ -213,6 +213,39 @@ def diagnostics_table(runs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _calibration_failures(sweep_dir: Path) -> pd.DataFrame:
+    """Rows of every ``calibration/**/coverage.csv`` outside two binomial SEs of nominal."""
+    rows = []
+    for path in sorted((sweep_dir / "calibration").glob("**/coverage.csv")):
+        cov = pd.read_csv(path)
+        if "within_2se" not in cov:
+            continue
+        bad = cov[~cov["within_2se"].astype(bool)]
+        where = path.parent.relative_to(sweep_dir).as_posix()
+        rows += [
+            {"calibration": where, "target": t, "nominal": n, "coverage": c}
+            for t, n, c in zip(bad["target"], bad["nominal"], bad["coverage"], strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["calibration", "target", "nominal", "coverage"])
+
+
+def calibration_alert_section(sweep_dir: Path) -> Section | None:
+    """The prominent section listing calibrations whose coverage missed nominal (or ``None``)."""
+    failed = _calibration_failures(Path(sweep_dir))
+    if not len(failed):
+        return None
+    studies = ", ".join(dict.fromkeys(failed["calibration"]))
+    return (
+        Section("Calibration below nominal", alert=True)
+        .text(
+            f"Simulation found intervals of the summary-data model too narrow ({studies}): "
+            "the coverage below is outside two binomial standard errors of nominal. Read those "
+            "models' intervals as optimistic; see the calibration section."
+        )
+        .table(failed)
+    )
+
+
 def gate_alert_section(diag: pd.DataFrame) -> Section | None:
     """The prominent section listing failed gates (``None`` when every gate passed)."""
     if not len(diag):
