@@ -90,12 +90,21 @@ def test_bad_model_file_cli_exit_2_nothing_written(tmp_path, capsys, name, old, 
     assert_refused(code, capsys.readouterr().err, out, str(path), field, rule)
 
 
-def test_every_bundled_model_file_loads():
+def test_every_bundled_model_and_plan_file_loads():
+    import tomllib
+
+    from resurv.sweep import load_plan
+
+    plans = 0
     for path in sorted(MODELS.glob("*.toml")):
-        if path.name == "plan.toml":
+        if "studies" in tomllib.loads(path.read_text()):
+            plan = load_plan(path)  # an analysis plan: its model files must load too
+            assert plan.priors and all(load_model_spec(m).name == m.stem for m in plan.models)
+            plans += 1
             continue
         spec = load_model_spec(path)
         assert spec.name == path.stem
+    assert plans == 2
 
 
 def test_target_accept_reaches_the_sampler_but_not_the_compiled_key(tmp_path):
