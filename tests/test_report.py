@@ -136,47 +136,38 @@ def test_failed_gate_is_shown_first(sweeps, tmp_path):
     assert html.index("Convergence gates failed</h2>") < html.index("<h2>The study and its")
 
 
-def test_calibration_table_is_read_when_present(sweeps, tmp_path):
+def _report_with_calibration(sweeps, tmp_path, model, target, coverage, within):
+    """Rebuild a copy of a sweep's report with one calibration/<model>/coverage.csv."""
     folder = tmp_path / "copy"
     shutil.copytree(sweeps[0], folder)
-    cal = folder / "calibration" / "os_weibull"
+    cal = folder / "calibration" / model
     cal.mkdir(parents=True)
     pd.DataFrame(
         {
-            "target": ["log_hr", "log_hr"],
+            "target": [target, target],
             "nominal": [0.5, 0.95],
-            "coverage": [0.4321, 0.9512],
-            "replicates": [100, 100],
-            "binomial_se": [0.05, 0.0218],
-            "within_2se": [True, True],
+            "coverage": coverage,
+            "replicates": [200, 200],
+            "binomial_se": [0.0354, 0.0154],
+            "within_2se": within,
             "sbc_uniformity_p": [0.61, 0.61],
         }
     ).to_csv(cal / "coverage.csv", index=False)
     build_report(folder)
-    md = (folder / "report.md").read_text()
+    return (folder / "report.md").read_text()
+
+
+def test_calibration_table_is_read_when_present(sweeps, tmp_path):
+    md = _report_with_calibration(sweeps, tmp_path, "os_weibull", "log_hr", [0.4321, 0.9512], [True, True])
     assert "Calibration was not run" not in md
     assert "calibration/os_weibull/coverage.csv" in md and "0.432" in md
     assert "Calibration below nominal" not in md
 
 
 def test_calibration_below_nominal_is_shown_first(sweeps, tmp_path):
-    folder = tmp_path / "copy"
-    shutil.copytree(sweeps[0], folder)
-    cal = folder / "calibration" / "pfs_weibull_separate"
-    cal.mkdir(parents=True)
-    pd.DataFrame(
-        {
-            "target": ["median_reference", "median_reference"],
-            "nominal": [0.5, 0.95],
-            "coverage": [0.49, 0.865],
-            "replicates": [200, 200],
-            "binomial_se": [0.0354, 0.0154],
-            "within_2se": [True, False],
-            "sbc_uniformity_p": [0.03, 0.03],
-        }
-    ).to_csv(cal / "coverage.csv", index=False)
-    build_report(folder)
-    md = (folder / "report.md").read_text()
+    md = _report_with_calibration(
+        sweeps, tmp_path, "pfs_weibull_separate", "median_reference", [0.49, 0.865], [True, False]
+    )
     top = md.split("## The study")[0]
     assert "## ⚠ Calibration below nominal" in top
     assert "calibration/pfs_weibull_separate" in top and "0.865" in top and "0.49" not in top
