@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines.datasets import load_lung  # a test dependency (pyproject: test extra)
 from scipy import optimize, special, stats
 
 from resurv.api import build, load_data
@@ -27,9 +28,6 @@ from resurv.built import stacked_draws
 from resurv.fit import SamplerSettings
 from resurv.modelspec import load_model_spec
 from resurv.priors import load_priors
-
-lifelines = pytest.importorskip("lifelines")
-from lifelines.datasets import load_lung  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS_TO_MONTHS = 12 / 365.25

@@ -209,8 +209,10 @@ def test_no_divergences(coverage):
 
 
 @pytest.mark.xfail(
-    reason="random-walk log-rates are non-centred (δ = rw_sd · cumsum(z)); with 500 patients "
-    "the data pin δ and (rw_sd, z) form a funnel: a few divergent transitions per 1000 draws",
+    reason="known limitation, not yet corrected: random-walk log-rates are non-centred "
+    "(δ = rw_sd · cumsum(z)); with 500 patients the data pin δ and (rw_sd, z) form a funnel, "
+    "0-4 divergent transitions per 1000 draws (the other families have none). Strict: passes "
+    "once the piecewise-exponential model is reparametrized (e.g. centred when data are many)",
     strict=True,
 )
 def test_pwexp_random_walk_without_divergences(coverage):

@@ -140,9 +140,9 @@ class CalibrationResult:
     def timing_lines(self) -> list[str]:
         """Compile and run times in words (printed by ``resurv calibrate``)."""
         t = self.timings
-        compiled = t["compile_seconds"]
-        summary = [v for k, v in compiled.items() if k in set(t.get("summary_models", []))]
-        other = [v for k, v in compiled.items() if k not in set(t.get("summary_models", []))]
+        compiled, summary_keys = t["compile_seconds"], set(t.get("summary_models", []))
+        summary = [v for k, v in compiled.items() if k in summary_keys]
+        other = [v for k, v in compiled.items() if k not in summary_keys]
         lines = [
             f"compiled {len(summary)} summary-data model structure(s): "
             + ", ".join(f"{v:.1f} s" for v in summary)
@@ -212,7 +212,8 @@ def calibrate(
     rng = np.random.default_rng([seed, 6])
     template = build_survival_summary(spec, priors, study)
     targets = targets_for(spec)
-    # every parameter except the latent largest observed times (flat, defined by the likelihood)
+    # every parameter except the latent largest observed times (their law is a potential, which
+    # prior predictive sampling cannot draw; the simulated trials give them anyway)
     wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
     # the potentials are the summary likelihood: the draws wanted here are from the prior alone
     with template.model, warnings.catch_warnings():

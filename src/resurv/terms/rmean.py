@@ -88,7 +88,8 @@ def km_restricted_mean(time, event, arm=None) -> RestrictedMeanEstimate:
 # T3 (resurv statistical design, section 4): mean RMST_j(τ_j) = ∫₀^{τ_j} S_j and influence
 # integrand a_j(u) = −1{u ≤ τ_j} A_j(u) / π_j(u), A_j(u) = ∫_u^{τ_j} S_j, so the model-implied
 # variance is ∫₀^{τ_j} A_j² h_j / π_j du (the reported SE is a check target only). τ_j, the arm's
-# largest observed time, is latent (resurv.terms.notreached.log_largest_time_density).
+# largest observed time, is latent with its exact law (resurv.terms.notreached). Known shortfall
+# at small n: E[area | τ_j] is not ∫₀^{τ_j} S_j (docs/statistics.md, T3).
 # Reference: Miller RG. Survival Analysis, 1981.
 
 import pytensor.tensor as pt  # noqa: E402
