@@ -74,7 +74,7 @@ def model_moments(curves, n):
         median.model_statistic(trial, MedianReached(0, 1.0)),
         median.model_statistic(trial, MedianReached(1, 1.0)),
         landmark.model_statistic(trial, Landmark(0, T_STAR, 0.5)),
-        rmean.model_statistic(trial, RestrictedMean(1, 1.0), TAU),
+        rmean.model_statistic(trial, RestrictedMean(1, 1.0), TAU, largest_time=False),
         logrank.model_statistic(trial, LogRank(0.5)),
         hr.model_statistic(trial, HazardRatio(1.0)),
     ]

@@ -234,7 +234,7 @@ def test_covariance_matches_quadrature(trial):
     model_stats = [
         median.model_statistic(trial, MedianReached(0, 1.0)),
         median.model_statistic(trial, MedianReached(1, 1.0)),
-        rmean.model_statistic(trial, RestrictedMean(1, 1.0), tau),
+        rmean.model_statistic(trial, RestrictedMean(1, 1.0), tau, largest_time=False),
         landmark.model_statistic(trial, Landmark(0, t_star, 0.5)),
         logrank.model_statistic(trial),
         hr.model_statistic(trial),

@@ -104,8 +104,10 @@ def assumptions_section(study) -> Section:
         "SPSS mean: the '±' after a Kaplan-Meier mean whose median was not reached is read as the "
         "standard error SPSS prints, the area under the KM step function up to each arm's largest "
         "observed time (event or censored; Miller 1981). That largest time is latent, with its "
-        "exact distribution under the model. Published SEs are predictive check targets, never "
-        "known variances."
+        "exact distribution under the model, and given it the mean has the mean and variance "
+        "of the Kaplan-Meier area when one patient is followed to that time and the others "
+        "left earlier (docs/statistics.md, T3). Published SEs are predictive check targets, "
+        "never known variances."
     )
     sec.text(
         "Joint-normal approximation: the reported survival statistics of one endpoint (log "

@@ -245,11 +245,18 @@ class ArmInfluence:
 
 @dataclass
 class ModelStatistic:
-    """Model value x(θ) of a reported statistic and its influence integrands by arm."""
+    """Model value x(θ) of a reported statistic and its influence integrands by arm.
+
+    ``variance`` (None: the influence integral) is the statistic's variance where a better one
+    than the influence integral is known (the SPSS mean given its largest observed time); its
+    covariances with the other statistics are then the influence integrals rescaled to it, so
+    that the correlations stay those of the influence integrands.
+    """
 
     label: str
     mean: Any
     influence: dict[int, ArmInfluence] = field(default_factory=dict)
+    variance: Any = None
 
 
 @dataclass
@@ -362,6 +369,9 @@ class TrialModel:
 def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
     """Model covariance matrix Σ_j ∫ a_j^X a_j^Y π_j h_j du of the statistics (PyTensor, K × K).
 
+    A statistic with its own ``variance`` gets that variance, and its covariances are rescaled
+    to keep the correlations of the influence integrals (:class:`ModelStatistic`).
+
     For each arm, the integrals of all pairs (X, Y) that involve the arm run on [0, min(b_X, b_Y,
     A + F)] and are computed together: one matrix of nodes (pairs × nodes), each influence
     integrand evaluated once on it, each pair's integrand summed in log space. The sign of each
@@ -416,7 +426,26 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
             selector[i * k + m, p] = 1.0
             selector[m * k + i, p] = 1.0
         total = total + pt.dot(selector, signs * values).reshape((k, k))
-    return total
+    return _with_variances(total, stats_)
+
+
+def _with_variances(cov, stats_: Sequence[ModelStatistic]):
+    """Rescale the rows and columns of statistics that carry their own variance: D Σ D.
+
+    D_ii = √(variance_i / Σ_ii) (1 for the others) keeps Σ positive semi-definite and keeps its
+    correlations.
+    """
+    if all(s.variance is None for s in stats_):
+        return cov
+    # the diagonal as a masked row sum (pt.diagonal trips a graph rewrite here)
+    diagonal = pt.sum(cov * np.eye(len(stats_)), axis=1)
+    scale = pt.stack(
+        [
+            pt.ones(()) if s.variance is None else pt.sqrt(s.variance / diagonal[i])
+            for i, s in enumerate(stats_)
+        ]
+    )
+    return cov * scale[:, None] * scale[None, :]
 
 
 #: Width of the smooth minimum of two integration limits, relative to their mean.
