@@ -472,3 +472,33 @@ def test_survival_sections_from_saved_draws(tmp_path, rng):
     assert "| literature | os_logrank_z | between arms | -1.23 | 0.03 |" in comparison
     assert "strong prior / weak likelihood" in md
     assert "No survival models" not in md
+
+
+def test_families_are_compared_under_the_prior_sets_that_fit_them_all(tmp_path, rng):
+    """A second OS family fitted under the literature priors only: compared there, not as nan."""
+    import shutil
+
+    _synthetic_survival_sweep(tmp_path, rng)
+    fits = tmp_path / "fits"
+    source = fits / "nmc2020_sirt_prrt__os_weibull__literature"
+    other = fits / "nmc2020_sirt_prrt__os_weibull_copy__literature"
+    shutil.copytree(source, other)
+    record = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**record, "model": "os_weibull_copy"}))
+    table = pd.read_csv(other / "published_vs_posterior.csv")
+    table["ppp"] = [0.52, 0.07]
+    table.to_csv(other / "published_vs_posterior.csv", index=False)
+    model_copy = tmp_path / "os_weibull_copy.toml"
+    model_copy.write_text(
+        (MODELS / "os_weibull.toml").read_text().replace('"os_weibull"', '"os_weibull_copy"')
+    )
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    plan["models"].append(str(model_copy))
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    build_report(tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    comparison = md.split("## Model comparison across families")[1].split("\n## ")[0]
+    assert "under the prior set(s) 'literature'" in comparison
+    assert "| literature | os_logrank_z | between arms | -1.23 | 0.03 | 0.07 |" in comparison
+    assert "| vague |" not in comparison and "nan" not in comparison
+    assert "fits one family" not in comparison

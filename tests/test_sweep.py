@@ -225,3 +225,58 @@ values = [0.05, 2.0]
     # precision weighting, 0.05⁻² / (0.05⁻² + sd_wide⁻²) of the way to 0
     shrink = wide["sd"] ** -2 / (wide["sd"] ** -2 + 0.05**-2)
     assert tight["mean"] == pytest.approx(wide["mean"] * shrink, abs=0.03)
+
+
+def write_models_plan(tmp_path, models_toml):
+    path = tmp_path / "subset.toml"
+    path.write_text(
+        'name = "subset"\n'
+        f'studies = ["{STUDY}"]\n'
+        f"models = {models_toml}\n"
+        f"priors = {json.dumps([str(PRIORS / p) for p in ('vague.toml', 'skeptical.toml')])}\n"
+        "seed = 7\n"
+    )
+    return path
+
+
+def test_a_model_can_be_fitted_under_some_prior_files_only(tmp_path, counting_fitter):
+    response, hepato = MODELS / "response.toml", MODELS / "hepatotoxicity.toml"
+    path = write_models_plan(
+        tmp_path, f'["{response}", {{ path = "{hepato}", priors = ["skeptical"] }}]'
+    )
+    plan = load_plan(path)
+    assert plan.prior_names_for(0) == () and plan.prior_names_for(1) == ("skeptical",)
+    said = []
+    table = run_plan(plan, tmp_path / "out", fitter=counting_fitter, progress=said.append)
+    assert said == [
+        "fitting response × vague",
+        "fitting response × skeptical",
+        "fitting hepatotoxicity × skeptical",
+    ]
+    assert set(zip(table["model"], table["priors"], strict=True)) == {
+        ("response", "vague"),
+        ("response", "skeptical"),
+        ("hepatotoxicity", "skeptical"),
+    }
+    record = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert record["model_priors"] == {str(hepato): ["skeptical"]}
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "rule"),
+    [
+        ('{ path = "MODEL", priors = ["nope"] }', "models[0].priors", "no prior file named 'nope'"),
+        ('{ path = "MODEL", priors = "vague" }', "models[0].priors", "list of prior-file names"),
+        ('{ file = "MODEL" }', "models[0]", "needs 'path'"),
+        ('{ path = "missing.toml" }', "models[0]", "file not found: missing.toml"),
+        ("3", "models[0]", "a file path or a table"),
+    ],
+)
+def test_bad_model_entry_is_refused_naming_field(tmp_path, entry, field, rule):
+    entry = entry.replace("MODEL", str(MODELS / "response.toml"))
+    path = write_models_plan(tmp_path, f"[{entry}]")
+    with pytest.raises(PlanError) as info:
+        load_plan(path)
+    assert info.value.field == field
+    assert rule in info.value.rule
+    assert str(path) == info.value.file

@@ -4,7 +4,11 @@ A plan file (TOML) lists what to fit::
 
     name = "nmc2020_sirt_prrt"
     studies = ["data/studies/nmc2020_sirt_prrt.toml"]
-    models = ["models/response.toml", "models/os_weibull_ph.toml"]
+    models = [
+      "models/response.toml",
+      "models/os_weibull_ph.toml",
+      { path = "models/os_lognormal.toml", priors = ["literature"] },  # only these prior files
+    ]
     priors = ["priors/vague.toml", "priors/literature.toml"]
     seed = 20201242
     [sampler]
@@ -98,6 +102,12 @@ class Plan:
     settings: SamplerSettings
     path: str
     grids: tuple[Grid, ...] = field(default=())
+    #: per model, the prior-file names it is fitted under (empty: every prior file)
+    model_priors: tuple[tuple[str, ...], ...] = field(default=())
+
+    def prior_names_for(self, index: int) -> tuple[str, ...]:
+        """Prior-file names model ``index`` is fitted under (empty: every prior file)."""
+        return self.model_priors[index] if self.model_priors else ()
 
 
 def _resolve(reader: TableReader, key: str, base: Path) -> tuple[Path, ...]:
@@ -130,16 +140,55 @@ def load_plan(path: str | Path) -> Plan:
             chains=sampler.number("chains", settings.chains, integer=True, positive=True),
         )
     priors = _resolve(top, "priors", base)
+    models, model_priors = _models(top, base, priors)
     return Plan(
         name=top.string("name", path.stem),
         studies=_resolve(top, "studies", base),
-        models=_resolve(top, "models", base),
+        models=models,
+        model_priors=model_priors,
         priors=priors,
         seed=top.number("seed", 1, integer=True, nonnegative=True),
         settings=settings,
         path=str(path),
         grids=tuple(_grid(g, priors) for g in top.subs("grid", [])),
     )
+
+
+def _models(top: TableReader, base: Path, prior_paths: tuple[Path, ...]):
+    """``models``: file paths, or ``{ path = ..., priors = [names] }`` for a subset of priors."""
+    value = top.raw("models")
+    if not isinstance(value, list) or not value:
+        raise top.fail("models", "must be a non-empty list of file paths")
+    names = [load_priors(p).name for p in prior_paths]
+    paths, subsets = [], []
+    for i, item in enumerate(value):
+        where = f"models[{i}]"
+        if isinstance(item, dict):
+            unknown = sorted(set(item) - {"path", "priors"})
+            if unknown or not isinstance(item.get("path"), str):
+                raise top.fail(
+                    where, "a table here needs 'path' (a file) and optionally 'priors' (names)"
+                )
+            chosen = item.get("priors", [])
+            if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
+                raise top.fail(f"{where}.priors", "must be a list of prior-file names")
+            for name in chosen:
+                if name not in names:
+                    raise top.fail(
+                        f"{where}.priors", f"no prior file named '{name}' in the plan ({names})"
+                    )
+            item, chosen = item["path"], tuple(chosen)
+        elif isinstance(item, str):
+            chosen = ()
+        else:
+            raise top.fail(where, "must be a file path or a table { path, priors }")
+        candidates = [Path(item), base / item, base.parent / item]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise top.fail(where, f"file not found: {item}")
+        paths.append(found)
+        subsets.append(chosen)
+    return tuple(paths), tuple(subsets)
 
 
 def _grid(reader: TableReader, prior_paths: tuple[Path, ...]) -> Grid:
@@ -267,6 +316,17 @@ def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
         "seed": plan.seed,
         "sampler": {k: getattr(plan.settings, k) for k in ("draws", "tune", "chains")},
         "grids": [dataclasses.asdict(g) for g in plan.grids],
+        **(
+            {
+                "model_priors": {
+                    str(m): list(names)
+                    for m, names in zip(plan.models, plan.model_priors, strict=True)
+                    if names
+                }
+            }
+            if any(plan.model_priors)
+            else {}
+        ),
         "versions": package_versions(),
         "hashes": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
         "command": command or f"resurv sweep {plan.path} --out {out_dir}",
@@ -332,10 +392,13 @@ def run_plan(
     rows: list[dict] = []
     for study_path in plan.studies:
         study = load_data(study_path)
-        for model_path in plan.models:
+        for index, model_path in enumerate(plan.models):
             spec = load_model_spec(model_path)
+            only = plan.prior_names_for(index)
             for prior_path in plan.priors:
                 base_priors = load_priors(prior_path)
+                if only and base_priors.name not in only:
+                    continue
                 for grid, value in _settings_for(plan, spec, base_priors):
                     priors = _with_setting(base_priors, grid, value)
                     setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"

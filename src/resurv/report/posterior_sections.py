@@ -299,6 +299,14 @@ def model_comparison_section(results) -> Section:
         if not frames:
             continue
         long = pd.concat(frames, ignore_index=True)
+        families = long.groupby("priors", sort=False)["model"].nunique()
+        compared = families[families >= 2].index
+        if 0 < len(compared) < len(families):
+            long = long[long["priors"].isin(compared)]
+            sec.text(
+                f"{endpoint.upper()}: families are compared under the prior set(s) "
+                f"{', '.join(repr(p) for p in compared)}, the ones the plan fits them all under."
+            )
         wide = long.pivot_table(
             index=["priors", "statistic", "arm", "published"],
             columns="model",
