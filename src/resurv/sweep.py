@@ -114,14 +114,16 @@ def _resolve(reader: TableReader, key: str, base: Path) -> tuple[Path, ...]:
     value = reader.raw(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise reader.fail(key, "must be a non-empty list of file paths")
-    out = []
-    for i, v in enumerate(value):
-        candidates = [Path(v), base / v, base.parent / v]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise reader.fail(f"{key}[{i}]", f"file not found: {v}")
-        out.append(found)
-    return tuple(out)
+    return tuple(_find_file(reader, f"{key}[{i}]", v, base) for i, v in enumerate(value))
+
+
+def _find_file(reader: TableReader, where: str, value: str, base: Path) -> Path:
+    """``value`` as given, or relative to the plan's folder or its parent."""
+    candidates = [Path(value), base / value, base.parent / value]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise reader.fail(where, f"file not found: {value}")
+    return found
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -182,11 +184,7 @@ def _models(top: TableReader, base: Path, prior_paths: tuple[Path, ...]):
             chosen = ()
         else:
             raise top.fail(where, "must be a file path or a table { path, priors }")
-        candidates = [Path(item), base / item, base.parent / item]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise top.fail(where, f"file not found: {item}")
-        paths.append(found)
+        paths.append(_find_file(top, where, item, base))
         subsets.append(chosen)
     return tuple(paths), tuple(subsets)
 
