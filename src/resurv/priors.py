@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 from scipy import stats
 
 from ._schema import TableReader, read_toml
@@ -49,6 +50,7 @@ __all__ = [
     "PriorSpec",
     "load_priors",
     "make_prior",
+    "make_truncated_prior",
     "prior_data_values",
     "robustify",
     "with_argument",
@@ -369,6 +371,36 @@ def make_prior(name: str, spec: PriorSpec):
     row = DISTRIBUTIONS[spec.dist]
     args = {a: pm.Data(_data_name(name, a), float(spec.args[a])) for a in row.args}
     return row.pymc(name, **args)
+
+
+def make_truncated_prior(name: str, spec: PriorSpec, lower):
+    """The random variable ``name`` with prior ``spec`` truncated below at ``lower`` (a tensor).
+
+    Returns the variable and log P(X > lower) under the untruncated prior: the truncated density
+    is p(x) / P(X > lower) on (lower, ∞), so adding the second as a potential gives p(x) ·
+    1{x > lower}, the prior restricted to the region, without a wall in the sampler's space.
+    A uniform prior on (a, b) becomes Uniform(max(lower, a), b), with P = (b − max(lower, a)) /
+    (b − a). Other priors use ``pm.Truncated``, the bound kept inside their support (at least
+    1e-9 for a positive one: the log CDF at the edge of the support, −inf, has no gradient).
+    """
+    if spec.dist == "robust":
+        raise ValueError(f"{name}: a robust mixture cannot be truncated")
+    row = DISTRIBUTIONS[spec.dist]
+    args = {a: pm.Data(_data_name(name, a), float(spec.args[a])) for a in row.args}
+    if spec.dist == "uniform":
+        bound = pt.maximum(lower, args["lower"])
+        variable = pm.Uniform(name, lower=bound, upper=args["upper"])
+        log_region = pt.log(args["upper"] - bound) - pt.log(args["upper"] - args["lower"])
+        return variable, log_region
+    if row.support != "real":
+        lower = pt.maximum(lower, _SUPPORT_FLOOR)
+    untruncated = row.pymc.dist(**args)
+    variable = pm.Truncated(name, untruncated, lower=lower)
+    return variable, pm.logccdf(untruncated, lower)
+
+
+#: Smallest truncation bound of a prior on the positive half-line or the unit interval.
+_SUPPORT_FLOOR = 1e-9
 
 
 def robustify(

@@ -18,7 +18,7 @@ import pytensor.tensor as pt
 from .built import BuiltModel, stacked_draws
 from .errors import StudyValidationError
 from .modelspec import ModelSpec
-from .priors import PriorFile, make_prior, structure_key
+from .priors import PriorFile, make_prior, make_truncated_prior, structure_key
 from .study import Study, SurvivalStatistic
 from .survival_model import add_derived, add_survival_parameters, chosen_priors, coords_for
 from .terms import base as reported
@@ -31,6 +31,8 @@ __all__ = ["DESIGN_VARIABLES", "build_survival_summary", "reported_statistics"]
 
 DESIGN_VARIABLES = ("accrual_months", "followup_months", "dropout_rate")
 TARGET_ACCEPT = 0.97
+#: Potential carrying log P(A + F > largest reported median) (see :func:`_design`).
+DESIGN_REGION_TERM = "design__follow_up_beyond_medians"
 
 
 def _to_reported(s: SurvivalStatistic, study: Study):
@@ -62,8 +64,16 @@ def reported_statistics(study: Study, endpoint: str) -> list:
     return [_to_reported(s, study) for s in study.survival_statistics(endpoint)]
 
 
-def _design(study: Study, spec: ModelSpec) -> dict:
-    """Follow-up design values: random variables with the study's priors, or fixed numbers."""
+def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
+    """Follow-up design values: random variables with the study's priors, or fixed numbers.
+
+    A reached median is the time of an observed event, so the end of follow-up A + F lies beyond
+    the largest reported median c: the design prior is restricted to A + F > c. The last random
+    design variable (F, else A) is sampled from its prior truncated at c minus the other, with
+    the probability of the region, log P(F > c − A), as a likelihood term (potential
+    :data:`DESIGN_REGION_TERM`): prior and likelihood together give p(A) p(F) 1{A + F > c}, and
+    the sampler meets no wall at A + F = c.
+    """
     if "accrual_months" not in study.followup_priors or (
         "followup_months" not in study.followup_priors
     ):
@@ -73,13 +83,40 @@ def _design(study: Study, spec: ModelSpec) -> dict:
             f"model '{spec.name}' fits published summaries, which depend on follow-up: give "
             "accrual_months and followup_months (a value or a prior) in [followup]",
         )
+    reached = [s.value_months for s in statistics if isinstance(s, reported.MedianReached)]
+    random = [
+        n for n in ("accrual_months", "followup_months") if study.followup_priors[n].dist != "fixed"
+    ]
+    truncated = random[-1] if reached and random else None
+    if reached and not random:
+        total = sum(
+            float(study.followup_priors[n].args["value"])
+            for n in ("accrual_months", "followup_months")
+        )
+        if total <= max(reached):
+            raise StudyValidationError(
+                study.path,
+                "followup",
+                f"accrual_months + followup_months = {total:g} months, but a median of "
+                f"{max(reached):g} months was reported for '{spec.endpoint}': follow-up must "
+                "extend beyond every reported median",
+            )
     design = {}
-    for name in DESIGN_VARIABLES:
+    for name in DESIGN_VARIABLES:  # fixed values first: a truncation bound may need them
         prior = study.followup_priors.get(name)
         if prior is None:
             design[name] = pt.as_tensor_variable(0.0)
         elif prior.dist == "fixed":
             design[name] = pm.Data(f"design__{name}", float(prior.args["value"]))
+    for name in DESIGN_VARIABLES:
+        prior = study.followup_priors.get(name)
+        if name in design:
+            continue
+        if name == truncated:
+            largest = pm.Data("design__largest_reached_median", float(max(reached)))
+            other = design["accrual_months" if name == "followup_months" else "followup_months"]
+            design[name], log_region = make_truncated_prior(name, prior, largest - other)
+            pm.Potential(DESIGN_REGION_TERM, log_region)
         else:
             design[name] = make_prior(name, prior)
     return design
@@ -97,7 +134,7 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
     chosen = chosen_priors(spec, priors)
     n_per_arm = [a.n for a in study.arms]
     with pm.Model(coords=coords_for(spec, [a.label for a in study.arms])) as model:
-        design = _design(study, spec)
+        design = _design(study, spec, statistics)
         params = add_survival_parameters(spec, chosen)
         added = add_summary_likelihood(
             spec.endpoint,
@@ -120,7 +157,7 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
             "expected_events", pt.stack([expected_events(trial, j) for j in (0, 1)]), dims="arm"
         )
         loglik = []
-        for term in added.loglik_terms:
+        for term in [DESIGN_REGION_TERM, *added.loglik_terms]:
             if term in {p.name for p in model.potentials}:
                 pm.Deterministic(f"loglik__{term}", model[term])
                 loglik.append(term)

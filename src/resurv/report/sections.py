@@ -98,7 +98,10 @@ def assumptions_section(study) -> Section:
         "Follow-up model: patients enter uniformly over an accrual period of A months and are "
         "analysed F months after the last entry, so administrative censoring is uniform on "
         "[F, A + F]; the paper reports neither, so A and F carry the wide priors above and are "
-        "estimated jointly with the survival parameters."
+        "estimated jointly with the survival parameters. A reported median is an observed event "
+        "time, so for an endpoint with reached medians the priors are restricted to A + F beyond "
+        "the largest of them, and each median's likelihood includes the chance that a patient "
+        "of its arm was still observed at that time (docs/statistics.md, T1)."
     )
     sec.text(
         "SPSS mean: the '±' after a Kaplan-Meier mean whose median was not reached is read as the "

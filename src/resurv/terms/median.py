@@ -131,7 +131,7 @@ from resurv.terms.base import (  # noqa: E402
     TrialModel,
 )
 
-__all__ += ["curve_median", "influence", "model_mean", "model_statistic"]
+__all__ += ["curve_median", "influence", "log_support_factor", "model_mean", "model_statistic"]
 
 _LOG_LN2 = float(np.log(np.log(2.0)))
 
@@ -187,3 +187,23 @@ def model_statistic(trial: TrialModel, reported: MedianReached) -> ModelStatisti
         mean=model_mean(trial, reported.arm),
         influence={reported.arm: influence(trial, reported.arm)},
     )
+
+
+def log_support_factor(trial: TrialModel, arm: int, median_months):
+    """Log P(some patient of arm j is still observed at the reported median x_j).
+
+    A reached Kaplan–Meier median is the time of an observed event, so at least one of the n_j
+    patients was at risk at x_j: with π_j(x)/n_j = S_j(x) G(x) the chance that one patient is,
+
+        log P = log[1 − (1 − S_j(x_j) G(x_j))^{n_j}].
+
+    The normal approximation of T1 is a large-sample one and takes no account of this: where the
+    end of follow-up A + F nears x_j its variance grows without bound and it keeps a positive
+    density even for A + F < x_j, where the published median could not have been observed. The
+    factor is ≈ 1 where the approximation holds (e.g. 0.98 for n_j = 12, S_j = ½, G = ½) and
+    goes to 0 as A + F ↓ x_j; it is −∞ beyond, as the data say.
+    """
+    x = pt.as_tensor_variable(median_months, dtype="float64")
+    log_one_at_risk = trial.log_survival(arm, x) + trial.log_censoring(x)
+    n = float(trial.n_per_arm[arm])
+    return pt.log1mexp(n * pt.log1mexp(log_one_at_risk))

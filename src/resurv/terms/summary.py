@@ -291,6 +291,11 @@ def add_summary_likelihood(
         pm.Deterministic(result.loglik_pieces, pieces)
         pm.Potential(f"{name}_summary_loglik", pt.sum(pieces))
         result.loglik_terms.append(f"{name}_summary_loglik")
+        for k, s in enumerate(gaussian):
+            if isinstance(s, MedianReached):
+                term = f"{name}_median_support_arm{s.arm}"
+                pm.Potential(term, median.log_support_factor(trial, s.arm, pt.exp(observed[k])))
+                result.loglik_terms.append(term)
 
     for s in not_reached:
         term = f"{name}_not_reached_arm{s.arm}"
