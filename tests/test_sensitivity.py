@@ -145,6 +145,19 @@ def test_each_arm_term_moves_only_its_own_arm(fits):
     assert np.allclose(both[whole.index], whole)
 
 
+def test_a_term_that_barely_varies_has_zero_sensitivity(fits):
+    """A term like log P(observed at a median far inside follow-up) ≈ −1e-15 in every draw."""
+    tree = split_by_arm(fits["vague"])
+    ll = tree["log_likelihood"].to_dataset()
+    tiny = -1e-15 * (1.0 + np.random.default_rng(0).random(ll["events_reference"].shape))
+    tree["log_likelihood"] = xr.DataTree(ll.assign(support=(ll["events_reference"].dims, tiny)))
+    table = power_scaling_by_term(tree, ["support", "events_reference"]).set_index(
+        ["term", "quantity"]
+    )["psense_likelihood"]
+    assert (table.xs("support", level="term") == 0.0).all()
+    assert table[("events_reference", "p[SIRT alone]")] > 0.05
+
+
 def test_sweep_run_with_several_terms_writes_per_term_table(fits, tmp_path):
     from resurv.sweep import _write_psense
 

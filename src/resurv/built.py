@@ -70,7 +70,9 @@ class BuiltModel:
 
     ``likelihood_terms`` are observed random variables (pointwise log-likelihood computed by
     PyMC); ``potential_terms`` are likelihood potentials whose values the model also records as
-    deterministics ``loglik__<term>``, moved into the ``log_likelihood`` group after sampling.
+    deterministics ``loglik__<term>``, moved into the ``log_likelihood`` group after sampling;
+    ``prior_potential_terms`` are recorded the same way and moved into the ``log_prior`` group
+    (e.g. the normalising term of a truncated prior, so that the group holds the prior density).
     ``target_accept``, when set, raises the sampler's target acceptance for this model (models
     with sharp curvature, such as the summary-data likelihood near the end of follow-up).
     """
@@ -80,6 +82,7 @@ class BuiltModel:
     published: list[PublishedValue] = field(default_factory=list)
     likelihood_terms: list[str] = field(default_factory=list)
     potential_terms: list[str] = field(default_factory=list)
+    prior_potential_terms: list[str] = field(default_factory=list)
     target_accept: float | None = None
     summary_vars: list[str] = field(default_factory=list)
     probabilities: dict[str, Callable[[xr.Dataset], np.ndarray]] = field(default_factory=dict)

@@ -97,13 +97,13 @@ class Fitter:
         for group in ("warmup_posterior", "warmup_sample_stats"):
             if group in tree.children:
                 del tree[group]
-        potentials = {}
-        if built.potential_terms:
+        potentials, prior_potentials = {}, {}
+        recorded = built.potential_terms + built.prior_potential_terms
+        if recorded:
             post = tree.posterior.to_dataset()
             potentials = {t: post[f"loglik__{t}"] for t in built.potential_terms}
-            tree["posterior"] = xr.DataTree(
-                post.drop_vars([f"loglik__{t}" for t in built.potential_terms])
-            )
+            prior_potentials = {t: post[f"loglik__{t}"] for t in built.prior_potential_terms}
+            tree["posterior"] = xr.DataTree(post.drop_vars([f"loglik__{t}" for t in recorded]))
         with built.model:
             if log_likelihood and built.likelihood_terms:
                 compute_log_likelihood(
@@ -113,6 +113,8 @@ class Fitter:
                     progressbar=False,
                 )
             compute_log_prior(tree, extend_inferencedata=True, progressbar=False)
+        if prior_potentials:
+            tree["log_prior"] = xr.DataTree(tree.log_prior.to_dataset().assign(prior_potentials))
         if potentials:
             if "log_likelihood" in tree.children:
                 merged = tree.log_likelihood.to_dataset().assign(potentials)

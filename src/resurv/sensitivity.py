@@ -70,13 +70,22 @@ def _flatten(ds: xr.Dataset) -> pd.Series:
     return pd.Series(out, dtype=float)
 
 
+#: Spread (log units) of a log prior or likelihood across draws below which power scaling
+#: changes no weight by more than ~1e-10 (α = 1 ± 0.01): it counts as constant.
+CONSTANT_SPREAD = 1e-8
+
+
 def _constant(tree, group: str, group_var_names) -> bool:
-    """Whether the summed log prior (or log likelihood) is the same in every draw."""
+    """Whether the summed log prior (or log likelihood) is the same in every draw.
+
+    Same up to :data:`CONSTANT_SPREAD`: e.g. the log chance, ≈ −1e-15, that a patient was still
+    observed at a median well inside follow-up; ``az.psense`` cannot smooth such weights.
+    """
     ds = tree["log_prior" if group == "prior" else "log_likelihood"].to_dataset()
     names = group_var_names or list(ds.data_vars)
     total = sum(ds[n].sum([d for d in ds[n].dims if d not in ("chain", "draw")]) for n in names)
     values = np.asarray(total)
-    return bool(np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())))
+    return bool(np.ptp(values) <= CONSTANT_SPREAD)
 
 
 def _psense(tree, names, group, group_var_names, alphas) -> pd.Series:

@@ -70,9 +70,9 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
     A reached median is the time of an observed event, so the end of follow-up A + F lies beyond
     the largest reported median c: the design prior is restricted to A + F > c. The last random
     design variable (F, else A) is sampled from its prior truncated at c minus the other, with
-    the probability of the region, log P(F > c − A), as a likelihood term (potential
-    :data:`DESIGN_REGION_TERM`): prior and likelihood together give p(A) p(F) 1{A + F > c}, and
-    the sampler meets no wall at A + F = c.
+    the probability of the region, log P(F > c − A), as potential :data:`DESIGN_REGION_TERM`
+    (kept with the log prior): together they give the prior p(A) p(F) 1{A + F > c}, and the
+    sampler meets no wall at A + F = c.
     """
     if "accrual_months" not in study.followup_priors or (
         "followup_months" not in study.followup_priors
@@ -156,9 +156,10 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
         pm.Deterministic(
             "expected_events", pt.stack([expected_events(trial, j) for j in (0, 1)]), dims="arm"
         )
+        potentials = {p.name for p in model.potentials}
         loglik = []
         for term in [DESIGN_REGION_TERM, *added.loglik_terms]:
-            if term in {p.name for p in model.potentials}:
+            if term in potentials:
                 pm.Deterministic(f"loglik__{term}", model[term])
                 loglik.append(term)
     observed = {v.name for v in model.observed_RVs}
@@ -175,7 +176,8 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
         model=model,
         key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
         likelihood_terms=[t for t in added.loglik_terms if t in observed],
-        potential_terms=loglik,
+        potential_terms=[t for t in loglik if t != DESIGN_REGION_TERM],
+        prior_potential_terms=[t for t in loglik if t == DESIGN_REGION_TERM],
         summary_vars=names,
         probabilities=probabilities,
         # the model-implied variance of a reached median grows without bound as the median

@@ -151,3 +151,19 @@ def test_random_accrual_with_fixed_follow_up_is_truncated_at_the_median_minus_fo
         .eval()
     )
     assert np.isclose(lower, 55.5, atol=1e-6)
+
+
+def test_the_log_prior_group_holds_the_restricted_design_prior(fitter):
+    """Sampled draws: log_prior of A and F plus the region term equals the untruncated prior."""
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    built = build(spec, load_priors(PRIORS / "literature.toml"), load_study(STUDY))
+    tree = fitter.sample(built, seed=3)
+    log_prior = tree.log_prior.to_dataset()
+    assert DESIGN_REGION_TERM in log_prior and DESIGN_REGION_TERM not in tree.log_likelihood
+    design = (
+        log_prior["accrual_months"] + log_prior["followup_months"] + log_prior[DESIGN_REGION_TERM]
+    )
+    expected = stats.uniform(24, 72).logpdf(50.0) + stats.uniform(3, 45).logpdf(30.0)
+    assert np.allclose(design.values, expected, rtol=1e-10)
+    post = tree.posterior.to_dataset()
+    assert float((post["accrual_months"] + post["followup_months"]).min()) > LARGEST_MEDIAN
