@@ -37,6 +37,18 @@ def _design_logp(model, names=("accrual_months", "followup_months")):
     )
 
 
+def _study_with_fixed(tmp_path, **values):
+    """The bundled study with the named follow-up entries (inline tables) set to fixed values."""
+    text = STUDY.read_text()
+    for name, value in values.items():
+        start = text.index(f"{name} = {{")
+        end = text.index("}", start) + 1
+        text = text[:start] + f"{name} = {value}" + text[end:]
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return path
+
+
 def test_support_factor_is_the_chance_that_a_patient_is_observed_at_the_median(rng):
     curve, n, accrual, follow = Weibull(40.0, 1.2), 12, 36.0, 30.0
     trial = TrialModel((curve, curve), (n, n), accrual, follow, 0.0)
@@ -108,15 +120,7 @@ def test_truncated_lognormal_follow_up_keeps_the_prior_density_and_a_finite_grad
 
 @pytest.mark.parametrize(("followup", "ok"), [(60.0, True), (40.0, False)])
 def test_fixed_follow_up_shorter_than_a_reported_median_is_refused(tmp_path, followup, ok):
-    path = edit_study(
-        tmp_path,
-        'accrual_months = { dist = "uniform", lower = 24.0, upper = 96.0, source = "assumption: 2 to 8 years of accrual (not reported)" }',
-        "accrual_months = 20.0",
-    )
-    text = path.read_text()
-    start = text.index("followup_months = {")
-    end = text.index("}", start) + 1
-    path.write_text(text[:start] + f"followup_months = {followup}" + text[end:])
+    path = _study_with_fixed(tmp_path, accrual_months=20.0, followup_months=followup)
     spec = load_model_spec(MODELS / "os_exponential.toml")
     study = load_study(path)
     if ok:
@@ -129,12 +133,7 @@ def test_fixed_follow_up_shorter_than_a_reported_median_is_refused(tmp_path, fol
 
 
 def test_random_accrual_with_fixed_follow_up_is_truncated_at_the_median_minus_follow_up(tmp_path):
-    text_old = 'followup_months = { dist = "uniform", lower = 3.0, upper = 48.0,'
-    path = edit_study(tmp_path, text_old, "followup_months = 12.0\nunused = {")
-    text = path.read_text()
-    start = text.index("unused = {")
-    end = text.index("}", start) + 1
-    path.write_text(text[:start] + text[end + 1 :])
+    path = _study_with_fixed(tmp_path, followup_months=12.0)
     built = build(
         load_model_spec(MODELS / "os_exponential.toml"),
         load_priors(PRIORS / "vague.toml"),
