@@ -10,8 +10,9 @@ import pytest
 from helpers import MODELS, PRIORS, STUDY, edit_study
 from resurv.api import build
 from resurv.built import stacked_draws
-from resurv.calibrate import reduce_trial
-from resurv.errors import StudyValidationError
+from resurv.calibrate import CHECKPOINT_NAME, calibrate, reduce_trial
+from resurv.errors import InputError, StudyValidationError
+from resurv.fit import Fitter, SamplerSettings
 from resurv.ipd import PatientData
 from resurv.modelspec import ModelSpec, load_model_spec
 from resurv.priors import load_priors
@@ -168,3 +169,48 @@ def test_cli_calibrate_writes_coverage_and_prints_compile_and_run_times(tmp_path
     assert set(timings["summary_models"]) <= set(timings["compile_seconds"])
     records = pd.read_csv(out / "calibration.csv")
     assert records["replicate"].nunique() == 2 and records["truth"].notna().all()
+    assert not (out / CHECKPOINT_NAME).exists()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_calibration_resumed_from_its_checkpoint_equals_an_uninterrupted_run(tmp_path):
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    priors, study = load_priors(PRIORS / "literature.toml"), load_study(STUDY)
+    fitter = Fitter(SamplerSettings(draws=100, tune=100, chains=1))
+    run = dict(replicates=3, seed=5, with_ipd=False, fitter=fitter)
+    whole = calibrate(spec, priors, study, **run)
+
+    def stop_after_two(i, n):
+        if i == 2:
+            raise _Stop
+
+    checkpoint = tmp_path / "cal" / CHECKPOINT_NAME
+    with pytest.raises(_Stop):
+        calibrate(spec, priors, study, **run, checkpoint=checkpoint, progress=stop_after_two)
+    assert len(checkpoint.read_text().splitlines()) == 1 + 2  # identity + two replicates
+    resumed = calibrate(spec, priors, study, **run, checkpoint=checkpoint)
+    assert resumed.timings["resumed_replicates"] == 2
+    pd.testing.assert_frame_equal(resumed.records, whole.records)
+    pd.testing.assert_frame_equal(resumed.coverage, whole.coverage)
+    assert resumed.timings["summary_models"] == whole.timings["summary_models"]
+
+    # the same checkpoint with another seed belongs to another calibration
+    with pytest.raises(InputError, match=r"checkpoint: was written by a different .*seed"):
+        calibrate(spec, priors, study, **{**run, "seed": 6}, checkpoint=checkpoint)
+
+
+def test_cli_calibrate_refuses_a_checkpoint_of_another_calibration(tmp_path, capsys):
+    from resurv.cli import main
+
+    out = tmp_path / "cal"
+    out.mkdir()
+    (out / CHECKPOINT_NAME).write_text(json.dumps({"identity": {"seed": 1}}) + "\n")
+    args = ["calibrate", str(MODELS / "os_exponential.toml"), "--data", str(STUDY)]
+    args += ["--priors", str(PRIORS / "literature.toml"), "--replicates", "2", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(out / CHECKPOINT_NAME) in err and "different calibration" in err
+    assert sorted(p.name for p in out.iterdir()) == [CHECKPOINT_NAME]

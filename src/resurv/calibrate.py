@@ -13,11 +13,18 @@ For each replicate r = 1..N:
 
 Empirical coverage within two binomial standard errors of nominal, and uniform SBC ranks, show
 that the approximations (joint normal, asymptotic covariances at n ≈ 15) are good enough.
+
+A long calibration can be interrupted and resumed: with a ``checkpoint`` file every finished
+replicate is appended to it (one JSON line), and a later run with the same inputs, seed,
+settings, package versions and resurv source skips the replicates it holds. The result is
+identical to an uninterrupted run (the random stream used for SBC thinning is advanced past
+the finished replicates).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -32,7 +39,8 @@ import pymc as pm
 from scipy import stats
 
 from .built import stacked_draws
-from .fit import Fitter, SamplerSettings
+from .errors import InputError
+from .fit import Fitter, SamplerSettings, package_versions
 from .ipd import PatientData
 from .modelspec import ModelSpec
 from .priors import PriorFile
@@ -46,11 +54,20 @@ from .terms.logrank import logrank_test
 from .terms.median import km_median
 from .terms.rmean import km_restricted_mean
 
-__all__ = ["CalibrationResult", "calibrate", "reduce_trial", "targets_for"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CalibrationResult",
+    "calibrate",
+    "checkpoint_identity",
+    "reduce_trial",
+    "targets_for",
+]
 
 log = logging.getLogger(__name__)
 
 LEVELS = (0.5, 0.8, 0.95)
+#: File in the output folder of ``resurv calibrate`` holding finished replicates until the end.
+CHECKPOINT_NAME = "replicates.partial.jsonl"
 SBC_DRAWS = 99
 
 
@@ -205,10 +222,24 @@ def calibrate(
     settings: SamplerSettings | None = None,
     with_ipd: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: str | Path | None = None,
+    fitter: Fitter | None = None,
 ) -> CalibrationResult:
-    """Run the calibration study of the summary-data model of ``spec`` for ``study``'s design."""
-    settings = settings or SamplerSettings(draws=500, tune=500, chains=2)
-    fitter = Fitter(settings)
+    """Run the calibration study of the summary-data model of ``spec`` for ``study``'s design.
+
+    With ``checkpoint`` (a file path) finished replicates are appended to it and replicates it
+    already holds are not refitted; a checkpoint written by a different calibration (inputs,
+    seed, settings, package versions or resurv source) raises :class:`InputError`.
+    ``fitter`` (optional) supplies compiled models from earlier runs; its settings are used.
+    """
+    settings = fitter.settings if fitter else settings or SamplerSettings(500, 500, 2)
+    fitter = fitter or Fitter(settings)
+    identity = checkpoint_identity(
+        spec, priors, study, replicates=replicates, seed=seed, settings=settings, with_ipd=with_ipd
+    )
+    done = _read_checkpoint(Path(checkpoint), identity) if checkpoint else {}
+    if done:
+        log.info("resuming from %s: %d of %d replicates done", checkpoint, len(done), replicates)
     rng = np.random.default_rng([seed, 6])
     template = build_survival_summary(spec, priors, study)
     targets = targets_for(spec)
@@ -239,10 +270,24 @@ def calibrate(
     )
     truths = {name: fn(prior) for name, fn in targets.items()}
     records = []
-    start = time.perf_counter()
+    total_seconds = 0.0
     n_failed = 0
     summary_keys: set[str] = set()
+    compile_seconds: dict[str, float] = {}
     for r in range(replicates):
+        if r in done:
+            entry = done[r]
+            records.extend(entry["records"])
+            n_failed += entry["divergent"]
+            summary_keys.add(entry["summary_model"])
+            compile_seconds.update(entry["compiled"])
+            total_seconds += entry["seconds"]
+            for _ in targets:  # the SBC thinning of this replicate, as in _interval_records
+                rng.choice(settings.draws * settings.chains, size=SBC_DRAWS, replace=False)
+            continue
+        start = time.perf_counter()
+        compiled_before = set(fitter.compile_seconds)
+        first_record = len(records)
         row = trials.row(r)
         t, e, a = row.time[0], row.event[0], row.arm
         replica = reduce_trial(study, spec.endpoint, t, e, a)
@@ -268,9 +313,25 @@ def calibrate(
                 rec["ipd_width95"] = float(hi - lo)
                 rec["ipd_covered95"] = bool(lo <= truths[name][r] <= hi)
             records.append(rec)
+        seconds = time.perf_counter() - start
+        total_seconds += seconds
+        compiled = {k: v for k, v in fitter.compile_seconds.items() if k not in compiled_before}
+        compile_seconds.update(compiled)
+        if checkpoint:
+            _append_checkpoint(
+                Path(checkpoint),
+                identity,
+                {
+                    "replicate": r,
+                    "records": records[first_record:],
+                    "divergent": bool(divergences > 0),
+                    "summary_model": built.key,
+                    "compiled": compiled,
+                    "seconds": seconds,
+                },
+            )
         if progress:
             progress(r + 1, replicates)
-    elapsed = time.perf_counter() - start
     table = pd.DataFrame(records)
     widths = table.groupby("target", sort=False).agg(
         summary_width95=("width95", "median"),
@@ -280,10 +341,11 @@ def calibrate(
         widths["width_ratio"] = widths["summary_width95"] / widths["ipd_width95"]
     timings = {
         "replicates": replicates,
-        "compile_seconds": fitter.compile_seconds,
-        "compiled_models": len(fitter.compile_seconds),
+        "compile_seconds": compile_seconds,
+        "compiled_models": len(compile_seconds),
         "summary_models": sorted(summary_keys),
-        "total_seconds": round(elapsed, 1),
+        "total_seconds": round(total_seconds, 1),
+        "resumed_replicates": len(done),
         "replicates_with_divergences": int(n_failed),
         "sampler": dataclasses.asdict(settings),
         "seed": seed,
@@ -292,3 +354,91 @@ def calibrate(
         "study": study.path,
     }
     return CalibrationResult(table, _coverage_table(table), widths.reset_index(), timings)
+
+
+def _digest(path) -> str:
+    p = Path(path) if path is not None else None
+    if p is None or not p.is_file():
+        return str(path)
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _source_digest() -> str:
+    """SHA-256 of resurv's own source files (a checkpoint is resumed only by the same code)."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def checkpoint_identity(
+    spec: ModelSpec,
+    priors: PriorFile,
+    study: Study,
+    *,
+    replicates: int,
+    seed: int,
+    settings: SamplerSettings,
+    with_ipd: bool,
+) -> dict:
+    """What a calibration's results depend on (as it reads back from JSON)."""
+    identity = {
+        "model": spec.to_dict(),
+        "priors": _digest(priors.path),
+        "study": _digest(study.path),
+        "replicates": replicates,
+        "seed": seed,
+        "sampler": dataclasses.asdict(settings),
+        "with_ipd": with_ipd,
+        "packages": package_versions(),
+        "resurv_source": _source_digest(),
+    }
+    return json.loads(json.dumps(identity))
+
+
+def _read_checkpoint(path: Path, identity: dict) -> dict[int, dict]:
+    """Finished replicates held by ``path`` (empty if it does not exist).
+
+    A last line cut short (the run was stopped while writing it) is dropped.
+    """
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    try:
+        header = json.loads(lines[0])["identity"] if lines else None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        header = None
+    if header is None:
+        raise InputError(path, "checkpoint", "is not a resurv calibration checkpoint")
+    differ = sorted(k for k in identity.keys() | header.keys() if identity.get(k) != header.get(k))
+    if differ:
+        raise InputError(
+            path,
+            "checkpoint",
+            f"was written by a different calibration ({', '.join(differ)} differ); "
+            "delete it to start again",
+        )
+    done = {}
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                log.warning("%s: dropped an unfinished last line", path)
+                path.write_text("\n".join(lines[:-1]) + "\n")
+                break
+            raise InputError(path, f"line {number}", "is not valid JSON") from None
+        done[int(entry["replicate"])] = entry
+    return done
+
+
+def _append_checkpoint(path: Path, identity: dict, entry: dict) -> None:
+    """Append one finished replicate (writing the identity first if the file is new)."""
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        if new:
+            f.write(json.dumps({"identity": identity}) + "\n")
+        f.write(json.dumps(entry) + "\n")

@@ -213,7 +213,7 @@ def cmd_run(args) -> int:
 def cmd_calibrate(args) -> int:
     """Run `resurv calibrate`: coverage and SBC of the summary-data model by simulation."""
     from .api import load_data
-    from .calibrate import calibrate
+    from .calibrate import CHECKPOINT_NAME, calibrate
     from .modelspec import load_model_spec
     from .priors import load_priors
 
@@ -225,6 +225,9 @@ def cmd_calibrate(args) -> int:
     priors = load_priors(args.priors)
     study = load_data(args.data)
     say = _progress(args)
+    checkpoint = Path(args.out) / CHECKPOINT_NAME
+    if checkpoint.exists() and not args.quiet:
+        print(f"resuming from {checkpoint}")
     result = calibrate(
         spec,
         priors,
@@ -234,8 +237,10 @@ def cmd_calibrate(args) -> int:
         settings=_settings(args),
         with_ipd=not args.no_ipd,
         progress=(lambda i, n: say(f"replicate {i}/{n}")) if say else None,
+        checkpoint=checkpoint,
     )
     result.write(args.out)
+    checkpoint.unlink()
     if not args.quiet:
         print(result.coverage.to_string(index=False))
         print("\n".join(result.timing_lines()))
@@ -298,7 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="study file: its design and reported statistics")
     p.add_argument("--priors", required=True, help="prior file (parameters are drawn from it)")
     p.add_argument("--replicates", type=int, default=200, help="simulated trials (default 200)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder; finished replicates are kept in it until the end, so that the "
+        "same command resumes an interrupted run",
+    )
     p.add_argument("--no-ipd", action="store_true", help="skip the patient-data fits")
     _add_sampler_args(p)
     p.set_defaults(func=cmd_calibrate, draws=500, tune=500, chains=2)

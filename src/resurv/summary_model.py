@@ -22,7 +22,7 @@ from .priors import PriorFile, make_prior, make_truncated_prior, structure_key
 from .study import Study, SurvivalStatistic
 from .survival_model import add_derived, add_survival_parameters, chosen_priors, coords_for
 from .terms import base as reported
-from .terms.base import TrialModel
+from .terms.base import SUMMARY_NODES, TrialModel
 from .terms.events import expected_events
 from .terms.summary import add_summary_likelihood
 from .terms.summary import structure_key as statistics_key
@@ -122,8 +122,13 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
     return design
 
 
-def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltModel:
-    """Survival model of ``spec.endpoint`` from the study's published summaries."""
+def build_survival_summary(
+    spec: ModelSpec, priors: PriorFile, study: Study, *, n_nodes: int = SUMMARY_NODES
+) -> BuiltModel:
+    """Survival model of ``spec.endpoint`` from the study's published summaries.
+
+    ``n_nodes``: Gauss–Legendre nodes per smooth piece of every integral of the likelihood.
+    """
     statistics = reported_statistics(study, spec.endpoint)
     if not statistics:
         raise StudyValidationError(
@@ -144,6 +149,7 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
             design["followup_months"],
             design["dropout_rate"],
             statistics,
+            n_nodes=n_nodes,
         )
         names, probabilities = add_derived(spec, params)
         trial = TrialModel(
@@ -152,6 +158,7 @@ def build_survival_summary(spec: ModelSpec, priors: PriorFile, study: Study) -> 
             design["accrual_months"],
             design["followup_months"],
             design["dropout_rate"],
+            n_nodes=n_nodes,
         )
         pm.Deterministic(
             "expected_events", pt.stack([expected_events(trial, j) for j in (0, 1)]), dims="arm"

@@ -45,6 +45,7 @@ __all__ = [
     "ModelStatistic",
     "ReportedStatistic",
     "SOFT_MIN_WIDTH",
+    "SUMMARY_NODES",
     "RestrictedMean",
     "SurvivalCurve",
     "TrialModel",
@@ -259,6 +260,12 @@ class ModelStatistic:
     variance: Any = None
 
 
+#: Gauss–Legendre nodes per smooth piece in the summary-data likelihood (each piece is smooth:
+#: split at the kink of G at F, the piece from 0 graded as u = b s³). Error and cost against 16
+#: and 96 nodes at posterior draws of the bundled study: benchmarks/bench_summary_nodes.py.
+SUMMARY_NODES = 32
+
+
 @dataclass
 class TrialModel:
     """The model of one trial: per-arm curves, sizes and the follow-up design (PyTensor).
@@ -272,7 +279,8 @@ class TrialModel:
     accrual_months, followup_months, dropout_rate : float or tensor
         Follow-up design (resurv statistical design, section 3); may be random variables.
     n_nodes : int
-        Gauss–Legendre nodes per smooth piece of each integral.
+        Gauss–Legendre nodes per smooth piece of each integral (default
+        :data:`SUMMARY_NODES`).
     influence : {"table", "full"}
         Influence integrands of the log-rank Z and the Cox log HR: ``"table"`` the martingale
         integrands of the design table (exact under the null, cheap); ``"full"`` adds the
@@ -285,7 +293,7 @@ class TrialModel:
     accrual_months: Any
     followup_months: Any
     dropout_rate: Any = 0.0
-    n_nodes: int = 32
+    n_nodes: int = SUMMARY_NODES
     influence: str = "table"
 
     def __post_init__(self):

@@ -41,6 +41,7 @@ import pytensor.tensor as pt
 
 from resurv.terms import hr, landmark, logrank, median, notreached, rmean
 from resurv.terms.base import (
+    SUMMARY_NODES,
     EventCount,
     HazardRatio,
     Landmark,
@@ -212,7 +213,7 @@ def add_summary_likelihood(
     dropout_rate,
     statistics: Sequence,
     observed_values: dict | None = None,
-    n_nodes: int = 32,
+    n_nodes: int = SUMMARY_NODES,
     influence: str = "table",
 ) -> SummaryLikelihood:
     """Add the summary-data likelihood of one trial to the active ``pm.Model``.
