@@ -183,9 +183,14 @@ def _interval_records(target, truth, draws, rng) -> dict:
         lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
         rec[f"covered{int(level * 100)}"] = bool(lo <= truth <= hi)
         rec[f"width{int(level * 100)}"] = float(hi - lo)
-    thinned = rng.choice(draws, size=SBC_DRAWS, replace=False)
+    thinned = np.asarray(draws)[_thinning(len(draws), rng)]
     rec["rank"] = int(np.sum(thinned < truth))
     return rec
+
+
+def _thinning(n_draws: int, rng) -> np.ndarray:
+    """Indices of the SBC_DRAWS posterior draws, out of ``n_draws``, that rank the truth."""
+    return rng.choice(n_draws, size=SBC_DRAWS, replace=False)
 
 
 def _coverage_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -232,7 +237,9 @@ def calibrate(
     seed, settings, package versions or resurv source) raises :class:`InputError`.
     ``fitter`` (optional) supplies compiled models from earlier runs; its settings are used.
     """
-    settings = fitter.settings if fitter else settings or SamplerSettings(500, 500, 2)
+    settings = (
+        fitter.settings if fitter else settings or SamplerSettings(draws=500, tune=500, chains=2)
+    )
     fitter = fitter or Fitter(settings)
     identity = checkpoint_identity(
         spec, priors, study, replicates=replicates, seed=seed, settings=settings, with_ipd=with_ipd
@@ -282,8 +289,8 @@ def calibrate(
             summary_keys.add(entry["summary_model"])
             compile_seconds.update(entry["compiled"])
             total_seconds += entry["seconds"]
-            for _ in targets:  # the SBC thinning of this replicate, as in _interval_records
-                rng.choice(settings.draws * settings.chains, size=SBC_DRAWS, replace=False)
+            for _ in targets:  # the stream moves on as if the replicate had been ranked
+                _thinning(settings.draws * settings.chains, rng)
             continue
         start = time.perf_counter()
         compiled_before = set(fitter.compile_seconds)
