@@ -10,7 +10,7 @@ import pytest
 from helpers import MODELS, PRIORS, STUDY, edit_study
 from resurv.api import build
 from resurv.built import stacked_draws
-from resurv.calibrate import CHECKPOINT_NAME, calibrate, reduce_trial
+from resurv.calibrate import CHECKPOINT_NAME, calibrate, checkpoint_identity, reduce_trial
 from resurv.errors import InputError, StudyValidationError
 from resurv.fit import Fitter, SamplerSettings
 from resurv.ipd import PatientData
@@ -200,6 +200,19 @@ def test_calibration_resumed_from_its_checkpoint_equals_an_uninterrupted_run(tmp
     # the same checkpoint with another seed belongs to another calibration
     with pytest.raises(InputError, match=r"checkpoint: was written by a different .*seed"):
         calibrate(spec, priors, study, **{**run, "seed": 6}, checkpoint=checkpoint)
+
+
+def test_checkpoint_line_that_is_not_a_finished_replicate_is_refused(tmp_path):
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    priors, study = load_priors(PRIORS / "literature.toml"), load_study(STUDY)
+    settings = SamplerSettings(draws=100, tune=100, chains=1)
+    run = dict(replicates=3, seed=5, with_ipd=False)
+    identity = checkpoint_identity(spec, priors, study, settings=settings, **run)
+    checkpoint = tmp_path / CHECKPOINT_NAME
+    lines = [{"identity": identity}, {"replicate": 0}, {"replicate": 1}]
+    checkpoint.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(InputError, match=r"line 2: a finished replicate needs compiled, "):
+        calibrate(spec, priors, study, settings=settings, checkpoint=checkpoint, **run)
 
 
 def test_cli_calibrate_refuses_a_checkpoint_of_another_calibration(tmp_path, capsys):

@@ -437,8 +437,19 @@ def _read_checkpoint(path: Path, identity: dict) -> dict[int, dict]:
                 path.write_text("\n".join(lines[:-1]) + "\n")
                 break
             raise InputError(path, f"line {number}", "is not valid JSON") from None
+        if not isinstance(entry, dict) or not _ENTRY_KEYS <= entry.keys():
+            raise InputError(
+                path,
+                f"line {number}",
+                f"a finished replicate needs {', '.join(sorted(_ENTRY_KEYS))}",
+            )
         done[int(entry["replicate"])] = entry
     return done
+
+
+_ENTRY_KEYS = frozenset(
+    {"replicate", "records", "divergent", "summary_model", "compiled", "seconds"}
+)
 
 
 def _append_checkpoint(path: Path, identity: dict, entry: dict) -> None:
