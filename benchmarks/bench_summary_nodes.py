@@ -4,9 +4,11 @@ For the bundled study's OS (Weibull PH) and PFS (Weibull, separate arms) summary
 summary log likelihood (every likelihood potential) is evaluated at posterior draws of the main
 report's fits, with the default settings (``SUMMARY_NODES`` Gauss–Legendre nodes per piece,
 ``CONDITIONAL_GRID_POINTS`` for the SPSS mean given its horizon), with a coarser rule
-(16 nodes, 128 grid points) and with a reference (96 nodes, 1024 grid points). Printed: the
-largest and the 99th-percentile absolute error against the reference, and the time of one
-gradient evaluation (numba, one core) as a ratio to the coarser rule in the same run.
+(16 nodes, 128 grid points), with the default rule but the SPSS mean's inner area ∫_u^τ S
+computed by its own Gauss–Legendre sum at every node ("nested", the baseline: n² survival
+evaluations per piece instead of n + 1) and with a reference (96 nodes, 1024 grid points).
+Printed: the largest and the 99th-percentile absolute error against the reference, and the time
+of one gradient evaluation (numba, one core) as a ratio to the nested baseline in the same run.
 
 Run:  python benchmarks/bench_summary_nodes.py [--draws 200] [--repeat 200]
 """
@@ -35,23 +37,33 @@ CASES = [
 ]
 SETTINGS = {
     "default": (base.SUMMARY_NODES, rmean.CONDITIONAL_GRID_POINTS),
+    "nested": (base.SUMMARY_NODES, rmean.CONDITIONAL_GRID_POINTS),
     "coarse": (16, 128),
     "reference": (96, 1024),
 }
+COMPARED = ("default", "nested", "coarse")
 
 
-def build(model_name: str, prior_name: str, n_nodes: int, grid_points: int):
-    """Summary model with ``n_nodes`` nodes per piece, ``grid_points`` conditional-grid points."""
+def _pointwise(self, u, piece):
+    """The baseline: every influence evaluated node by node (nested integrals)."""
+    return self.log_abs(u)
+
+
+def build(model_name: str, prior_name: str, label: str):
+    """Summary model with the quadrature settings ``label`` of SETTINGS."""
+    n_nodes, grid_points = SETTINGS[label]
     spec = modelspec.load_model_spec(ROOT / f"models/{model_name}.toml")
     prior_file = priors.load_priors(ROOT / f"priors/{prior_name}.toml")
-    saved = rmean.CONDITIONAL_GRID_POINTS
+    saved = rmean.CONDITIONAL_GRID_POINTS, base.ArmInfluence.log_abs_at
     rmean.CONDITIONAL_GRID_POINTS = grid_points
+    if label == "nested":
+        base.ArmInfluence.log_abs_at = _pointwise
     try:
         return summary_model.build_survival_summary(
             spec, prior_file, study.load_study(STUDY), n_nodes=n_nodes
         )
     finally:
-        rmean.CONDITIONAL_GRID_POINTS = saved
+        rmean.CONDITIONAL_GRID_POINTS, base.ArmInfluence.log_abs_at = saved
 
 
 def loglik_function(built):
@@ -97,15 +109,15 @@ def main():
     for model_name, prior_name in CASES:
         rng = np.random.default_rng(args.seed)
         values, seconds = {}, {}
-        for label, (n_nodes, grid_points) in SETTINGS.items():
-            built = build(model_name, prior_name, n_nodes, grid_points)
+        for label in SETTINGS:
+            built = build(model_name, prior_name, label)
             inputs, f = loglik_function(built)
             if label == "default":
                 points = draws_for(inputs, model_name, prior_name, args.draws, rng)
             values[label] = np.array([f(*p) for p in points])
             if label != "reference" and prior_name == "literature":
                 seconds[label] = gradient_seconds(built, args.repeat)
-        for label in ("default", "coarse"):
+        for label in COMPARED:
             error = np.abs(values[label] - values["reference"])
             print(
                 f"{model_name} x {prior_name}, {label}: |log lik error| max {error.max():.2e}, "
@@ -113,9 +125,12 @@ def main():
             )
         if seconds:
             print(
-                f"{model_name}: gradient {seconds['default'] * 1e6:.0f} us (default) vs "
-                f"{seconds['coarse'] * 1e6:.0f} us (coarse): ratio "
-                f"{seconds['default'] / seconds['coarse']:.2f}"
+                f"{model_name}: gradient "
+                + ", ".join(
+                    f"{label} {seconds[label] * 1e6:.0f} us "
+                    f"(ratio to nested {seconds[label] / seconds['nested']:.2f})"
+                    for label in COMPARED
+                )
             )
 
 

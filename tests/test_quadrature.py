@@ -4,7 +4,14 @@ import pytensor.tensor as pt
 import pytest
 from scipy import integrate as sint
 
-from resurv.quadrature import gauss_legendre, integrate, log_integrate, segments
+from resurv.quadrature import (
+    _nodes,
+    gauss_legendre,
+    integrate,
+    log_integrate,
+    segments,
+    tail_weights,
+)
 
 
 def test_rule_is_exact_for_polynomials():
@@ -94,3 +101,38 @@ def test_zero_length_piece_has_finite_gradient():
 def test_segments_clip_breakpoints():
     assert segments(0.0, 3.0, [5.0]) == [(0.0, 3.0), (3.0, 3.0)]
     assert segments(0.0, 8.0, [5.0]) == [(0.0, 5.0), (5.0, 8.0)]
+
+
+@pytest.mark.parametrize("degree", [0, 1, 7, 15])
+def test_tail_weights_integrate_polynomials_exactly_to_the_end_of_the_piece(degree):
+    # ungraded piece [a, b]: ∫_{u_i}^b u^d du for d < n is exact
+    a, b, n = 2.0, 7.0, 16
+    u, half, _ = _nodes(a, b, n, np)
+    got = half * tail_weights(n, 1) @ u**degree
+    want = (b ** (degree + 1) - u ** (degree + 1)) / (degree + 1)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [0.05, 0.7, 1.3, 3.0])
+def test_graded_tail_weights_match_quad_for_weibull_survival(shape):
+    # the piece from 0 is graded (u = b s³); S = exp(−(u/10)^k) with k small is singular at 0.
+    # The rule's error is absolute: within 1e-8 of the whole piece's integral at every node
+    b, n = 20.0, 32
+    u, half, _ = _nodes(0.0, b, n, np, power=3)
+    got = half * tail_weights(n, 3) @ np.exp(-((u / 10.0) ** shape))
+    want = np.array(
+        [sint.quad(lambda t: np.exp(-((t / 10.0) ** shape)), x, b, limit=200)[0] for x in u]
+    )
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8 * want[0])
+
+
+def test_integrand_sees_its_piece():
+    pieces = []
+
+    def log_f(u, piece):
+        pieces.append(piece)
+        return -u
+
+    got = log_integrate(log_f, 0.0, 5.0, 16, breakpoints=[2.0], xp=np, with_piece=True)
+    assert np.isclose(got, np.log(1 - np.exp(-5.0)), rtol=1e-12)
+    assert [(p.lower, float(p.upper), p.power) for p in pieces] == [(0.0, 2.0, 3), (2.0, 5.0, 1)]

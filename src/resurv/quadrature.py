@@ -23,17 +23,22 @@ Rabinowitz P. Methods of Numerical Integration, 2nd ed., 1984, section 2.7.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+from numpy.polynomial import legendre
 
 __all__ = [
     "GRADING_POWER",
+    "Piece",
     "gauss_legendre",
     "integrate",
     "log_integrate",
     "scaled_integrate",
     "segments",
+    "tail_weights",
 ]
 
 _TINY_WIDTH = 1e-300
@@ -50,6 +55,52 @@ def gauss_legendre(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     nodes.setflags(write=False)
     weights.setflags(write=False)
     return nodes, weights
+
+
+@lru_cache(maxsize=32)
+def tail_weights(n_nodes: int, power: int = 1) -> np.ndarray:
+    """Matrix T with ∫_{u_i}^{b} f(u) du ≈ (b − a)/2 · Σ_k T_ik f(u_k) at the nodes of one piece.
+
+    The nodes u_k = a + (b − a) s_k^p, s_k = (x_k + 1)/2, are those of :func:`_nodes`. The
+    integrand in x, f(u(x)) · p s^{p−1}, is replaced by its polynomial interpolant at the n
+    Gauss–Legendre nodes, p(x) = Σ_m c_m P_m(x) with c_m = (2m + 1)/2 · Σ_k w_k P_m(x_k) f_k
+    (exact for degree < n), which is integrated exactly from x_i to 1 (spectral integration:
+    the error is that of the interpolant, fast for smooth integrands).
+
+    Reference: Greengard L. Spectral integration and two-point boundary value problems. SIAM J
+    Numer Anal 1991;28:1071–1080.
+    """
+    x, w = gauss_legendre(n_nodes)
+    degrees = np.arange(n_nodes)
+    # coefficients[m, k]: Legendre coefficient m of the Lagrange basis polynomial of node k
+    coefficients = (2 * degrees[:, None] + 1) / 2.0 * legendre.legvander(x, n_nodes - 1).T * w
+    antiderivative = legendre.legint(coefficients, lbnd=-1.0, axis=0)  # ∫_{−1}^{x}
+    to_node = legendre.legval(x, antiderivative).T  # [i, k] = ∫_{−1}^{x_i} ℓ_k
+    s = (x + 1.0) / 2.0
+    matrix = (w[None, :] - to_node) * (power * s ** (power - 1))[None, :]
+    matrix.setflags(write=False)
+    return matrix
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One smooth piece [lower, upper] of a quadrature, as seen by an integrand that needs it.
+
+    An integrand that is itself an integral from the node to the end of the piece and beyond
+    (A(u) = ∫_u^τ S) gets the inner part for all nodes at once from the values at the nodes:
+    :meth:`tail_integral`.
+    """
+
+    lower: Any
+    upper: Any
+    half: Any
+    power: int
+    n_nodes: int
+
+    def tail_integral(self, values, xp):
+        """∫_{u_i}^{upper} f for every node u_i, from f's values at the nodes (last axis)."""
+        matrix = tail_weights(self.n_nodes, self.power)
+        return self.half[..., None] * xp.dot(values, matrix.T)
 
 
 def segments(lower, upper, breakpoints=(), xp=np):
@@ -115,39 +166,53 @@ def _logsumexp(x, axis, xp):
     return xp.squeeze(xp.log(summed) + top, axis=axis)
 
 
-def log_integrate(log_f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None):
+def _call(f, u, a, b, half, power, n_nodes, with_piece):
+    return f(u, Piece(a, b, half, power, n_nodes)) if with_piece else f(u)
+
+
+def log_integrate(
+    log_f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None, with_piece=False
+):
     """Log ∫_lower^upper exp(log_f(u)) du for a positive integrand, in log space.
 
     Each piece contributes log((b − a)/2) + log w_k + log_f(u_k); the pieces and nodes are
     combined by log-sum-exp, so nothing under- or overflows. A piece of zero length contributes
     nothing (its width is floored at 1e−300 so that gradients stay finite). Requires
-    upper ≥ lower.
+    upper ≥ lower. With ``with_piece`` the integrand is called as ``log_f(u, piece)`` with the
+    :class:`Piece` the nodes belong to.
     """
     if xp is None:
         import pytensor.tensor as xp  # noqa: PLC0415
     terms = []
     for piece, (a, b) in enumerate(segments(lower, upper, breakpoints, xp)):
-        u, half, w = _nodes(a, b, n_nodes, xp, _power(piece, lower))
+        power = _power(piece, lower)
+        u, half, w = _nodes(a, b, n_nodes, xp, power)
         log_half = xp.log(xp.maximum(half, _TINY_WIDTH))
-        terms.append(log_half[..., None] + np.log(w) + log_f(u))
+        log_values = _call(log_f, u, a, b, half, power, n_nodes, with_piece)
+        terms.append(log_half[..., None] + np.log(w) + log_values)
     stacked = xp.concatenate(terms, axis=-1) if len(terms) > 1 else terms[0]
     return _logsumexp(stacked, -1, xp)
 
 
-def scaled_integrate(log_f, factor, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None):
+def scaled_integrate(
+    log_f, factor, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None, with_piece=False
+):
     """∫_lower^upper exp(log_f(u)) · factor(u) du, with ``factor`` signed and bounded.
 
     The positive part exp(log_f) is rescaled by its largest value over the nodes before it is
     exponentiated (Σ_k c_k e^{L_k} f_k = e^{L*} Σ_k c_k e^{L_k − L*} f_k, L* = max_k L_k), so it
-    neither under- nor overflows even where the sum itself changes sign.
+    neither under- nor overflows even where the sum itself changes sign. ``with_piece``: as in
+    :func:`log_integrate` (for ``log_f`` only).
     """
     if xp is None:
         import pytensor.tensor as xp  # noqa: PLC0415
     logs, factors = [], []
     for piece, (a, b) in enumerate(segments(lower, upper, breakpoints, xp)):
-        u, half, w = _nodes(a, b, n_nodes, xp, _power(piece, lower))
+        power = _power(piece, lower)
+        u, half, w = _nodes(a, b, n_nodes, xp, power)
         log_half = xp.log(xp.maximum(half, _TINY_WIDTH))
-        logs.append(log_half[..., None] + np.log(w) + log_f(u))
+        log_values = _call(log_f, u, a, b, half, power, n_nodes, with_piece)
+        logs.append(log_half[..., None] + np.log(w) + log_values)
         factors.append(factor(u))
     log_terms = xp.concatenate(logs, axis=-1) if len(logs) > 1 else logs[0]
     factor_terms = xp.concatenate(factors, axis=-1) if len(factors) > 1 else factors[0]

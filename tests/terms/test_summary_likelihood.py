@@ -247,6 +247,33 @@ def test_covariance_matches_quadrature(trial):
     assert got[0, 1] == 0.0 and got[0, 2] == 0.0
 
 
+@pytest.mark.parametrize("shape", [0.05, 0.5, 1.3, 4.0])
+@pytest.mark.parametrize("upper", [8.0, 30.0])
+def test_spss_mean_influence_on_quadrature_pieces_matches_quad(shape, upper):
+    # on the nodes of each piece of [0, upper] (split at F), the inner area ∫_u^τ S comes from
+    # spectral integration of S over the rest of the piece plus one sum from the piece's end to τ
+    curve = Weibull(20.0, shape)
+    trial = TrialModel((curve, curve), N, A, F, RHO)
+    tau = 30.0
+    influence = rmean.influence(trial, 1, tau)
+    seen = []
+
+    def log_f(u, piece):
+        seen.append((u, influence.log_abs_on_piece(u, piece)))
+        return pt.zeros_like(u)
+
+    trial.log_integral(log_f, pt.as_tensor_variable(np.array([upper, 0.5 * upper])), with_piece=True)
+    assert len(seen) == 2  # [0, F] graded and [F, upper], both pieces passed to the integrand
+    values = pytensor.function([], [v for pair in seen for v in pair])()
+    ref = Reference((curve, curve), N)
+    for nodes, got in zip(values[::2], values[1::2], strict=True):
+        area = np.array(
+            [sint.quad(curve.survival_np, x, tau, epsabs=1e-14, limit=200)[0] for x in nodes.ravel()]
+        )
+        want = np.log(area) - np.log(ref.pi(1, nodes.ravel()))
+        np.testing.assert_allclose(got.ravel(), want, rtol=0, atol=1e-7)
+
+
 def test_generic_median_solver_and_its_gradient():
     alpha, beta = pt.dscalar("alpha"), pt.dscalar("beta")
     m = median.curve_median(LogLogistic(alpha, beta))

@@ -235,13 +235,22 @@ class ArmInfluence:
 
     ``upper`` is the end of the support (None: the whole follow-up, A + F). ``factor`` (None: 1)
     is a bounded, possibly sign-changing part computed in linear space; the rest stays in log
-    space.
+    space. ``log_abs_on_piece`` (None: ``log_abs``) is the same function evaluated on the nodes
+    of one quadrature piece, ``log_abs_on_piece(u, piece)``, for integrands that are themselves
+    integrals and are cheaper computed for all nodes at once (:class:`resurv.quadrature.Piece`).
     """
 
     sign: float
     log_abs: Callable[[Any], Any]
     upper: Any = None
     factor: Callable[[Any], Any] | None = None
+    log_abs_on_piece: Callable[[Any, Any], Any] | None = None
+
+    def log_abs_at(self, u, piece):
+        """Log |a_j| at the nodes ``u`` of ``piece``."""
+        if self.log_abs_on_piece is None:
+            return self.log_abs(u)
+        return self.log_abs_on_piece(u, piece)
 
 
 @dataclass
@@ -347,14 +356,22 @@ class TrialModel:
             return self.max_followup
         return pt.minimum(upper, self.max_followup)
 
-    def log_integral(self, log_f, upper, lower=0.0):
+    def log_integral(self, log_f, upper, lower=0.0, with_piece=False):
         """Log ∫_lower^upper exp(log_f(u)) du, split at the kink of G."""
-        return log_integrate(log_f, lower, upper, self.n_nodes, breakpoints=self.breakpoints)
+        return log_integrate(
+            log_f, lower, upper, self.n_nodes, breakpoints=self.breakpoints, with_piece=with_piece
+        )
 
-    def scaled_integral(self, log_f, factor, upper, lower=0.0):
+    def scaled_integral(self, log_f, factor, upper, lower=0.0, with_piece=False):
         """∫_lower^upper exp(log_f(u)) · factor(u) du for a signed, bounded ``factor``."""
         return scaled_integrate(
-            log_f, factor, lower, upper, self.n_nodes, breakpoints=self.breakpoints
+            log_f,
+            factor,
+            lower,
+            upper,
+            self.n_nodes,
+            breakpoints=self.breakpoints,
+            with_piece=with_piece,
         )
 
     def integral(self, f, upper, lower=0.0):
@@ -406,8 +423,10 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
             ]
         )
 
-        def log_integrand(u, arm=arm, members=members, first=first, second=second, rows=rows):
-            log_abs = pt.stack([stats_[i].influence[arm].log_abs(u) for i in members])
+        def log_integrand(
+            u, piece, arm=arm, members=members, first=first, second=second, rows=rows
+        ):
+            log_abs = pt.stack([stats_[i].influence[arm].log_abs_at(u, piece) for i in members])
             return (
                 log_abs[first, rows]
                 + log_abs[second, rows]
@@ -423,9 +442,9 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
                 stacked = pt.stack([ones if f is None else f(u) * ones for f in factors])
                 return stacked[first, rows] * stacked[second, rows]
 
-            values = trial.scaled_integral(log_integrand, factor, uppers)
+            values = trial.scaled_integral(log_integrand, factor, uppers, with_piece=True)
         else:
-            values = pt.exp(trial.log_integral(log_integrand, uppers))
+            values = pt.exp(trial.log_integral(log_integrand, uppers, with_piece=True))
         signs = np.array(
             [stats_[i].influence[arm].sign * stats_[m].influence[arm].sign for i, m in pairs]
         )
