@@ -42,7 +42,8 @@ __all__ = [
 ]
 
 _TINY_WIDTH = 1e-300
-#: Power of the node grading on pieces that start at time 0 (see ``_nodes``).
+#: Power of the node grading on pieces that start at time 0 (see ``_nodes``); callers that know
+#: the integrand's behaviour at 0 may pass a larger one (``grading``, a number or a tensor).
 GRADING_POWER = 3
 
 
@@ -57,8 +58,7 @@ def gauss_legendre(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return nodes, weights
 
 
-@lru_cache(maxsize=32)
-def tail_weights(n_nodes: int, power: int = 1) -> np.ndarray:
+def tail_weights(n_nodes: int, power=1, xp=np):
     """Matrix T with ∫_{u_i}^{b} f(u) du ≈ (b − a)/2 · Σ_k T_ik f(u_k) at the nodes of one piece.
 
     The nodes u_k = a + (b − a) s_k^p, s_k = (x_k + 1)/2, are those of :func:`_nodes`. The
@@ -70,14 +70,21 @@ def tail_weights(n_nodes: int, power: int = 1) -> np.ndarray:
     Reference: Greengard L. Spectral integration and two-point boundary value problems. SIAM J
     Numer Anal 1991;28:1071–1080.
     """
+    x, _ = gauss_legendre(n_nodes)
+    s = (x + 1.0) / 2.0
+    return _tail_matrix(n_nodes) * (power * xp.power(s, power - 1))[None, :]
+
+
+@lru_cache(maxsize=32)
+def _tail_matrix(n_nodes: int) -> np.ndarray:
+    """[i, k] = ∫_{x_i}^{1} ℓ_k(x) dx, ℓ_k the Lagrange basis polynomials of the GL nodes."""
     x, w = gauss_legendre(n_nodes)
     degrees = np.arange(n_nodes)
     # coefficients[m, k]: Legendre coefficient m of the Lagrange basis polynomial of node k
     coefficients = (2 * degrees[:, None] + 1) / 2.0 * legendre.legvander(x, n_nodes - 1).T * w
     antiderivative = legendre.legint(coefficients, lbnd=-1.0, axis=0)  # ∫_{−1}^{x}
     to_node = legendre.legval(x, antiderivative).T  # [i, k] = ∫_{−1}^{x_i} ℓ_k
-    s = (x + 1.0) / 2.0
-    matrix = (w[None, :] - to_node) * (power * s ** (power - 1))[None, :]
+    matrix = w[None, :] - to_node
     matrix.setflags(write=False)
     return matrix
 
@@ -94,12 +101,12 @@ class Piece:
     lower: Any
     upper: Any
     half: Any
-    power: int
+    power: Any
     n_nodes: int
 
     def tail_integral(self, values, xp):
         """∫_{u_i}^{upper} f for every node u_i, from f's values at the nodes (last axis)."""
-        matrix = tail_weights(self.n_nodes, self.power)
+        matrix = tail_weights(self.n_nodes, self.power, xp)
         return self.half[..., None] * xp.dot(values, matrix.T)
 
 
@@ -118,20 +125,20 @@ def _nodes(a, b, n_nodes, xp, power=1):
 
     With ``power`` p > 1 the substitution u = a + (b − a) s^p, s = (x + 1)/2, clusters the nodes
     near a: an integrand behaving like (u − a)^α becomes s^{p(α+1)−1}, smooth enough for the rule
-    (hazards such as the Weibull t^{k−1} are singular at 0).
+    (hazards such as the Weibull t^{k−1} are singular at 0). ``power`` may be a tensor.
     """
     x, w = gauss_legendre(n_nodes)
     a = xp.as_tensor_variable(a) if xp is not np else np.asarray(a, dtype=float)
     b = xp.as_tensor_variable(b) if xp is not np else np.asarray(b, dtype=float)
     half = (b - a) / 2.0
-    if power == 1:
+    if isinstance(power, int | float) and power == 1:
         return a[..., None] + half[..., None] * (x + 1.0), half, w
     s = (x + 1.0) / 2.0
-    u = a[..., None] + (2.0 * half)[..., None] * s**power
-    return u, half, w * power * s ** (power - 1)
+    u = a[..., None] + (2.0 * half)[..., None] * xp.power(s, power)
+    return u, half, w * power * xp.power(s, power - 1)
 
 
-def integrate(f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=np):
+def integrate(f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=np, grading=GRADING_POWER):
     """∫_lower^upper f(u) du by Gauss–Legendre on each smooth piece.
 
     Parameters
@@ -146,17 +153,19 @@ def integrate(f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=np):
         Points where f is not smooth (kinks); each piece gets its own rule.
     xp : module
         ``numpy`` or ``pytensor.tensor``.
+    grading : number or tensor
+        Grading power of the piece that starts at time 0 (:func:`_nodes`).
     """
     total = 0.0
     for piece, (a, b) in enumerate(segments(lower, upper, breakpoints, xp)):
-        u, half, w = _nodes(a, b, n_nodes, xp, _power(piece, lower))
+        u, half, w = _nodes(a, b, n_nodes, xp, _power(piece, lower, grading))
         total = total + half * xp.sum(w * f(u), axis=-1)
     return total
 
 
-def _power(piece, lower):
+def _power(piece, lower, grading):
     """Grade the piece that starts at time 0 (hazards may be singular there)."""
-    return GRADING_POWER if piece == 0 and isinstance(lower, int | float) and lower == 0 else 1
+    return grading if piece == 0 and isinstance(lower, int | float) and lower == 0 else 1
 
 
 def _logsumexp(x, axis, xp):
@@ -171,7 +180,14 @@ def _call(f, u, a, b, half, power, n_nodes, with_piece):
 
 
 def log_integrate(
-    log_f, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None, with_piece=False
+    log_f,
+    lower,
+    upper,
+    n_nodes: int = 32,
+    breakpoints=(),
+    xp=None,
+    with_piece=False,
+    grading=GRADING_POWER,
 ):
     """Log ∫_lower^upper exp(log_f(u)) du for a positive integrand, in log space.
 
@@ -179,40 +195,48 @@ def log_integrate(
     combined by log-sum-exp, so nothing under- or overflows. A piece of zero length contributes
     nothing (its width is floored at 1e−300 so that gradients stay finite). Requires
     upper ≥ lower. With ``with_piece`` the integrand is called as ``log_f(u, piece)`` with the
-    :class:`Piece` the nodes belong to.
+    :class:`Piece` the nodes belong to. ``grading``: as in :func:`integrate`.
     """
     if xp is None:
         import pytensor.tensor as xp  # noqa: PLC0415
     terms = []
     for piece, (a, b) in enumerate(segments(lower, upper, breakpoints, xp)):
-        power = _power(piece, lower)
+        power = _power(piece, lower, grading)
         u, half, w = _nodes(a, b, n_nodes, xp, power)
         log_half = xp.log(xp.maximum(half, _TINY_WIDTH))
         log_values = _call(log_f, u, a, b, half, power, n_nodes, with_piece)
-        terms.append(log_half[..., None] + np.log(w) + log_values)
+        terms.append(log_half[..., None] + xp.log(w) + log_values)
     stacked = xp.concatenate(terms, axis=-1) if len(terms) > 1 else terms[0]
     return _logsumexp(stacked, -1, xp)
 
 
 def scaled_integrate(
-    log_f, factor, lower, upper, n_nodes: int = 32, breakpoints=(), xp=None, with_piece=False
+    log_f,
+    factor,
+    lower,
+    upper,
+    n_nodes: int = 32,
+    breakpoints=(),
+    xp=None,
+    with_piece=False,
+    grading=GRADING_POWER,
 ):
     """∫_lower^upper exp(log_f(u)) · factor(u) du, with ``factor`` signed and bounded.
 
     The positive part exp(log_f) is rescaled by its largest value over the nodes before it is
     exponentiated (Σ_k c_k e^{L_k} f_k = e^{L*} Σ_k c_k e^{L_k − L*} f_k, L* = max_k L_k), so it
     neither under- nor overflows even where the sum itself changes sign. ``with_piece``: as in
-    :func:`log_integrate` (for ``log_f`` only).
+    :func:`log_integrate` (for ``log_f`` only); ``grading``: as in :func:`integrate`.
     """
     if xp is None:
         import pytensor.tensor as xp  # noqa: PLC0415
     logs, factors = [], []
     for piece, (a, b) in enumerate(segments(lower, upper, breakpoints, xp)):
-        power = _power(piece, lower)
+        power = _power(piece, lower, grading)
         u, half, w = _nodes(a, b, n_nodes, xp, power)
         log_half = xp.log(xp.maximum(half, _TINY_WIDTH))
         log_values = _call(log_f, u, a, b, half, power, n_nodes, with_piece)
-        logs.append(log_half[..., None] + np.log(w) + log_values)
+        logs.append(log_half[..., None] + xp.log(w) + log_values)
         factors.append(factor(u))
     log_terms = xp.concatenate(logs, axis=-1) if len(logs) > 1 else logs[0]
     factor_terms = xp.concatenate(factors, axis=-1) if len(factors) > 1 else factors[0]

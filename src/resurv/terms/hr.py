@@ -18,7 +18,6 @@ from __future__ import annotations
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
-from resurv.quadrature import integrate
 from resurv.terms.base import ArmInfluence, HazardRatio, ModelStatistic, TrialModel
 
 __all__ = [
@@ -46,7 +45,7 @@ def _score_and_log_information(trial: TrialModel, log_hr):
         )
         return log_pi0 + log_pi1 + log_hr + log_deaths - 2.0 * log_den
 
-    s = integrate(score, 0.0, trial.max_followup, trial.n_nodes, trial.breakpoints, xp=pt)
+    s = trial.integral(score, trial.max_followup)
     return s, trial.log_integral(log_info, trial.max_followup)
 
 

@@ -111,7 +111,6 @@ def logrank_test(time, event, arm) -> LogrankEstimate:
 
 import pytensor.tensor as pt  # noqa: E402
 
-from resurv.quadrature import integrate  # noqa: E402
 from resurv.terms.base import ArmInfluence, LogRank, ModelStatistic, TrialModel  # noqa: E402
 
 __all__ += ["expected_score", "influence", "log_variance", "model_mean", "model_statistic"]
@@ -131,7 +130,7 @@ def expected_score(trial: TrialModel):
         hazard_diff = pt.exp(trial.log_hazard(1, u)) - pt.exp(trial.log_hazard(0, u))
         return pt.exp(log_pi0 + log_pi1 - log_total) * hazard_diff
 
-    return integrate(f, 0.0, trial.max_followup, trial.n_nodes, trial.breakpoints, xp=pt)
+    return trial.integral(f, trial.max_followup)
 
 
 def log_variance(trial: TrialModel):
