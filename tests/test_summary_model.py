@@ -83,6 +83,27 @@ def _two_arm_study(n0, n1, accrual, followup):
     )
 
 
+def test_an_arm_with_a_single_statistic_compiles_without_rewrite_failures(caplog):
+    """OS with one arm's median not reached: that arm's covariance has the log-rank alone.
+
+    Reading its one pair as values[[0], [0]] made PyTensor log a failed rewrite (a diagonal
+    lifted through a broadcast) with a traceback on every compile.
+    """
+    study = _two_arm_study(15, 12, 36.0, 48.0)
+    survival = tuple(
+        SurvivalStatistic("os", "median_not_reached", "b") if s.statistic == "median" and s.arm == "b" else s
+        for s in study.survival
+    )
+    study = dataclasses.replace(study, survival=survival)
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    built = build_survival_summary(spec, load_priors(PRIORS / "literature.toml"), study)
+    assert "MedianNotReached" in {type(t).__name__ for t in reported_statistics(study, "os")}
+    with caplog.at_level("ERROR", logger="pytensor"):
+        dlogp = built.model.compile_dlogp()
+    assert not [r for r in caplog.records if "Rewrite failure" in r.getMessage()]
+    assert np.all(np.isfinite(dlogp(built.model.initial_point())))
+
+
 def test_reduce_trial_uses_the_papers_estimators(rng):
     study = _two_arm_study(15, 12, 36.0, 24.0)
     curves = [lambda h: 20.0 * h / np.log(2), lambda h: 30.0 * h / np.log(2)]
@@ -120,7 +141,14 @@ def test_summary_posterior_is_consistent_with_the_ipd_posterior(fitter):
     assert all(s.statistic != "median_not_reached" for s in study.survival)
     spec = ModelSpec(name="os_exp", endpoint="os", likelihood="survival", family="exponential", effect="ph")
     priors = load_priors(PRIORS / "vague.toml")
-    summary_tree = fitter.sample(build_survival_summary(spec, priors, study), seed=1)
+    summary_built = build_survival_summary(spec, priors, study)
+    summary_tree = fitter.sample(summary_built, seed=1)
+    # the posterior alone (what a calibration reads) is the same draws without the other groups
+    bare = fitter.sample(summary_built, seed=1, posterior_only=True)
+    assert not {"log_likelihood", "log_prior"} & set(bare.children)
+    kept = bare.posterior.to_dataset()
+    kept = kept.drop_vars([v for v in kept.data_vars if v.startswith("loglik__")])
+    assert kept.equals(summary_tree.posterior.to_dataset())
     data = PatientData(t, e.astype(bool), a, None, ("a", "b"), "")
     ipd_tree = fitter.sample(build_survival_patients(spec, priors, data, ["A", "B"]), seed=1)
     s = stacked_draws(summary_tree.posterior.to_dataset(), "log_hr")
@@ -200,6 +228,42 @@ def test_calibration_resumed_from_its_checkpoint_equals_an_uninterrupted_run(tmp
     # the same checkpoint with another seed belongs to another calibration
     with pytest.raises(InputError, match=r"checkpoint: was written by a different .*seed"):
         calibrate(spec, priors, study, **{**run, "seed": 6}, checkpoint=checkpoint)
+
+
+class _DivergesBelow:
+    """A fitter whose fits diverge below a target acceptance of ``threshold``."""
+
+    def __init__(self, threshold, model_target):
+        self.settings = SamplerSettings(target_accept=0.9)
+        self.threshold, self.model_target, self.calls = threshold, model_target, []
+
+    def target_accept(self, built):
+        return max(self.settings.target_accept, self.model_target)
+
+    def sample(self, built, seed, *, posterior_only, target_accept):
+        import xarray as xr
+
+        self.calls.append(target_accept)
+        diverging = np.full((1, 4), target_accept < self.threshold)
+        return xr.DataTree.from_dict(
+            {"sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)})}
+        )
+
+
+@pytest.mark.parametrize(
+    ("threshold", "model_target", "calls"),
+    [(0.5, 0.99, [0.9]), (0.95, 0.99, [0.9, 0.99]), (0.95, 0.8, [0.9]), (1.0, 0.99, [0.9, 0.99])],
+)
+def test_calibration_fits_again_at_the_models_target_acceptance_only_after_divergences(
+    threshold, model_target, calls
+):
+    from resurv.calibrate import _fit
+
+    fitter = _DivergesBelow(threshold, model_target)
+    tree, target_accept = _fit(fitter, None, seed=1)
+    assert fitter.calls == calls and target_accept == calls[-1]
+    # the fit kept is the last one, divergent or not (the calibration counts it)
+    assert bool(tree.sample_stats["diverging"].values.any()) == (calls[-1] < threshold)
 
 
 def test_checkpoint_line_that_is_not_a_finished_replicate_is_refused(tmp_path):

@@ -80,10 +80,27 @@ class Fitter:
             log.info("compiled model %s in %.1f s", built.key, self.compile_seconds[built.key])
         return self._compiled[built.key].with_data(**model_data_values(built.model))
 
-    def sample(self, built: BuiltModel, seed: int, *, log_likelihood: bool = True) -> xr.DataTree:
-        """Sample the posterior of ``built``; add log-likelihood, log-prior and constant data."""
+    def target_accept(self, built: BuiltModel) -> float:
+        """NUTS target acceptance for ``built``: the larger of the settings' and the model's."""
+        return max(self.settings.target_accept, built.target_accept or 0.0)
+
+    def sample(
+        self,
+        built: BuiltModel,
+        seed: int,
+        *,
+        log_likelihood: bool = True,
+        posterior_only: bool = False,
+        target_accept: float | None = None,
+    ) -> xr.DataTree:
+        """Sample the posterior of ``built``; add log-likelihood, log-prior and constant data.
+
+        ``posterior_only`` returns the posterior and the sampler statistics alone (what a
+        simulation study reads; evaluating the log prior costs about as much as sampling a small
+        model). ``target_accept`` (None: :meth:`target_accept`) sets NUTS' target acceptance.
+        """
         s = self.settings
-        target_accept = max(s.target_accept, built.target_accept or 0.0)
+        target_accept = self.target_accept(built) if target_accept is None else target_accept
         tree = nutpie.sample(
             self.compiled(built),
             draws=s.draws,
@@ -97,6 +114,16 @@ class Fitter:
         for group in ("warmup_posterior", "warmup_sample_stats"):
             if group in tree.children:
                 del tree[group]
+        tree.attrs["seed"] = int(seed)
+        tree.attrs["sampler"] = json.dumps(
+            {
+                "sampler": "nutpie",
+                **{k: getattr(s, k) for k in ("draws", "tune", "chains")},
+                "target_accept": target_accept,
+            }
+        )
+        if posterior_only:
+            return tree
         potentials, prior_potentials = {}, {}
         recorded = built.potential_terms + built.prior_potential_terms
         if recorded:
@@ -124,14 +151,6 @@ class Fitter:
         values = model_data_values(built.model)
         tree["constant_data"] = xr.DataTree(
             xr.Dataset({k: xr.DataArray(v) for k, v in values.items()})
-        )
-        tree.attrs["seed"] = int(seed)
-        tree.attrs["sampler"] = json.dumps(
-            {
-                "sampler": "nutpie",
-                **{k: getattr(s, k) for k in ("draws", "tune", "chains")},
-                "target_accept": target_accept,
-            }
         )
         return tree
 

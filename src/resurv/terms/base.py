@@ -471,8 +471,8 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
         ):
             log_abs = pt.stack([stats_[i].influence[arm].log_abs_at(u, piece) for i in members])
             return (
-                log_abs[first, rows]
-                + log_abs[second, rows]
+                _pair_rows(log_abs, first, rows)
+                + _pair_rows(log_abs, second, rows)
                 + trial.log_at_risk(arm, u)
                 + trial.log_hazard(arm, u)
             )
@@ -483,7 +483,7 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
             def factor(u, factors=factors, first=first, second=second, rows=rows):
                 ones = pt.ones_like(u)
                 stacked = pt.stack([ones if f is None else f(u) * ones for f in factors])
-                return stacked[first, rows] * stacked[second, rows]
+                return _pair_rows(stacked, first, rows) * _pair_rows(stacked, second, rows)
 
             values = trial.scaled_integral(log_integrand, factor, uppers, with_piece=True)
         else:
@@ -497,6 +497,17 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
             selector[m * k + i, p] = 1.0
         total = total + pt.dot(selector, signs * values).reshape((k, k))
     return _with_variances(total, stats_)
+
+
+def _pair_rows(values, member, rows):
+    """values[member[p], rows[p]] for every pair p: each pair's row of one member's values.
+
+    An arm with a single statistic has one pair, (0, 0); it is read as values[0] because PyTensor
+    rewrites values[[0], [0]] into a diagonal whose lift then fails (logged as a rewrite failure).
+    """
+    if len(rows) == 1:
+        return values[int(member[0]), int(rows[0])][None]
+    return values[member, rows]
 
 
 def _with_variances(cov, stats_: Sequence[ModelStatistic]):
