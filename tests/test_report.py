@@ -164,6 +164,38 @@ def test_calibration_table_is_read_when_present(sweeps, tmp_path):
     assert "Calibration below nominal" not in md
 
 
+def test_calibration_record_gives_model_priors_sampler_and_times(sweeps, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(sweeps[0], folder)
+    cal = folder / "calibration" / "pfs_weibull_separate"
+    cal.mkdir(parents=True)
+    pd.DataFrame(
+        {"target": ["log_hr"], "nominal": [0.5], "coverage": [0.5], "replicates": [200],
+         "binomial_se": [0.0354], "within_2se": [True], "sbc_uniformity_p": [0.5]}
+    ).to_csv(cal / "coverage.csv", index=False)
+    record = {
+        "replicates": 200,
+        "compile_seconds": {"a": 51.25, "b": 7.5},
+        "summary_models": ["a"],
+        "total_seconds": 1234.0,
+        "replicates_with_divergences": 1,
+        "replicates_refitted": 6,
+        "sampler": {"draws": 500, "tune": 500, "chains": 2, "target_accept": 0.9, "cores": 2,
+                    "target_accept_after_divergences": 0.99},
+        "seed": 11,
+        "model": {"name": "pfs_weibull_separate"},
+        "priors": "priors/literature.toml",
+    }
+    (cal / "calibration.json").write_text(json.dumps(record))
+    build_report(folder)
+    md = (folder / "report.md").read_text()
+    assert "model pfs_weibull_separate, priors literature.toml, seed 11" in md
+    assert "target acceptance 0.9 (0.99 after divergences)" in md
+    assert "compiled 1 summary-data model structure(s): 51.2 s" in md
+    assert "200 replicates in 1234 s (6.2 s each" in md
+    assert "6 sampled again" in md and "1 with divergences in the fit kept" in md
+
+
 def test_calibration_below_nominal_is_shown_first(sweeps, tmp_path):
     md = _report_with_calibration(
         sweeps, tmp_path, "pfs_weibull_separate", "median_reference", [0.49, 0.865], [True, False]

@@ -197,6 +197,10 @@ def test_cli_calibrate_writes_coverage_and_prints_compile_and_run_times(tmp_path
     assert set(timings["summary_models"]) <= set(timings["compile_seconds"])
     records = pd.read_csv(out / "calibration.csv")
     assert records["replicate"].nunique() == 2 and records["truth"].notna().all()
+    # each replicate at 0.9, or at the model's target acceptance after divergences
+    model_target = load_model_spec(MODELS / "os_exponential.toml").target_accept or 0.0
+    assert set(records["target_accept"]) <= {0.9, max(0.9, model_target)}
+    assert "target acceptance 0.9" in printed
     assert not (out / CHECKPOINT_NAME).exists()
 
 

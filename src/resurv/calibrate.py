@@ -160,27 +160,39 @@ class CalibrationResult:
 
     def timing_lines(self) -> list[str]:
         """Compile and run times in words (printed by ``resurv calibrate``)."""
-        t = self.timings
-        compiled, summary_keys = t["compile_seconds"], set(t.get("summary_models", []))
-        summary = [v for k, v in compiled.items() if k in summary_keys]
-        other = [v for k, v in compiled.items() if k not in summary_keys]
-        lines = [
-            f"compiled {len(summary)} summary-data model structure(s): "
-            + ", ".join(f"{v:.1f} s" for v in summary)
-        ]
-        if other:
-            lines.append(
-                f"compiled {len(other)} patient-data model(s): "
-                + ", ".join(f"{v:.1f} s" for v in other)
-            )
-        n = t["replicates"]
+        return timing_lines(self.timings)
+
+
+def timing_lines(timings: dict) -> list[str]:
+    """Compile and run times, and the sampler's record, of a calibration (``calibration.json``)."""
+    t = timings
+    s = t["sampler"]
+    after = s.get("target_accept_after_divergences")
+    again = f" ({after:g} after divergences)" if after and after > s["target_accept"] else ""
+    lines = [
+        f"NUTS (nutpie): {s['chains']} chains of {s['draws']} draws after {s['tune']} tuning "
+        f"steps, target acceptance {s['target_accept']:g}{again}"
+    ]
+    compiled, summary_keys = t["compile_seconds"], set(t.get("summary_models", []))
+    summary = [v for k, v in compiled.items() if k in summary_keys]
+    other = [v for k, v in compiled.items() if k not in summary_keys]
+    lines.append(
+        f"compiled {len(summary)} summary-data model structure(s): "
+        + ", ".join(f"{v:.1f} s" for v in summary)
+    )
+    if other:
         lines.append(
-            f"{n} replicates in {t['total_seconds']:.0f} s ({t['total_seconds'] / n:.1f} s each, "
-            f"compiling included); {t.get('replicates_refitted', 0)} sampled again at a higher "
-            f"target acceptance after divergences; {t['replicates_with_divergences']} with "
-            "divergences in the fit kept"
+            f"compiled {len(other)} patient-data model(s): "
+            + ", ".join(f"{v:.1f} s" for v in other)
         )
-        return lines
+    n = t["replicates"]
+    lines.append(
+        f"{n} replicates in {t['total_seconds']:.0f} s ({t['total_seconds'] / n:.1f} s each, "
+        f"compiling included); {t.get('replicates_refitted', 0)} sampled again at a higher "
+        f"target acceptance after divergences; {t['replicates_with_divergences']} with "
+        "divergences in the fit kept"
+    )
+    return lines
 
 
 def _fit(fitter: Fitter, built, seed: int):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..calibrate import timing_lines
 from ..ess import ESS_SCALES, effective_sample_size
 from ..priors import PriorFile
 from .document import Section
@@ -156,6 +157,15 @@ def calibration_section(sweep_dir: Path) -> Section:
                 + ", ".join(
                     f"{t} at {n:g}" for t, n in zip(bad["target"], bad["nominal"], strict=True)
                 )
+                + "."
+            )
+        record = path.parent / "calibration.json"
+        if record.is_file():
+            timings = json.loads(record.read_text())
+            sec.text(
+                f"{where}: model {timings['model']['name']}, priors "
+                f"{Path(timings['priors']).name}, seed {timings['seed']}. "
+                + "; ".join(timing_lines(timings))
                 + "."
             )
         widths = path.parent / "width_ratio.csv"
