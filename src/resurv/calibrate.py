@@ -9,9 +9,10 @@ For each replicate r = 1..N:
 4. fit the summary-data model (one compile per structure of reported statistics; the statistics
    enter as ``pm.Data``) and, optionally, the same trial's patient data;
    each fit samples at the calibration's target acceptance (0.9 by default) and a fit with
-   divergent transitions is sampled again at the model file's higher one (what an analyst does
-   with a divergent fit; the model files raise it for the funnel of vague priors, which
-   literature priors do not have, and it costs two to four times the leapfrog steps);
+   divergent transitions is sampled again at the model's higher one (what an analyst does
+   with a divergent fit; summary-data models and some model files raise it for ridges and
+   funnels that most simulated trials do not have, and it costs two to four times the leapfrog
+   steps);
 5. record whether the central 50/80/95% posterior intervals cover θ_r and the rank of θ_r among
    posterior draws (simulation-based calibration; Talts S et al. arXiv:1804.06788).
 
