@@ -1,6 +1,7 @@
 """Survival models fitted to published summaries: the bundled study, consistency with IPD fits."""
 
 import dataclasses
+import hashlib
 import json
 
 import numpy as np
@@ -195,6 +196,9 @@ def test_cli_calibrate_writes_coverage_and_prints_compile_and_run_times(tmp_path
     timings = json.loads((out / "calibration.json").read_text())
     assert timings["replicates"] == 2 and timings["summary_models"]
     assert set(timings["summary_models"]) <= set(timings["compile_seconds"])
+    # provenance: the inputs' hashes, the package versions and resurv's source
+    assert timings["packages"]["pymc"] and len(timings["resurv_source_sha256"]) == 64
+    assert timings["priors_sha256"] == hashlib.sha256((PRIORS / "literature.toml").read_bytes()).hexdigest()
     records = pd.read_csv(out / "calibration.csv")
     assert records["replicate"].nunique() == 2 and records["truth"].notna().all()
     # each replicate at 0.9, or at the model's target acceptance after divergences

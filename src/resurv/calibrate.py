@@ -404,6 +404,11 @@ def calibrate(
         "model": spec.to_dict(),
         "priors": priors.path,
         "study": study.path,
+        "priors_sha256": identity["priors"],
+        "study_sha256": identity["study"],
+        "with_ipd": with_ipd,
+        "packages": identity["packages"],
+        "resurv_source_sha256": identity["resurv_source"],
     }
     return CalibrationResult(table, _coverage_table(table), widths.reset_index(), timings)
 
