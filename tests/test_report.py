@@ -194,6 +194,13 @@ def test_calibration_record_gives_model_priors_sampler_and_times(sweeps, tmp_pat
     assert "compiled 1 summary-data model structure(s): 51.2 s" in md
     assert "200 replicates in 1234 s (6.2 s each" in md
     assert "6 sampled again" in md and "1 with divergences in the fit kept" in md
+    # a record written before the resampling rule does not claim the settings' value
+    del record["sampler"]["target_accept_after_divergences"]
+    (cal / "calibration.json").write_text(json.dumps(record))
+    build_report(folder)
+    md = (folder / "report.md").read_text()
+    assert "the model's target acceptance (value not recorded)" in md
+    assert "target acceptance 0.9" not in md
 
 
 def test_calibration_below_nominal_is_shown_first(sweeps, tmp_path):

@@ -168,11 +168,15 @@ def timing_lines(timings: dict) -> list[str]:
     """Compile and run times, and the sampler's record, of a calibration (``calibration.json``)."""
     t = timings
     s = t["sampler"]
-    after = s.get("target_accept_after_divergences")
-    again = f" ({after:g} after divergences)" if after and after > s["target_accept"] else ""
+    if "target_accept_after_divergences" in s:
+        after = s["target_accept_after_divergences"]
+        again = f" ({after:g} after divergences)" if after > s["target_accept"] else ""
+        target = f"target acceptance {s['target_accept']:g}{again}"
+    else:  # written before the resampling rule: every fit used the model's value
+        target = "the model's target acceptance (value not recorded)"
     lines = [
         f"NUTS (nutpie): {s['chains']} chains of {s['draws']} draws after {s['tune']} tuning "
-        f"steps, target acceptance {s['target_accept']:g}{again}"
+        f"steps, {target}"
     ]
     compiled, summary_keys = t["compile_seconds"], set(t.get("summary_models", []))
     summary = [v for k, v in compiled.items() if k in summary_keys]
