@@ -105,6 +105,25 @@ def test_an_arm_with_a_single_statistic_compiles_without_rewrite_failures(caplog
     assert np.all(np.isfinite(dlogp(built.model.initial_point())))
 
 
+def test_log_normal_summary_model_has_a_finite_gradient_for_steep_curves():
+    # a steep log-normal has H(u) = 0 in floating point near 0: the grading of the first piece
+    # must not turn that into inf or NaN (it reached the gradient, and NUTS stopped there)
+    spec = load_model_spec(MODELS / "os_lognormal.toml")
+    built = build_survival_summary(spec, load_priors(PRIORS / "literature.toml"), load_study(STUDY))
+    logp, dlogp = built.model.compile_logp(), built.model.compile_dlogp()
+    point = built.model.initial_point()
+    point.update(
+        accrual_months_interval__=np.array(0.251),
+        followup_months_interval__=np.array(0.164),
+        median_reference_log__=np.array(3.658),
+        log_tr=np.array(0.281),
+    )
+    for sdlog in (0.17, 0.22, 0.26, 0.32, 1.0):
+        point["sdlog_log__"] = np.array(np.log(sdlog))
+        assert np.isfinite(logp(point)), sdlog
+        assert np.all(np.isfinite(dlogp(point))), sdlog
+
+
 def test_reduce_trial_uses_the_papers_estimators(rng):
     study = _two_arm_study(15, 12, 36.0, 24.0)
     curves = [lambda h: 20.0 * h / np.log(2), lambda h: 30.0 * h / np.log(2)]

@@ -275,6 +275,10 @@ class ModelStatistic:
 #: and 96 nodes at posterior draws of the bundled study: benchmarks/bench_summary_nodes.py.
 SUMMARY_NODES = 32
 
+#: Small-time power k_j taken for a curve whose cumulative hazard vanishes faster than any power
+#: of u at 0 (and the largest k_j used): no grading beyond the default is needed for it.
+NO_SINGULARITY = 1e6
+
 #: Largest grading power of the pieces from 0 (reached for a Weibull shape of 2/64 ≈ 0.03).
 MAX_GRADING = 64.0
 
@@ -320,11 +324,17 @@ class TrialModel:
     def small_time_power(self, arm: int):
         """k_j = d log H_j / d log u near 0 (H_j ∝ u^{k_j}; the Weibull shape), at u = 1e−6 (A + F).
 
-        Evaluated as u h_j(u) / H_j(u); +inf where H_j(u) underflows (log-normal: H_j vanishes
-        faster than any power).
+        Evaluated as u h_j(u) / H_j(u), at most :data:`NO_SINGULARITY`, which it also is where
+        H_j(u) < 1e−280 (log-normal: H_j vanishes faster than any power). No inf or NaN arises:
+        they would reach the gradient through the nodes (0 · inf) even with no gradient taken
+        through the power itself.
         """
         u = 1e-6 * self.max_followup
-        return pt.exp(pt.log(u) + self.log_hazard(arm, u) - pt.log(self.cum_hazard(arm, u)))
+        cum = self.cum_hazard(arm, u)
+        resolved = cum > 1e-280
+        log_k = pt.log(u) + self.log_hazard(arm, u) - pt.log(pt.switch(resolved, cum, 1.0))
+        log_k = pt.switch(resolved, log_k, np.log(NO_SINGULARITY))
+        return pt.exp(pt.clip(log_k, -np.log(NO_SINGULARITY), np.log(NO_SINGULARITY)))
 
     def grading_power(self, floor: float):
         """P = max(floor, 2 / min_j k_j), at most MAX_GRADING; no gradient flows through it.
@@ -335,8 +345,7 @@ class TrialModel:
         does not depend on p, only its quadrature error does, hence no gradient.
         """
         smallest = pt.min(pt.stack([self.small_time_power(j) for j in range(len(self.curves))]))
-        power = pt.clip(2.0 / smallest, floor, MAX_GRADING)
-        return disconnected_grad(pt.switch(pt.isnan(power), floor, power))
+        return disconnected_grad(pt.clip(2.0 / smallest, floor, MAX_GRADING))
 
     @property
     def max_followup(self):
