@@ -203,6 +203,29 @@ def test_calibration_record_gives_model_priors_sampler_and_times(sweeps, tmp_pat
     assert "target acceptance 0.9" not in md
 
 
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [('{"replicates": 200, "sampl', None), ('{"replicates": 200}', "model"), ("[1, 2]", None)],
+)
+def test_malformed_calibration_record_is_refused_and_nothing_is_written(sweeps, tmp_path, capsys, text, field):
+    from resurv.cli import main
+
+    folder = tmp_path / "copy"
+    shutil.copytree(sweeps[0], folder)
+    cal = folder / "calibration" / "os_weibull"
+    cal.mkdir(parents=True)
+    pd.DataFrame(
+        {"target": ["log_hr"], "nominal": [0.5], "coverage": [0.5], "replicates": [200],
+         "binomial_se": [0.0354], "within_2se": [True], "sbc_uniformity_p": [0.5]}
+    ).to_csv(cal / "coverage.csv", index=False)
+    (cal / "calibration.json").write_text(text)
+    before = (folder / "report.md").read_bytes()
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert str(cal / "calibration.json") in err and (field is None or f": {field}: " in err)
+    assert (folder / "report.md").read_bytes() == before
+
+
 def test_calibration_below_nominal_is_shown_first(sweeps, tmp_path):
     md = _report_with_calibration(
         sweeps, tmp_path, "pfs_weibull_separate", "median_reference", [0.49, 0.865], [True, False]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..calibrate import timing_lines
+from ..errors import InputError
 from ..ess import ESS_SCALES, effective_sample_size
 from ..priors import PriorFile
 from .document import Section
@@ -161,7 +162,7 @@ def calibration_section(sweep_dir: Path) -> Section:
             )
         record = path.parent / "calibration.json"
         if record.is_file():
-            timings = json.loads(record.read_text())
+            timings = _calibration_record(record)
             sec.text(
                 f"{where}: model {timings['model']['name']}, priors "
                 f"{Path(timings['priors']).name}, seed {timings['seed']}. "
@@ -175,6 +176,39 @@ def calibration_section(sweep_dir: Path) -> Section:
                 "Interval width from the summaries relative to the same trials' patient data",
             )
     return sec
+
+
+_RECORD_FIELDS = {
+    "model": dict,
+    "sampler": dict,
+    "compile_seconds": dict,
+    "replicates": int,
+    "total_seconds": (int, float),
+    "replicates_with_divergences": int,
+    "seed": int,
+    "priors": str,
+}
+
+
+def _calibration_record(path: Path) -> dict:
+    """``calibration.json`` as ``resurv calibrate`` writes it; :class:`InputError` otherwise."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            path, None, f"must be the JSON that resurv calibrate writes ({exc})"
+        ) from None
+    if not isinstance(record, dict):
+        raise InputError(path, None, "must be a JSON object")
+    for key, kind in _RECORD_FIELDS.items():
+        if not isinstance(record.get(key), kind) or isinstance(record.get(key), bool):
+            raise InputError(path, key, "required, as resurv calibrate writes it")
+    for key in ("chains", "draws", "tune", "target_accept"):
+        if not isinstance(record["sampler"].get(key), int | float):
+            raise InputError(path, f"sampler.{key}", "required, a number")
+    if not isinstance(record["model"].get("name"), str):
+        raise InputError(path, "model.name", "required, a string")
+    return record
 
 
 def priors_section(prior_files: list[PriorFile], endpoints: list[str]) -> Section:
