@@ -13,8 +13,9 @@ import pytest
 from summary_curves import Weibull
 
 from resurv import followup
-from resurv.terms import rmean
+from resurv.terms import logrank, rmean
 from resurv.terms.base import TrialModel
+from resurv.terms.logrank import logrank_test
 from resurv.terms.rmean import km_restricted_mean
 
 A, F = 60.0, 20.0
@@ -81,3 +82,43 @@ def test_an_arm_of_one_is_refused():
     trial = TrialModel((Weibull(30.0, 1.0), Weibull(30.0, 1.0)), (1, 15), A, F, 0.0)
     with pytest.raises(ValueError, match="at least 2 patients in arm 0"):
         rmean.conditional_area_moments(trial, 0, 20.0)
+
+
+def _unconditional_arm(rng, curve, n, n_trials):
+    t = curve.sample(rng, n_trials * n).reshape(n_trials, n)
+    c = followup.sample_censoring_times(rng, A, F, 0.0, size=n_trials * n).reshape(n_trials, n)
+    return np.minimum(t, c), t <= c
+
+
+@pytest.mark.parametrize(
+    ("median_months", "shape", "tau"), [(30.0, 1.2, 50.0), (30.0, 1.2, 76.0), (12.0, 1.0, 40.0)]
+)
+def test_covariance_of_the_area_with_the_logrank_z_matches_direct_simulation(
+    median_months, shape, tau
+):
+    """Cov(area of arm 0, log-rank Z | τ) at n = 15/12 under the null (the table Z is exact).
+
+    Measured: the conditional covariance is within 9% of the simulated one (8.5%, 5% and 6% at
+    the three settings; Monte Carlo SE about 1.5%); the rescaled influence integral used before
+    (the fixed-horizon correlation kept at the conditional variance) was 15%, 12% and 24% too
+    large, outside the tolerance.
+    """
+    curve = Weibull(median_months, shape)
+    rng = np.random.default_rng(20261129)
+    r, n0, n1 = 20_000, 15, 12
+    time0, event0 = _conditional_trials(rng, curve, n0, tau, r)
+    time1, event1 = _unconditional_arm(rng, curve, n1, r)
+    time, event = np.hstack([time0, time1]), np.hstack([event0, event1])
+    arm = np.repeat([0, 1], [n0, n1])
+    area = km_restricted_mean(time, event, arm).rmean[:, 0]
+    z = logrank_test(time, event, arm == 1).z
+
+    trial = TrialModel((curve, curve), (n0, n1), A, F, 0.0)
+    conditional = rmean.conditional_area(trial, 0, tau)
+    z_influence = logrank.model_statistic(trial).influence[0]
+    model_cov = pytensor.function([], conditional.covariance(z_influence))()
+    empirical = np.cov(area, z)[0, 1]
+    # SE of the empirical covariance ≈ sd_a sd_z √((1 + ρ²)/R), ρ ≈ 0.5; plus 6% for the O(1/n)
+    # remainder of the linearisation at n = 12-15
+    se = area.std() * z.std() * np.sqrt((1 + np.corrcoef(area, z)[0, 1] ** 2) / r)
+    assert abs(empirical - model_cov) < 4 * se + 0.06 * abs(empirical), (empirical, model_cov)
