@@ -122,3 +122,27 @@ def test_covariance_of_the_area_with_the_logrank_z_matches_direct_simulation(
     # remainder of the linearisation at n = 12-15
     se = area.std() * z.std() * np.sqrt((1 + np.corrcoef(area, z)[0, 1] ** 2) / r)
     assert abs(empirical - model_cov) < 4 * se + 0.06 * abs(empirical), (empirical, model_cov)
+
+
+def test_covariance_with_the_logrank_z_has_finite_gradients_that_match_differences():
+    """Every parameter the covariance depends on gets a finite gradient, equal to differences.
+
+    (Evaluating the log-rank integrand at u = 0 gave nan shape-gradients: (t/σ)^k at t = 0.)
+    """
+    tau, k, follow_up = pt.dscalar("tau"), pt.dscalar("k"), pt.dscalar("F")
+    trial = TrialModel((Weibull(30.0, k), Weibull(20.0, 1.3)), (15, 12), A, follow_up, 0.0)
+    cov = rmean.conditional_area(trial, 0, tau).covariance(
+        logrank.model_statistic(trial).influence[0]
+    )
+    inputs = [tau, k, follow_up]
+    fn = pytensor.function(inputs, [cov, *pytensor.grad(cov, inputs)])
+    step = 1e-5
+    for point in [(10.0, 0.5, 20.0), (45.0, 1.0, 20.0), (70.0, 2.5, 15.0)]:
+        value, *gradient = fn(*point)
+        assert np.all(np.isfinite([value, *gradient]))
+        for i, derivative in enumerate(gradient):
+            up, down = list(point), list(point)
+            up[i] += step
+            down[i] -= step
+            numeric = (fn(*up)[0] - fn(*down)[0]) / (2 * step)
+            assert derivative == pytest.approx(numeric, rel=1e-4, abs=1e-9)

@@ -225,9 +225,14 @@ class ConditionalArea:
         """
         if other.upper is not None:
             raise ValueError("the conditional covariance needs an integrand over all follow-up")
-        a_x = other.sign * pt.exp(other.log_abs(self.grid))
+        # a_X at the grid's first point (u = 0) is taken from the second one: a curve's
+        # cumulative hazard (t/σ)^k has a nan shape-gradient at t = 0, and that piece of the
+        # trapezoid sum is O(first step) (the grid is graded as s² from 0)
+        inner = self.grid[1:]
+        a_x = other.sign * pt.exp(other.log_abs(inner))
         if other.factor is not None:
-            a_x = a_x * other.factor(self.grid)
+            a_x = a_x * other.factor(inner)
+        a_x = pt.concatenate([a_x[:1], a_x])
         weight, d_h, d_f = self.event_weight, self.d_hazard, self.d_distribution
         c_x = _cumulative_trapezoid(a_x, d_h)
         mean_x = _trapezoid(a_x * weight, d_h) - _trapezoid(c_x, d_f)
