@@ -346,7 +346,7 @@ def test_hand_written_references_agree_with_lifelines_where_they_meet(lung):
 
 
 @pytest.mark.parametrize("model_file", sorted(p.name for p in (ROOT / "models").glob("os_*.toml")))
-def test_cli_fit_runs_for_every_family(model_file, lung_csv, fitter, monkeypatch, tmp_path):
+def test_cli_fit_runs_for_every_family(model_file, lung_csv, fitter, monkeypatch, tmp_path, capsys):
     """``resurv fit models/os_*.toml --data lung.csv --time-unit days`` writes the contract files."""
     import resurv.api
     from resurv.cli import main
@@ -369,4 +369,11 @@ def test_cli_fit_runs_for_every_family(model_file, lung_csv, fitter, monkeypatch
     # lung: Kaplan-Meier medians 270 and 426 days = 8.9 and 14.0 months
     assert 6 < medians.iloc[0] < 12 and 9 < medians.iloc[1] < 19, medians
     diag = json.loads((out / "diagnostics.json").read_text())
-    assert diag["divergences"] == 0
+    if model_file == "os_pwexp.toml" and diag["divergences"]:
+        # the known limitation of the non-centred random walk with many patients (strict xfail
+        # in test_survival_recovery.py; 1 of 10 seeds here has one divergent transition): it
+        # must be reported, never hidden
+        assert not diag["passed"] and not diag["divergences_ok"]
+        assert "CONVERGENCE GATES FAILED" in capsys.readouterr().err
+    else:
+        assert diag["divergences"] == 0
