@@ -44,7 +44,7 @@ import pymc as pm
 from scipy import stats
 
 from .built import stacked_draws
-from .errors import InputError
+from .errors import InputError, SamplingError
 from .fit import Fitter, SamplerSettings, package_versions
 from .ipd import PatientData
 from .modelspec import ModelSpec
@@ -200,6 +200,11 @@ def timing_lines(timings: dict) -> list[str]:
     return lines
 
 
+def _reported(replica: Study) -> str:
+    """The kinds of statistics a replicate reports, e.g. ``median:sirt;logrank:``."""
+    return ";".join(f"{s.statistic}:{s.arm or ''}" for s in replica.survival)
+
+
 def _fit(fitter: Fitter, built, seed: int):
     """Posterior of ``built`` at the settings' target acceptance; again at the model's if divergent.
 
@@ -339,7 +344,17 @@ def calibrate(
         replica = reduce_trial(study, spec.endpoint, t, e, a)
         built = build_survival_summary(spec, priors, replica)
         summary_keys.add(built.key)
-        tree, target_accept = _fit(fitter, built, seed + r)
+        try:
+            tree, target_accept = _fit(fitter, built, seed + r)
+        except SamplingError as exc:
+            kept = (
+                f"; the finished replicates are kept in {checkpoint}"
+                if checkpoint and Path(checkpoint).exists()
+                else ""
+            )
+            raise SamplingError(
+                f"calibration replicate {r} (reported: {_reported(replica)}): {exc}{kept}"
+            ) from exc
         post = tree.posterior.to_dataset()
         divergences = int(tree.sample_stats["diverging"].values.sum())
         n_failed += divergences > 0
@@ -349,7 +364,7 @@ def calibrate(
             data = PatientData(t, e.astype(bool), a, None, tuple(x.id for x in study.arms), "")
             ipd_built = build_survival_patients(spec, priors, data, [x.label for x in study.arms])
             ipd_post = _fit(fitter, ipd_built, seed + r)[0].posterior.to_dataset()
-        stat_kinds = ";".join(f"{s.statistic}:{s.arm or ''}" for s in replica.survival)
+        stat_kinds = _reported(replica)
         for name, fn in targets.items():
             rec = _interval_records(name, float(truths[name][r]), fn(post), rng)
             rec.update(

@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, SamplingError
 
 __all__ = ["main"]
 
@@ -342,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SamplingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 1

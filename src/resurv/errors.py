@@ -11,6 +11,7 @@ __all__ = [
     "InputError",
     "ModelSpecError",
     "PriorSpecError",
+    "SamplingError",
     "StudyValidationError",
 ]
 
@@ -24,6 +25,13 @@ class InputError(ValueError):
         self.rule = rule
         where = ": ".join(p for p in (self.file, self.field) if p)
         super().__init__(f"{where}: {rule}" if where else rule)
+
+
+class SamplingError(RuntimeError):
+    """The sampler failed (no initial point with a finite log density and gradient, or an error).
+
+    The message names the model and the seed; the command line prints it and exits with code 1.
+    """
 
 
 class StudyValidationError(InputError):

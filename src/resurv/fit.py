@@ -21,6 +21,7 @@ import xarray as xr
 from pymc.stats.log_density import compute_log_likelihood, compute_log_prior
 
 from .built import BuiltModel
+from .errors import SamplingError
 
 __all__ = ["Fitter", "SamplerSettings", "model_data_values", "package_versions"]
 
@@ -101,16 +102,23 @@ class Fitter:
         """
         s = self.settings
         target_accept = self.target_accept(built) if target_accept is None else target_accept
-        tree = nutpie.sample(
-            self.compiled(built),
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            seed=seed,
-            cores=s.cores,
-            target_accept=target_accept,
-            progress_bar=False,
-        )
+        compiled = self.compiled(built)
+        try:
+            tree = nutpie.sample(
+                compiled,
+                draws=s.draws,
+                tune=s.tune,
+                chains=s.chains,
+                seed=seed,
+                cores=s.cores,
+                target_accept=target_accept,
+                progress_bar=False,
+            )
+        except RuntimeError as exc:
+            reason = " ".join(str(exc).split("Stack backtrace")[0].split())
+            raise SamplingError(
+                f"sampling model {built.key} with seed {seed} failed: {reason}"
+            ) from exc
         for group in ("warmup_posterior", "warmup_sample_stats"):
             if group in tree.children:
                 del tree[group]
