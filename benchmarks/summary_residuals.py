@@ -2,8 +2,8 @@
 
 Draws the same parameters and simulated trials as ``resurv calibrate`` does for the bundled
 study's PFS design (``models/pfs_weibull_separate.toml``, literature priors, ``--seed``,
-``--replicates``; steps 1-2 of :mod:`resurv.calibrate`), keeps the trials in which both arms'
-KM medians were reached, and evaluates the summary likelihood's joint normal for
+``--replicates``; :func:`resurv.calibrate.simulated_replicates`), keeps the trials in which
+both arms' KM medians were reached, and evaluates the summary likelihood's joint normal for
 (log median 0, log median 1, SPSS mean 0, SPSS mean 1, log-rank Z) at the true parameters and
 the trial's own largest observed times. If the model is right, each standardized residual has
 mean 0 and variance 1: the marginal ones (x_k − μ_k)/σ_k and the sequential ones (each given the
@@ -18,21 +18,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import warnings
 from pathlib import Path
 
 import numpy as np
-import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 
 from resurv.api import load_data
 from resurv.built import stacked_draws
+from resurv.calibrate import simulated_replicates
 from resurv.modelspec import load_model_spec
 from resurv.priors import load_priors
-from resurv.simulate import simulate_trials
-from resurv.summary_model import DESIGN_VARIABLES, build_survival_summary
-from resurv.survival_model import curves_from_posterior
 from resurv.terms import logrank, median, rmean
 from resurv.terms.base import (
     LogRank,
@@ -65,38 +61,18 @@ class Weibull:
 
 def calibration_trials(replicates: int, seed: int):
     """Truths and simulated trials exactly as ``resurv calibrate`` draws them."""
-    spec = load_model_spec(ROOT / "models/pfs_weibull_separate.toml")
-    priors = load_priors(ROOT / "priors/literature.toml")
     study = load_data(ROOT / "data/studies/nmc2020_sirt_prrt.toml")
-    rng = np.random.default_rng([seed, 6])
-    template = build_survival_summary(spec, priors, study)
-    wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
-    with template.model, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prior = pm.sample_prior_predictive(
-            draws=replicates,
-            var_names=[*wanted, "median_months", "rmst_months"],
-            random_seed=int(rng.integers(2**31)),
-        ).prior.to_dataset()
-    curves = curves_from_posterior(spec, prior)
-    design = [
-        stacked_draws(prior, v) if v in prior else np.zeros(replicates) for v in DESIGN_VARIABLES
-    ]
-    n = [a.n for a in study.arms]
-    trials = simulate_trials(
-        rng, [c.inv_cum_hazard for c in curves], n, *design, n_trials=replicates
+    prior, trials, _, _ = simulated_replicates(
+        load_model_spec(ROOT / "models/pfs_weibull_separate.toml"),
+        load_priors(ROOT / "priors/literature.toml"),
+        study,
+        replicates,
+        seed,
     )
-    truth = np.column_stack(
-        [
-            stacked_draws(prior, "median_reference"),
-            stacked_draws(prior, "shape_reference"),
-            stacked_draws(prior, "median_comparator"),
-            stacked_draws(prior, "shape_comparator"),
-            design[0],
-            design[1],
-        ]
-    )
-    return n, truth, trials
+    names = ["median_reference", "shape_reference", "median_comparator", "shape_comparator"]
+    names += ["accrual_months", "followup_months"]
+    truth = np.column_stack([stacked_draws(prior, v) for v in names])
+    return [a.n for a in study.arms], truth, trials
 
 
 def normal_block(n, conditional_covariance: bool):

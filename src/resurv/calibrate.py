@@ -37,19 +37,21 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pymc as pm
+import xarray as xr
 from scipy import stats
 
-from .built import stacked_draws
+from .built import BuiltModel, stacked_draws
 from .errors import InputError, SamplingError
 from .fit import Fitter, SamplerSettings, package_versions
 from .ipd import PatientData
 from .modelspec import ModelSpec
 from .priors import PriorFile
-from .simulate import simulate_trials
+from .simulate import SimulatedTrials, simulate_trials
 from .study import Study, SurvivalStatistic
 from .summary_model import DESIGN_VARIABLES, build_survival_summary
 from .survival_model import build_survival_patients, curves_from_posterior
@@ -64,7 +66,9 @@ __all__ = [
     "CalibrationResult",
     "calibrate",
     "checkpoint_identity",
+    "SimulatedReplicates",
     "reduce_trial",
+    "simulated_replicates",
     "targets_for",
 ]
 
@@ -260,6 +264,53 @@ def _coverage_table(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class SimulatedReplicates(NamedTuple):
+    """Steps 1-2 of a calibration (see :func:`simulated_replicates`)."""
+
+    prior: xr.Dataset
+    trials: SimulatedTrials
+    rng: np.random.Generator
+    template: BuiltModel
+
+
+def simulated_replicates(
+    spec: ModelSpec, priors: PriorFile, study: Study, replicates: int, seed: int
+) -> SimulatedReplicates:
+    """Parameters and follow-up designs drawn from the prior, and a trial of the design for each.
+
+    Returns the prior draws (with ``median_months`` and ``rmst_months``), the simulated trials,
+    the random stream, which the calibration goes on using (SBC thinning) so that the same seed
+    gives the same calibration, and the summary-data model of the study itself.
+    """
+    rng = np.random.default_rng([seed, 6])
+    template = build_survival_summary(spec, priors, study)
+    # every parameter except the latent largest observed times (their law is a potential, which
+    # prior predictive sampling cannot draw; the simulated trials give them anyway)
+    wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
+    # the potentials are the summary likelihood: the draws wanted here are from the prior alone
+    with template.model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
+        prior = pm.sample_prior_predictive(
+            draws=replicates,
+            var_names=[*wanted, "median_months", "rmst_months"],
+            random_seed=int(rng.integers(2**31)),
+        ).prior.to_dataset()
+    curves = curves_from_posterior(spec, prior)
+    design = [
+        stacked_draws(prior, v) if v in prior else np.zeros(replicates) for v in DESIGN_VARIABLES
+    ]
+    trials = simulate_trials(
+        rng,
+        [c.inv_cum_hazard for c in curves],
+        [a.n for a in study.arms],
+        design[0],
+        design[1],
+        design[2],
+        n_trials=replicates,
+    )
+    return SimulatedReplicates(prior, trials, rng, template)
+
+
 def calibrate(
     spec: ModelSpec,
     priors: PriorFile,
@@ -290,34 +341,8 @@ def calibrate(
     done = _read_checkpoint(Path(checkpoint), identity) if checkpoint else {}
     if done:
         log.info("resuming from %s: %d of %d replicates done", checkpoint, len(done), replicates)
-    rng = np.random.default_rng([seed, 6])
-    template = build_survival_summary(spec, priors, study)
+    prior, trials, rng, template = simulated_replicates(spec, priors, study, replicates, seed)
     targets = targets_for(spec)
-    # every parameter except the latent largest observed times (their law is a potential, which
-    # prior predictive sampling cannot draw; the simulated trials give them anyway)
-    wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
-    # the potentials are the summary likelihood: the draws wanted here are from the prior alone
-    with template.model, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
-        prior = pm.sample_prior_predictive(
-            draws=replicates,
-            var_names=[*wanted, "median_months", "rmst_months"],
-            random_seed=int(rng.integers(2**31)),
-        ).prior.to_dataset()
-    curves = curves_from_posterior(spec, prior)
-    design = [
-        stacked_draws(prior, v) if v in prior else np.zeros(replicates) for v in DESIGN_VARIABLES
-    ]
-    n_per_arm = [a.n for a in study.arms]
-    trials = simulate_trials(
-        rng,
-        [c.inv_cum_hazard for c in curves],
-        n_per_arm,
-        design[0],
-        design[1],
-        design[2],
-        n_trials=replicates,
-    )
     truths = {name: fn(prior) for name, fn in targets.items()}
     records = []
     total_seconds = 0.0
