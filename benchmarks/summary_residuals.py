@@ -8,8 +8,11 @@ both arms' KM medians were reached, and evaluates the summary likelihood's joint
 the trial's own largest observed times. If the model is right, each standardized residual has
 mean 0 and variance 1: the marginal ones (x_k − μ_k)/σ_k and the sequential ones (each given the
 statistics before it, L⁻¹(x − μ), L the Cholesky factor) that the likelihood is built from.
-Printed for the covariance resurv uses and for the SPSS means' covariances kept at the
-rescaled fixed-horizon correlation (``covariance_with`` off).
+Printed for the covariance resurv uses (each SPSS mean's covariances are the influence integrals
+rescaled to its conditional variance) and with the SPSS means' covariances with Z replaced by
+the conditional ones (:meth:`resurv.terms.rmean.ConditionalArea.covariance`); then, for the
+latter, how often the matrix is not positive definite at parameters drawn around the bundled
+design (``--psd-draws``).
 
 Run: ``.venv/bin/python benchmarks/summary_residuals.py [--replicates 200] [--seed 11]``
 """
@@ -17,7 +20,6 @@ Run: ``.venv/bin/python benchmarks/summary_residuals.py [--replicates 200] [--se
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -79,25 +81,45 @@ def normal_block(n, conditional_covariance: bool):
     """Function (truth..., τ0, τ1) -> (mean, covariance) of the five statistics."""
     m0, k0, m1, k1, a, f, t0, t1 = (pt.dscalar() for _ in range(8))
     trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), n, a, f, 0.0)
+    z = logrank.model_statistic(trial, LogRank(0.5, 1))
     stats_ = [
         median.model_statistic(trial, MedianReached(0, 1.0)),
         median.model_statistic(trial, MedianReached(1, 1.0)),
         rmean.model_statistic(trial, RestrictedMean(0, 1.0), t0),
         rmean.model_statistic(trial, RestrictedMean(1, 1.0), t1),
-        logrank.model_statistic(trial, LogRank(0.5, 1)),
+        z,
     ]
-    if not conditional_covariance:
-        stats_ = [dataclasses.replace(s, covariance_with=None) for s in stats_]
     mean = pt.stack([s.mean for s in stats_])
-    return pytensor.function(
-        [m0, k0, m1, k1, a, f, t0, t1], [mean, covariance_pieces(trial, stats_)]
-    )
+    cov = covariance_pieces(trial, stats_)
+    if conditional_covariance:
+        for row, (arm, tau) in zip((2, 3), ((0, t0), (1, t1)), strict=True):
+            value = rmean.conditional_area(trial, arm, tau).covariance(z.influence[arm])
+            cov = pt.set_subtensor(cov[row, 4], value)
+            cov = pt.set_subtensor(cov[4, row], value)
+    return pytensor.function([m0, k0, m1, k1, a, f, t0, t1], [mean, cov])
+
+
+def share_not_positive_definite(block, draws: int, rng) -> float:
+    """Share of parameter draws around the bundled design where the matrix is not PD."""
+    failed = 0
+    for _ in range(draws):
+        medians = np.exp(rng.normal(np.log(20.0), 0.8, 2))
+        shapes = np.exp(rng.normal(0.15, 0.5, 2))
+        accrual, follow_up = rng.uniform(24.0, 96.0), rng.uniform(3.0, 48.0)
+        taus = rng.uniform(0.3, 1.0, 2) * (accrual + follow_up)
+        _, cov = block(medians[0], shapes[0], medians[1], shapes[1], accrual, follow_up, *taus)
+        try:
+            np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            failed += 1
+    return failed / draws
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--psd-draws", type=int, default=2000)
     args = parser.parse_args()
     n, truth, trials = calibration_trials(args.replicates, args.seed)
     km = km_median(trials.time, trials.event, trials.arm)
@@ -106,7 +128,7 @@ def main() -> None:
     keep = np.flatnonzero(km.reached.all(axis=1))
     observed = np.column_stack([np.log(km.median), means.rmean, z])[keep]
     print(f"{len(keep)} of {args.replicates} simulated trials with both medians reached")
-    for label, conditional in (("resurv", True), ("rescaled fixed-horizon", False)):
+    for label, conditional in (("resurv (rescaled)", False), ("conditional", True)):
         block = normal_block(n, conditional)
         marginal, sequential = [], []
         for row, r in zip(observed, keep, strict=True):
@@ -123,6 +145,8 @@ def main() -> None:
                 f"{name:>14} {marginal[:, k].mean():14.2f} {marginal[:, k].var():6.2f}"
                 f" {sequential[:, k].mean():16.2f} {sequential[:, k].var():6.2f}"
             )
+        share = share_not_positive_definite(block, args.psd_draws, np.random.default_rng(3))
+        print(f"not positive definite at {share:.1%} of {args.psd_draws} parameter draws")
 
 
 if __name__ == "__main__":

@@ -99,9 +99,9 @@ def test_covariance_of_the_area_with_the_logrank_z_matches_direct_simulation(
     """Cov(area of arm 0, log-rank Z | τ) at n = 15/12 under the null (the table Z is exact).
 
     Measured: the conditional covariance is within 9% of the simulated one (8.5%, 5% and 6% at
-    the three settings; Monte Carlo SE about 1.5%); the rescaled influence integral used before
-    (the fixed-horizon correlation kept at the conditional variance) was 15%, 12% and 24% too
-    large, outside the tolerance.
+    the three settings; Monte Carlo SE about 1.5%); the rescaled influence integral that the
+    likelihood uses (the fixed-horizon correlation kept at the conditional variance) is 15%, 12%
+    and 24% too large, outside the tolerance (docs/statistics.md, T3: not substituted yet).
     """
     curve = Weibull(median_months, shape)
     rng = np.random.default_rng(20261129)

@@ -261,17 +261,13 @@ class ModelStatistic:
     ``variance`` (None: the influence integral) is the statistic's variance where a better one
     than the influence integral is known (the SPSS mean given its largest observed time); its
     covariances with the other statistics are then the influence integrals rescaled to it, so
-    that the correlations stay those of the influence integrands, except where
-    ``covariance_with`` (None: not used) gives them: for a statistic with one arm, its
-    covariance with another statistic whose integrand on that arm spans the whole follow-up
-    (``upper`` None, e.g. the log-rank Z), from that integrand.
+    that the correlations stay those of the influence integrands.
     """
 
     label: str
     mean: Any
     influence: dict[int, ArmInfluence] = field(default_factory=dict)
     variance: Any = None
-    covariance_with: Callable[[ArmInfluence], Any] | None = None
 
 
 #: Gauss–Legendre nodes per smooth piece in the summary-data likelihood (each piece is smooth:
@@ -451,8 +447,7 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
     """Model covariance matrix Σ_j ∫ a_j^X a_j^Y π_j h_j du of the statistics (PyTensor, K × K).
 
     A statistic with its own ``variance`` gets that variance, and its covariances are rescaled
-    to keep the correlations of the influence integrals, except those it computes itself
-    (``covariance_with``; :class:`ModelStatistic`).
+    to keep the correlations of the influence integrals (:class:`ModelStatistic`).
 
     For each arm, the integrals of all pairs (X, Y) that involve the arm run on [0, min(b_X, b_Y,
     A + F)] and are computed together: one matrix of nodes (pairs × nodes), each influence
@@ -528,8 +523,7 @@ def _with_variances(cov, stats_: Sequence[ModelStatistic]):
     """Rescale the rows and columns of statistics that carry their own variance: D Σ D.
 
     D_ii = √(variance_i / Σ_ii) (1 for the others) keeps Σ positive semi-definite and keeps its
-    correlations. Then the covariances a statistic computes itself (``covariance_with``)
-    replace their entries.
+    correlations.
     """
     if all(s.variance is None for s in stats_):
         return cov
@@ -541,19 +535,7 @@ def _with_variances(cov, stats_: Sequence[ModelStatistic]):
             for i, s in enumerate(stats_)
         ]
     )
-    cov = cov * scale[:, None] * scale[None, :]
-    for i, s in enumerate(stats_):
-        if s.covariance_with is None:
-            continue
-        (arm,) = s.influence
-        for m, other in enumerate(stats_):
-            integrand = other.influence.get(arm)
-            if m == i or integrand is None or integrand.upper is not None:
-                continue
-            value = s.covariance_with(integrand)
-            cov = pt.set_subtensor(cov[i, m], value)
-            cov = pt.set_subtensor(cov[m, i], value)
-    return cov
+    return cov * scale[:, None] * scale[None, :]
 
 
 #: Width of the smooth minimum of two integration limits, relative to their mean.
