@@ -261,13 +261,16 @@ class ModelStatistic:
     ``variance`` (None: the influence integral) is the statistic's variance where a better one
     than the influence integral is known (the SPSS mean given its largest observed time); its
     covariances with the other statistics are then the influence integrals rescaled to it, so
-    that the correlations stay those of the influence integrands.
+    that the correlations stay those of the influence integrands, unless ``covariance_with``
+    gives its covariance with the one statistic whose integrand on its arm spans the whole
+    follow-up (the log-rank Z): see :func:`_with_variances`.
     """
 
     label: str
     mean: Any
     influence: dict[int, ArmInfluence] = field(default_factory=dict)
     variance: Any = None
+    covariance_with: Callable[[ArmInfluence], Any] | None = None
 
 
 #: Gauss–Legendre nodes per smooth piece in the summary-data likelihood (each piece is smooth:
@@ -456,6 +459,7 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
     """
     k = len(stats_)
     total = pt.zeros((k, k))
+    gram = {}
     for arm in sorted({arm for s in stats_ for arm in s.influence}):
         members = [i for i, s in enumerate(stats_) if arm in s.influence]
         pairs = [(i, m) for a, i in enumerate(members) for m in members[a:]]
@@ -504,8 +508,9 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
         for p, (i, m) in enumerate(pairs):
             selector[i * k + m, p] = 1.0
             selector[m * k + i, p] = 1.0
-        total = total + pt.dot(selector, signs * values).reshape((k, k))
-    return _with_variances(total, stats_)
+        gram[arm] = pt.dot(selector, signs * values).reshape((k, k))
+        total = total + gram[arm]
+    return _with_variances(total, stats_, gram)
 
 
 def _pair_rows(values, member, rows):
@@ -519,23 +524,48 @@ def _pair_rows(values, member, rows):
     return values[member, rows]
 
 
-def _with_variances(cov, stats_: Sequence[ModelStatistic]):
-    """Rescale the rows and columns of statistics that carry their own variance: D Σ D.
+def _with_variances(cov, stats_: Sequence[ModelStatistic], gram: dict):
+    """Give the statistics that carry their own variance that variance, keeping Σ a Gram matrix.
 
-    D_ii = √(variance_i / Σ_ii) (1 for the others) keeps Σ positive semi-definite and keeps its
-    correlations.
+    A statistic X with its own ``variance`` v on arm j (one arm) gets the integrand
+    ã = s a_X + β a_Z on arm j, s = √(v / ⟨a_X, a_X⟩_j), where Z is the one statistic whose
+    integrand on arm j spans the whole follow-up and β = (c − s ⟨a_X, a_Z⟩_j) / ⟨a_Z, a_Z⟩_j
+    makes Cov(X, Z) the statistic's own value c (``covariance_with``; β = 0 without it, which
+    is the rescaling D Σ D). ⟨·,·⟩_j are the arm's integrals in ``gram``. Its covariances are
+    then ⟨ã, a_Y⟩_j and its variance max(v, ⟨ã, ã⟩_j) (smoothly): the remaining
+    v − ⟨ã, ã⟩_j ≥ 0 enters as an independent term. Σ stays a Gram matrix plus a non-negative
+    diagonal, so positive semi-definite for every parameter value.
     """
     if all(s.variance is None for s in stats_):
         return cov
-    # the diagonal as a masked row sum (pt.diagonal trips a graph rewrite here)
-    diagonal = pt.sum(cov * np.eye(len(stats_)), axis=1)
-    scale = pt.stack(
-        [
-            pt.ones(()) if s.variance is None else pt.sqrt(s.variance / diagonal[i])
-            for i, s in enumerate(stats_)
+    eye = np.eye(len(stats_))
+    for i, s in enumerate(stats_):
+        if s.variance is None:
+            continue
+        (arm,) = s.influence
+        g = gram[arm]
+        scale = pt.sqrt(s.variance / g[i, i])
+        row = scale * g[i]
+        spanning = [
+            m
+            for m, other in enumerate(stats_)
+            if m != i and arm in other.influence and other.influence[arm].upper is None
         ]
-    )
-    return cov * scale[:, None] * scale[None, :]
+        if s.covariance_with is not None and len(spanning) == 1:
+            (m,) = spanning
+            beta = (s.covariance_with(stats_[m].influence[arm]) - row[m]) / g[m, m]
+            row = row + beta * g[m]
+            own = scale**2 * g[i, i] + 2.0 * scale * beta * g[i, m] + beta**2 * g[m, m]
+            width = 1e-3 * s.variance
+            variance = own + width * pt.softplus((s.variance - own) / width)
+        else:
+            variance = s.variance
+        row = row * (1.0 - eye[i]) + variance * eye[i]
+        cov = cov - g[i][:, None] * eye[i][None, :] - eye[i][:, None] * g[i][None, :]
+        cov = cov + g[i, i] * eye[i][:, None] * eye[i][None, :]
+        cov = cov + row[:, None] * eye[i][None, :] + eye[i][:, None] * row[None, :]
+        cov = cov - variance * eye[i][:, None] * eye[i][None, :]
+    return cov
 
 
 #: Width of the smooth minimum of two integration limits, relative to their mean.

@@ -93,8 +93,8 @@ def km_restricted_mean(time, event, arm=None) -> RestrictedMeanEstimate:
 # * τ the arm's largest observed time (the SPSS mean; τ latent with its exact law,
 #   resurv.terms.notreached). Given τ, one patient is at risk over all of [0, τ) and the other
 #   n − 1 observed times are i.i.d. from Y | Y < τ (Y = min(T, C)); the mean and variance of the
-#   KM area are those of that conditional experiment (ConditionalArea). The influence
-#   integrand above still gives T3's correlations with the other statistics.
+#   KM area are those of that conditional experiment (ConditionalArea), and so is its
+#   covariance with the log-rank Z; the influence integrand above gives the others.
 # Reference: Miller RG. Survival Analysis, 1981.
 
 import pytensor.tensor as pt  # noqa: E402
@@ -192,9 +192,9 @@ class ConditionalArea:
 
     A statistic X with influence integrand a_X on this arm (X − x ≈ Σ_i ψ_i over the arm's
     patients, ψ(y, δ) = δ a_X(y) − ∫₀^y a_X h du) has Cov(area, X | τ) = Cov(φ, ψ)
-    (:meth:`covariance`; the influence integral rescaled to the conditional variance, which the
-    likelihood uses, keeps the fixed-horizon correlation: 12-24% too large a covariance with
-    the log-rank Z at n = 15/12; docs/statistics.md, T3).
+    (:meth:`covariance`; the influence integral rescaled to the conditional variance keeps the
+    fixed-horizon correlation: 12-24% too large a covariance with the log-rank Z at
+    n = 15/12; docs/statistics.md, T3).
 
     Integrals are accumulated with the trapezoid rule in the cumulative hazard
     (f₁ du = SG dH / (1 − SG(τ))), which is finite where h is not (Weibull shape < 1), on
@@ -310,11 +310,11 @@ def model_statistic(
     With ``largest_time`` (the SPSS mean) τ_j is the arm's largest observed time and the mean and
     variance are :func:`conditional_area_moments`; otherwise τ_j is a fixed cut, the mean is
     ∫₀^τ S_j and the variance the influence integral. Either way the influence integrand gives
-    the covariances with the other statistics (rescaled to the variance used). For the SPSS
-    mean that overstates its covariance with the log-rank Z by 12-24% at n = 15/12
-    (:meth:`ConditionalArea.covariance` is the conditional one); it is not substituted into
-    the matrix yet, because the result is not positive definite everywhere
-    (docs/statistics.md, T3).
+    the covariances with the other statistics (rescaled to the variance used), except that the
+    SPSS mean's covariance with the log-rank Z is the conditional one
+    (:meth:`ConditionalArea.covariance`; the rescaled one is 12-24% too large at n = 15/12),
+    built into the matrix so that it stays positive definite (:class:`ModelStatistic`,
+    ``covariance_with``; docs/statistics.md, T3).
     """
     arm_influence = influence(trial, reported.arm, horizon_months)
     if not largest_time:
@@ -329,4 +329,5 @@ def model_statistic(
         mean=area.mean,
         influence={reported.arm: arm_influence},
         variance=area.variance,
+        covariance_with=area.covariance,
     )
