@@ -257,14 +257,16 @@ class _DivergesBelow:
     def __init__(self, threshold, model_target):
         self.settings = SamplerSettings(target_accept=0.9)
         self.threshold, self.model_target, self.calls = threshold, model_target, []
+        self.var_names = []
 
     def target_accept(self, built):
         return max(self.settings.target_accept, self.model_target)
 
-    def sample(self, built, seed, *, posterior_only, target_accept):
+    def sample(self, built, seed, *, posterior_only, target_accept, var_names):
         import xarray as xr
 
         self.calls.append(target_accept)
+        self.var_names.append(var_names)
         diverging = np.full((1, 4), target_accept < self.threshold)
         return xr.DataTree.from_dict(
             {"sample_stats": xr.Dataset({"diverging": (("chain", "draw"), diverging)})}
@@ -278,11 +280,13 @@ class _DivergesBelow:
 def test_calibration_fits_again_at_the_models_target_acceptance_only_after_divergences(
     threshold, model_target, calls
 ):
-    from resurv.calibrate import _fit
+    from resurv.calibrate import TARGET_VARIABLES, _fit
 
     fitter = _DivergesBelow(threshold, model_target)
     tree, target_accept = _fit(fitter, None, seed=1)
     assert fitter.calls == calls and target_accept == calls[-1]
+    # a replicate's fit draws only the deterministics the calibration reads
+    assert fitter.var_names == [list(TARGET_VARIABLES)] * len(calls)
     # the fit kept is the last one, divergent or not (the calibration counts it)
     assert bool(tree.sample_stats["diverging"].values.any()) == (calls[-1] < threshold)
 

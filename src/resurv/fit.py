@@ -3,6 +3,8 @@
 A fit is a pure function of (model file, prior file, data, seed). The compiled model is cached by
 the key of its graph structure; a new fit with the same structure swaps ``pm.Data`` values with
 ``CompiledModel.with_data`` and samples without recompiling.
+
+Models are compiled without PyTensor's in-place rewrites (:func:`without_inplace_rewrites`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import logging
 import platform
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -19,11 +23,18 @@ import nutpie
 import pymc as pm
 import xarray as xr
 from pymc.stats.log_density import compute_log_likelihood, compute_log_prior
+from pytensor.compile import mode as pytensor_mode
 
 from .built import BuiltModel
 from .errors import SamplingError
 
-__all__ = ["Fitter", "SamplerSettings", "model_data_values", "package_versions"]
+__all__ = [
+    "Fitter",
+    "SamplerSettings",
+    "model_data_values",
+    "package_versions",
+    "without_inplace_rewrites",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +44,25 @@ _PACKAGES = ("resurv", "pymc", "pytensor", "nutpie", "arviz", "numpy", "scipy", 
 def model_data_values(model: pm.Model) -> dict[str, np.ndarray]:
     """Current values of every ``pm.Data`` container of ``model`` (data and prior settings)."""
     return {d.name: np.asarray(d.get_value()) for d in model.data_vars}
+
+
+@contextmanager
+def without_inplace_rewrites() -> Iterator[None]:
+    """Compile with PyTensor's "NUMBA" mode minus its in-place rewrites (``excluding("inplace")``).
+
+    nutpie compiles a PyMC model in the "NUMBA" mode. Its in-place rewrites let an operation
+    overwrite an input's buffer; to do so safely the destroy handler re-validates the whole graph
+    after each candidate, which on the summary-data models is half of all graph-rewriting time
+    (the PFS model: 24 s of rewriting, 12 s without them). They change no value (the same seed
+    gives the same draws) and, on arrays of a few hundred numbers, no sampling time
+    (benchmarks/bench_compile.py). The mode is restored on exit, even after an error.
+    """
+    original = pytensor_mode.predefined_modes["NUMBA"]
+    pytensor_mode.predefined_modes["NUMBA"] = original.excluding("inplace")
+    try:
+        yield
+    finally:
+        pytensor_mode.predefined_modes["NUMBA"] = original
 
 
 def package_versions() -> dict[str, str]:
@@ -72,14 +102,21 @@ class Fitter:
     _compiled: dict = field(default_factory=dict, repr=False)
     compile_seconds: dict = field(default_factory=dict)
 
-    def compiled(self, built: BuiltModel):
-        """The compiled model for ``built``'s structure, with ``built``'s data swapped in."""
-        if built.key not in self._compiled:
+    def compiled(self, built: BuiltModel, var_names: Sequence[str] | None = None):
+        """The compiled model for ``built``'s structure, with ``built``'s data swapped in.
+
+        ``var_names``: the variables the draws carry besides the free parameters sampled
+        without a transform (None: all of them; a transformed parameter, e.g. a scale sampled
+        on the log scale, only when named). Fewer make a smaller function to compile.
+        """
+        key = built.key if var_names is None else (built.key, tuple(var_names))
+        if key not in self._compiled:
             start = time.perf_counter()
-            self._compiled[built.key] = nutpie.compile_pymc_model(built.model)
+            with without_inplace_rewrites():
+                self._compiled[key] = nutpie.compile_pymc_model(built.model, var_names=var_names)
             self.compile_seconds[built.key] = time.perf_counter() - start
             log.info("compiled model %s in %.1f s", built.key, self.compile_seconds[built.key])
-        return self._compiled[built.key].with_data(**model_data_values(built.model))
+        return self._compiled[key].with_data(**model_data_values(built.model))
 
     def target_accept(self, built: BuiltModel) -> float:
         """NUTS target acceptance for ``built``: the larger of the settings' and the model's."""
@@ -93,16 +130,21 @@ class Fitter:
         log_likelihood: bool = True,
         posterior_only: bool = False,
         target_accept: float | None = None,
+        var_names: Sequence[str] | None = None,
     ) -> xr.DataTree:
         """Sample the posterior of ``built``; add log-likelihood, log-prior and constant data.
 
         ``posterior_only`` returns the posterior and the sampler statistics alone (what a
         simulation study reads; evaluating the log prior costs about as much as sampling a small
         model). ``target_accept`` (None: :meth:`target_accept`) sets NUTS' target acceptance.
+        ``var_names`` (with ``posterior_only`` alone) keeps only these variables beside the
+        untransformed free parameters (:meth:`compiled`).
         """
+        if var_names is not None and not posterior_only:
+            raise ValueError("var_names selects posterior draws: use it with posterior_only=True")
         s = self.settings
         target_accept = self.target_accept(built) if target_accept is None else target_accept
-        compiled = self.compiled(built)
+        compiled = self.compiled(built, var_names)
         try:
             tree = nutpie.sample(
                 compiled,
