@@ -78,8 +78,8 @@ LEVELS = (0.5, 0.8, 0.95)
 #: File in the output folder of ``resurv calibrate`` holding finished replicates until the end.
 CHECKPOINT_NAME = "replicates.partial.jsonl"
 SBC_DRAWS = 99
-#: The deterministics the targets of :func:`targets_for` read (the free parameters are always
-#: drawn); a replicate's fit computes no other, so its model compiles faster.
+#: The variables the targets of :func:`targets_for` read; a replicate's fit draws no other
+#: (besides the free parameters sampled without a transform), so its model compiles faster.
 TARGET_VARIABLES = ("log_hr", "log_tr", "median_months", "rmst_months")
 
 
