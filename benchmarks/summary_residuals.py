@@ -32,7 +32,6 @@ from resurv.built import stacked_draws
 from resurv.calibrate import simulated_replicates
 from resurv.modelspec import load_model_spec
 from resurv.priors import load_priors
-from resurv.terms import logrank, median, rmean
 from resurv.terms.base import (
     LogRank,
     MedianReached,
@@ -43,6 +42,7 @@ from resurv.terms.base import (
 from resurv.terms.logrank import logrank_test
 from resurv.terms.median import km_median
 from resurv.terms.rmean import km_restricted_mean
+from resurv.terms.summary import model_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("log median 0", "log median 1", "SPSS mean 0", "SPSS mean 1", "log-rank Z")
@@ -82,14 +82,9 @@ def normal_block(n, conditional_covariance: bool):
     """Function (truth..., τ0, τ1) -> (mean, covariance) of the five statistics."""
     m0, k0, m1, k1, a, f, t0, t1 = (pt.dscalar() for _ in range(8))
     trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), n, a, f, 0.0)
-    z = logrank.model_statistic(trial, LogRank(0.5, 1))
-    stats_ = [
-        median.model_statistic(trial, MedianReached(0, 1.0)),
-        median.model_statistic(trial, MedianReached(1, 1.0)),
-        rmean.model_statistic(trial, RestrictedMean(0, 1.0), t0),
-        rmean.model_statistic(trial, RestrictedMean(1, 1.0), t1),
-        z,
-    ]
+    reported = [MedianReached(0, 1.0), MedianReached(1, 1.0), RestrictedMean(0, 1.0)]
+    reported += [RestrictedMean(1, 1.0), LogRank(0.5, 1)]
+    stats_ = model_statistics(trial, reported, {0: t0, 1: t1})
     if not conditional_covariance:
         stats_ = [dataclasses.replace(s, covariance_with=None) for s in stats_]
     mean = pt.stack([s.mean for s in stats_])

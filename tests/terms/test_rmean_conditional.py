@@ -152,21 +152,18 @@ def _pfs_block(conditional: bool):
     """Covariance of (log median 0, log median 1, SPSS mean 0, SPSS mean 1, Z) and targets."""
     import dataclasses
 
-    from resurv.terms import median, notreached
+    from resurv.terms import notreached
     from resurv.terms.base import LogRank, MedianReached, RestrictedMean, covariance_pieces
+    from resurv.terms.summary import model_statistics
 
     m0, k0, m1, k1, a, f, u0, u1 = (pt.dscalar() for _ in range(8))
     trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), a, f, 0.0)
     # the largest observed times at quantiles u of their law (as the model draws them)
     t0, t1 = (notreached.largest_time_quantile(trial, j, pt.log(u)) for j, u in ((0, u0), (1, u1)))
-    z = logrank.model_statistic(trial, LogRank(0.5, 1))
-    stats_ = [
-        median.model_statistic(trial, MedianReached(0, 1.0)),
-        median.model_statistic(trial, MedianReached(1, 1.0)),
-        rmean.model_statistic(trial, RestrictedMean(0, 1.0), t0),
-        rmean.model_statistic(trial, RestrictedMean(1, 1.0), t1),
-        z,
-    ]
+    reported = [MedianReached(0, 1.0), MedianReached(1, 1.0), RestrictedMean(0, 1.0)]
+    reported += [RestrictedMean(1, 1.0), LogRank(0.5, 1)]
+    stats_ = model_statistics(trial, reported, {0: t0, 1: t1})
+    z = stats_[-1]
     if not conditional:
         stats_ = [dataclasses.replace(s, covariance_with=None) for s in stats_]
     targets = [rmean.conditional_area(trial, j, t).covariance(z.influence[j]) for j, t in

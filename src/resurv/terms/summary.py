@@ -59,6 +59,7 @@ __all__ = [
     "REPORTING_RESOLUTION",
     "SummaryLikelihood",
     "add_summary_likelihood",
+    "model_statistics",
     "structure_key",
 ]
 
@@ -153,6 +154,16 @@ def _horizon(name, trial: TrialModel, arm: int):
     pm.Potential(f"{name}_horizon_logp_arm{arm}", -pt.softplus(-raw) - pt.softplus(raw))
     tau = notreached.largest_time_quantile(trial, arm, -pt.softplus(-raw))
     return pm.Deterministic(f"{name}_horizon_arm{arm}", tau)
+
+
+def model_statistics(
+    trial: TrialModel, reported: Sequence, horizons: dict | None = None
+) -> list[ModelStatistic]:
+    """The model side of each reported statistic of the normal block, in the order given.
+
+    ``horizons`` maps an arm to the horizon τ_j of its SPSS mean (its largest observed time).
+    """
+    return [_model_statistic(trial, s, horizons or {}) for s in reported]
 
 
 def _model_statistic(trial, s, horizons) -> ModelStatistic:
@@ -284,7 +295,7 @@ def add_summary_likelihood(
         result.loglik_terms.append(f"{name}_horizon_logp_arm{arm}")
 
     if gaussian:
-        model_stats = [_model_statistic(trial, s, horizons) for s in gaussian]
+        model_stats = model_statistics(trial, gaussian, horizons)
         observed = pm.Data(result.observed_data, values[result.observed_data])
         mean, cov = gaussian_block(trial, model_stats, gaussian)
         pieces = normal_pieces(observed, mean, cov, folded_last=result.folded_logrank)
