@@ -205,3 +205,81 @@ def test_the_spss_mean_has_the_conditional_covariance_with_z_and_the_matrix_stay
             cov[np.ix_([0, 1, 4], [0, 1, 4])], old[np.ix_([0, 1, 4], [0, 1, 4])]
         )
         np.testing.assert_allclose(np.diag(old)[2:4], [v0, v1], rtol=1e-12)
+
+
+def _means_and_z_block(own_products: bool, own_variance: bool = False):
+    """Covariance of (SPSS mean 0, SPSS mean 1, Z): the likelihood's, or with ``own_variance``
+    False the influence Gram (the means without their conditional variance and covariance).
+
+    With ``own_products`` the means' inner products come from their conditional experiment's
+    grid (trapezoid rule), else from the Gauss–Legendre quadrature of all pairs.
+    """
+    import dataclasses
+
+    from resurv.terms import notreached
+    from resurv.terms.base import LogRank, RestrictedMean, covariance_pieces
+    from resurv.terms.summary import model_statistics
+
+    m0, k0, m1, k1, a, f, u0, u1 = (pt.dscalar() for _ in range(8))
+    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), a, f, 0.0)
+    t0, t1 = (notreached.largest_time_quantile(trial, j, pt.log(u)) for j, u in ((0, u0), (1, u1)))
+    reported = [RestrictedMean(0, 1.0), RestrictedMean(1, 1.0), LogRank(0.5, None)]
+    stats_ = model_statistics(trial, reported, {0: t0, 1: t1})
+    if not own_variance:
+        stats_ = [dataclasses.replace(s, variance=None, covariance_with=None) for s in stats_]
+    if not own_products:
+        for s in stats_[:2]:
+            for influence in s.influence.values():
+                influence.products_with = None
+    return pytensor.function([m0, k0, m1, k1, a, f, u0, u1], covariance_pieces(trial, stats_))
+
+
+def test_spss_mean_inner_products_on_its_grid_match_the_quadrature():
+    """⟨a, a⟩ and ⟨a, a_Z⟩ of the T3 integrand: trapezoid on the conditional grid vs quadrature.
+
+    The quadrature (Gauss–Legendre with spectral tail integrals) is itself checked against
+    scipy.integrate.quad (tests/terms/test_summary_likelihood.py). Over random curves (Weibull
+    shapes 0.3-4) and designs around the bundled study, the largest observed time at random
+    quantiles of its law.
+    """
+    own, quadrature = _means_and_z_block(True), _means_and_z_block(False)
+    rng = np.random.default_rng(5)
+    worst = 0.0
+    for _ in range(60):
+        medians = np.exp(rng.normal(np.log(20.0), 0.8, 2))
+        shapes = np.exp(rng.normal(0.15, 0.6, 2)).clip(0.3, 4.0)
+        a, f = rng.uniform(24.0, 96.0), rng.uniform(3.0, 48.0)
+        point = (medians[0], shapes[0], medians[1], shapes[1], a, f, *rng.uniform(0.01, 0.99, 2))
+        got, expected = own(*point), quadrature(*point)
+        for i, m in ((0, 0), (1, 1), (0, 2), (1, 2)):
+            assert got[i, m] == pytest.approx(expected[i, m], rel=1e-2), (point, i, m)
+            worst = max(worst, abs(got[i, m] / expected[i, m] - 1.0))
+        assert got[2, 2] == pytest.approx(expected[2, 2], rel=1e-12)
+    print(f"largest relative difference {worst:.2e}")
+    assert worst > 0.0  # the two rules differ: the comparison is not of one computation twice
+
+
+def test_the_likelihood_covariance_hardly_depends_on_how_the_mean_products_are_computed():
+    """The SPSS means' inner products enter the likelihood's Σ only through the correlation ρ
+    of their integrand with Z's, in the smooth maximum of the conditional variance v and
+    v(1 − ρ²) + c²/⟨a_Z, a_Z⟩ (terms.base._with_variances). So every entry but the means'
+    variances is the same, and those move only where the maximum binds, by less than 0.2%
+    (the conditional grid's own accuracy on a variance is ~1e-3; docs/statistics.md, T3).
+    """
+    own, quadrature = _means_and_z_block(True, True), _means_and_z_block(False, True)
+    rng = np.random.default_rng(6)
+    moved = 0
+    for _ in range(60):
+        medians = np.exp(rng.normal(np.log(20.0), 0.8, 2))
+        shapes = np.exp(rng.normal(0.15, 0.6, 2)).clip(0.3, 4.0)
+        a, f = rng.uniform(24.0, 96.0), rng.uniform(3.0, 48.0)
+        point = (medians[0], shapes[0], medians[1], shapes[1], a, f, *rng.uniform(0.01, 0.99, 2))
+        got, expected = own(*point), quadrature(*point)
+        assert np.linalg.eigvalsh(got).min() > 0
+        variances = np.diag(got)[:2], np.diag(expected)[:2]
+        np.testing.assert_allclose(*variances, rtol=2e-3, atol=0.0, err_msg=str(point))
+        moved += not np.allclose(*variances, rtol=1e-9, atol=0.0)
+        np.fill_diagonal(got[:2, :2], 0.0)
+        np.fill_diagonal(expected[:2, :2], 0.0)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=str(point))
+    assert moved < 30  # the maximum binds in a minority of draws

@@ -239,6 +239,10 @@ class ArmInfluence:
     space. ``log_abs_on_piece`` (None: ``log_abs``) is the same function evaluated on the nodes
     of one quadrature piece, ``log_abs_on_piece(u, piece)``, for integrands that are themselves
     integrals and are cheaper computed for all nodes at once (:class:`resurv.quadrature.Piece`).
+    ``products_with`` (None: by quadrature) gives (⟨a_j, a_j⟩, ⟨a_j, a_Z⟩), the integrals of
+    a_j² π_j h_j and a_j a_Z π_j h_j, for an integrand a_Z over the whole follow-up, computed by
+    the statistic itself (the SPSS mean: on the grid of its conditional experiment);
+    :func:`covariance_pieces` uses it on an arm where that Z is the only other statistic.
     """
 
     sign: float
@@ -246,6 +250,7 @@ class ArmInfluence:
     upper: Any = None
     factor: Callable[[Any], Any] | None = None
     log_abs_on_piece: Callable[[Any, Any], Any] | None = None
+    products_with: Callable[[ArmInfluence], tuple[Any, Any]] | None = None
 
     def log_abs_at(self, u, piece):
         """Log |a_j| at the nodes ``u`` of ``piece``."""
@@ -452,65 +457,99 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
     A statistic with its own ``variance`` gets that variance, and its covariances are rescaled
     to keep the correlations of the influence integrals (:class:`ModelStatistic`).
 
-    For each arm, the integrals of all pairs (X, Y) that involve the arm run on [0, min(b_X, b_Y,
-    A + F)] and are computed together: one matrix of nodes (pairs × nodes), each influence
-    integrand evaluated once on it, each pair's integrand summed in log space. The sign of each
-    integrand is constant on its support, so each piece is sign_X · sign_Y · exp(log integral).
+    For each arm, the integrals of all pairs that involve the arm are computed together by
+    quadrature (:func:`_quadrature_pieces`), except on an arm whose statistics are one X that
+    computes its own products (``ArmInfluence.products_with``) and one Z over the whole
+    follow-up: there ⟨a_X, a_X⟩ and ⟨a_X, a_Z⟩ are X's own and only ⟨a_Z, a_Z⟩ is integrated.
     """
     k = len(stats_)
     total = pt.zeros((k, k))
     gram = {}
     for arm in sorted({arm for s in stats_ for arm in s.influence}):
         members = [i for i, s in enumerate(stats_) if arm in s.influence]
+        own = _own_products(stats_, arm, members)
         pairs = [(i, m) for a, i in enumerate(members) for m in members[a:]]
-        position = {i: r for r, i in enumerate(members)}
-        first = np.array([position[i] for i, _ in pairs])
-        second = np.array([position[m] for _, m in pairs])
-        rows = np.arange(len(pairs))
-        limits = [stats_[i].influence[arm].upper for i in members]
-        uppers = pt.stack(
-            [
-                trial.cap(
-                    limits[position[i]]
-                    if i == m
-                    else _min_upper(limits[position[i]], limits[position[m]])
-                )
-                for i, m in pairs
-            ]
-        )
-
-        def log_integrand(
-            u, piece, arm=arm, members=members, first=first, second=second, rows=rows
-        ):
-            log_abs = pt.stack([stats_[i].influence[arm].log_abs_at(u, piece) for i in members])
-            return (
-                _pair_rows(log_abs, first, rows)
-                + _pair_rows(log_abs, second, rows)
-                + trial.log_at_risk(arm, u)
-                + trial.log_hazard(arm, u)
-            )
-
-        factors = [stats_[i].influence[arm].factor for i in members]
-        if any(f is not None for f in factors):
-
-            def factor(u, factors=factors, first=first, second=second, rows=rows):
-                ones = pt.ones_like(u)
-                stacked = pt.stack([ones if f is None else f(u) * ones for f in factors])
-                return _pair_rows(stacked, first, rows) * _pair_rows(stacked, second, rows)
-
-            values = trial.scaled_integral(log_integrand, factor, uppers, with_piece=True)
-        else:
-            values = pt.exp(trial.log_integral(log_integrand, uppers, with_piece=True))
-        signs = np.array(
-            [stats_[i].influence[arm].sign * stats_[m].influence[arm].sign for i, m in pairs]
-        )
+        values = []
+        if own is not None:
+            (i, m), products = own
+            pairs = [(i, i), (i, m), (m, m)]
+            values = list(products)
+            members = [m]
+        values.append(_quadrature_pieces(trial, stats_, arm, members))
         selector = np.zeros((k * k, len(pairs)))
         for p, (i, m) in enumerate(pairs):
             selector[i * k + m, p] = 1.0
             selector[m * k + i, p] = 1.0
-        gram[arm] = pt.dot(selector, signs * values).reshape((k, k))
+        gram[arm] = pt.dot(selector, pt.concatenate([pt.atleast_1d(v) for v in values]))
+        gram[arm] = gram[arm].reshape((k, k))
         total = total + gram[arm]
     return _with_variances(total, stats_, gram)
+
+
+def _own_products(stats_, arm, members):
+    """The statistics' own products on the arm, ((i, m), (⟨a_i, a_i⟩, ⟨a_i, a_m⟩)), or None.
+
+    Not None when the arm's statistics are one X = i that computes its own products
+    (``products_with``) and one Z = m over the whole follow-up.
+    """
+    if len(members) != 2:
+        return None
+    for i, m in (members, members[::-1]):
+        x, z = stats_[i].influence[arm], stats_[m].influence[arm]
+        if x.products_with is not None and z.upper is None:
+            return (i, m), x.products_with(z)
+    return None
+
+
+def _quadrature_pieces(trial: TrialModel, stats_, arm: int, members):
+    """Signed ∫ a_j^X a_j^Y π_j h_j du of all pairs of ``members`` on the arm, in pair order.
+
+    The integrals of all pairs (X, Y) run on [0, min(b_X, b_Y, A + F)] and are computed
+    together: one matrix of nodes (pairs × nodes), each influence integrand evaluated once on
+    it, each pair's integrand summed in log space. The sign of each integrand is constant on
+    its support, so each piece is sign_X · sign_Y · exp(log integral).
+    """
+    pairs = [(i, m) for a, i in enumerate(members) for m in members[a:]]
+    position = {i: r for r, i in enumerate(members)}
+    first = np.array([position[i] for i, _ in pairs])
+    second = np.array([position[m] for _, m in pairs])
+    rows = np.arange(len(pairs))
+    limits = [stats_[i].influence[arm].upper for i in members]
+    uppers = pt.stack(
+        [
+            trial.cap(
+                limits[position[i]]
+                if i == m
+                else _min_upper(limits[position[i]], limits[position[m]])
+            )
+            for i, m in pairs
+        ]
+    )
+
+    def log_integrand(u, piece):
+        log_abs = pt.stack([stats_[i].influence[arm].log_abs_at(u, piece) for i in members])
+        return (
+            _pair_rows(log_abs, first, rows)
+            + _pair_rows(log_abs, second, rows)
+            + trial.log_at_risk(arm, u)
+            + trial.log_hazard(arm, u)
+        )
+
+    factors = [stats_[i].influence[arm].factor for i in members]
+    if any(f is not None for f in factors):
+
+        def factor(u):
+            ones = pt.ones_like(u)
+            stacked = pt.stack([ones if f is None else f(u) * ones for f in factors])
+            return _pair_rows(stacked, first, rows) * _pair_rows(stacked, second, rows)
+
+        values = trial.scaled_integral(log_integrand, factor, uppers, with_piece=True)
+    else:
+        values = pt.exp(trial.log_integral(log_integrand, uppers, with_piece=True))
+    signs = np.array(
+        [stats_[i].influence[arm].sign * stats_[m].influence[arm].sign for i, m in pairs]
+    )
+    return signs * values
 
 
 def _pair_rows(values, member, rows):
