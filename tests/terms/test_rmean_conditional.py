@@ -234,6 +234,20 @@ def _means_and_z_block(own_products: bool, own_variance: bool = False):
     return pytensor.function([m0, k0, m1, k1, a, f, u0, u1], covariance_pieces(trial, stats_))
 
 
+def _grid_and_quadrature(own_variance: bool, seed: int, n_points: int = 60):
+    """(point, Σ with grid products, Σ by quadrature) at random curves (Weibull shapes 0.3-4),
+    designs around the bundled study's and largest observed times at random quantiles."""
+    own = _means_and_z_block(True, own_variance)
+    quadrature = _means_and_z_block(False, own_variance)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_points):
+        medians = np.exp(rng.normal(np.log(20.0), 0.8, 2))
+        shapes = np.exp(rng.normal(0.15, 0.6, 2)).clip(0.3, 4.0)
+        a, f = rng.uniform(24.0, 96.0), rng.uniform(3.0, 48.0)
+        point = (medians[0], shapes[0], medians[1], shapes[1], a, f, *rng.uniform(0.01, 0.99, 2))
+        yield point, own(*point), quadrature(*point)
+
+
 def test_spss_mean_inner_products_on_its_grid_match_the_quadrature():
     """⟨a, a⟩ and ⟨a, a_Z⟩ of the T3 integrand: trapezoid on the conditional grid vs quadrature.
 
@@ -242,15 +256,8 @@ def test_spss_mean_inner_products_on_its_grid_match_the_quadrature():
     shapes 0.3-4) and designs around the bundled study, the largest observed time at random
     quantiles of its law.
     """
-    own, quadrature = _means_and_z_block(True), _means_and_z_block(False)
-    rng = np.random.default_rng(5)
     worst = 0.0
-    for _ in range(60):
-        medians = np.exp(rng.normal(np.log(20.0), 0.8, 2))
-        shapes = np.exp(rng.normal(0.15, 0.6, 2)).clip(0.3, 4.0)
-        a, f = rng.uniform(24.0, 96.0), rng.uniform(3.0, 48.0)
-        point = (medians[0], shapes[0], medians[1], shapes[1], a, f, *rng.uniform(0.01, 0.99, 2))
-        got, expected = own(*point), quadrature(*point)
+    for point, got, expected in _grid_and_quadrature(own_variance=False, seed=5):
         for i, m in ((0, 0), (1, 1), (0, 2), (1, 2)):
             assert got[i, m] == pytest.approx(expected[i, m], rel=1e-2), (point, i, m)
             worst = max(worst, abs(got[i, m] / expected[i, m] - 1.0))
@@ -266,15 +273,8 @@ def test_the_likelihood_covariance_hardly_depends_on_how_the_mean_products_are_c
     variances is the same, and those move only where the maximum binds, by less than 0.2%
     (the conditional grid's own accuracy on a variance is ~1e-3; docs/statistics.md, T3).
     """
-    own, quadrature = _means_and_z_block(True, True), _means_and_z_block(False, True)
-    rng = np.random.default_rng(6)
     moved = 0
-    for _ in range(60):
-        medians = np.exp(rng.normal(np.log(20.0), 0.8, 2))
-        shapes = np.exp(rng.normal(0.15, 0.6, 2)).clip(0.3, 4.0)
-        a, f = rng.uniform(24.0, 96.0), rng.uniform(3.0, 48.0)
-        point = (medians[0], shapes[0], medians[1], shapes[1], a, f, *rng.uniform(0.01, 0.99, 2))
-        got, expected = own(*point), quadrature(*point)
+    for point, got, expected in _grid_and_quadrature(own_variance=True, seed=6):
         assert np.linalg.eigvalsh(got).min() > 0
         variances = np.diag(got)[:2], np.diag(expected)[:2]
         np.testing.assert_allclose(*variances, rtol=2e-3, atol=0.0, err_msg=str(point))
