@@ -468,7 +468,6 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
     for arm in sorted({arm for s in stats_ for arm in s.influence}):
         members = [i for i, s in enumerate(stats_) if arm in s.influence]
         own = _own_products(stats_, arm, members)
-        pairs = [(i, m) for a, i in enumerate(members) for m in members[a:]]
         if own is not None:
             (i, m), (own_square, own_cross) = own
             spanning = _quadrature_pieces(trial, stats_, arm, [m])
@@ -478,6 +477,7 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
             values = [own_square, pt.clip(own_cross, -bound, bound), spanning]
             pairs = [(i, i), (i, m), (m, m)]
         else:
+            pairs = [(i, m) for a, i in enumerate(members) for m in members[a:]]
             values = [_quadrature_pieces(trial, stats_, arm, members)]
         selector = np.zeros((k * k, len(pairs)))
         for p, (i, m) in enumerate(pairs):
