@@ -4,7 +4,10 @@ A fit is a pure function of (model file, prior file, data, seed). The compiled m
 the key of its graph structure; a new fit with the same structure swaps ``pm.Data`` values with
 ``CompiledModel.with_data`` and samples without recompiling.
 
-Models are compiled without PyTensor's in-place rewrites (:func:`without_inplace_rewrites`).
+Models are compiled with :func:`compile_settings`: without PyTensor's in-place rewrites
+(:func:`without_inplace_rewrites`), with nutpie's callbacks linked by symbol
+(:func:`resurv.entry_points.separately_linked_entry_points`) and without the creation-site
+traceback PyTensor records on every graph variable.
 """
 
 from __future__ import annotations
@@ -21,16 +24,19 @@ from importlib import metadata
 import numpy as np
 import nutpie
 import pymc as pm
+import pytensor
 import xarray as xr
 from pymc.stats.log_density import compute_log_likelihood, compute_log_prior
 from pytensor.compile import mode as pytensor_mode
 
 from .built import BuiltModel
+from .entry_points import separately_linked_entry_points
 from .errors import SamplingError
 
 __all__ = [
     "Fitter",
     "SamplerSettings",
+    "compile_settings",
     "model_data_values",
     "package_versions",
     "without_inplace_rewrites",
@@ -64,6 +70,29 @@ def without_inplace_rewrites() -> Iterator[None]:
         yield
     finally:
         pytensor_mode.predefined_modes["NUMBA"] = original
+
+
+@contextmanager
+def compile_settings() -> Iterator[None]:
+    """How resurv compiles a model for nutpie: settings that change no value.
+
+    The same seed gives the same draws as ``nutpie.compile_pymc_model`` alone
+    (benchmarks/bench_compile.py, tests/test_entry_points.py):
+
+    * :func:`without_inplace_rewrites`;
+    * :func:`resurv.entry_points.separately_linked_entry_points`: nutpie's callbacks call
+      PyTensor's compiled graph instead of recompiling a copy of it;
+    * ``traceback__limit = 0``: PyTensor records no creation-site stack trace on each of the
+      tens of thousands of variables the gradient and the graph rewrites create (a quarter of
+      the time of building the PFS model's gradient). The trace only locates a variable in
+      error messages, and resurv's graphs are generated.
+    """
+    with (
+        without_inplace_rewrites(),
+        separately_linked_entry_points(),
+        pytensor.config.change_flags(traceback__limit=0),
+    ):
+        yield
 
 
 def package_versions() -> dict[str, str]:
@@ -113,7 +142,7 @@ class Fitter:
         key = built.key if var_names is None else (built.key, tuple(var_names))
         if key not in self._compiled:
             start = time.perf_counter()
-            with without_inplace_rewrites():
+            with compile_settings():
                 self._compiled[key] = nutpie.compile_pymc_model(built.model, var_names=var_names)
             self.compile_seconds[built.key] = time.perf_counter() - start
             log.info("compiled model %s in %.1f s", built.key, self.compile_seconds[built.key])

@@ -1,0 +1,195 @@
+"""The C entry points through which nutpie calls a compiled model, linked without recompiling it.
+
+nutpie samples a PyMC model through two C callbacks, the log density with its gradient and the
+expansion of a draw into every named variable. It builds each as a ``numba.cfunc`` that calls the
+function PyTensor compiled for the model's graph (itself loaded from PyTensor's on-disk cache when
+the graph was compiled before). Numba links a callee by copying its LLVM IR into the caller, so
+every cfunc recompiled the model's whole graph: optimisation and machine code for every kernel,
+once more, on each compile. Inside :func:`separately_linked_entry_points`:
+
+* the callbacks call PyTensor's compiled graph function by its symbol, already in the process's
+  JIT engine, instead of copying it in: the graph's machine code is generated once (or loaded
+  from the cache), the callbacks are a few dozen instructions;
+* the callbacks are lean: the model's shared arrays are read from nutpie's user-data record by
+  straight-line code generated for the model (no per-array overload to specialise), and the
+  outputs are copied in loops (no array-assignment machinery, whose error path alone compiled
+  for seconds).
+
+They compute exactly what nutpie's own callbacks compute, with the same return codes (0 ok; −1
+wrong dimension; 1 (log density) or −2 (expansion) an exception; 3 a non-finite gradient;
+4 a non-finite log density), and call the same compiled code, so draws are identical
+(``tests/test_entry_points.py``; the compile time saved: ``benchmarks/bench_compile.py``).
+Both patches are undone on exit, even after an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
+import numba.core.codegen as numba_codegen
+import numpy as np
+from nutpie import compile_pymc as nutpie_compile
+
+__all__ = ["GRAPH_FUNCTION_NAME", "separately_linked_entry_points"]
+
+log = logging.getLogger(__name__)
+
+#: Name of the function PyTensor's numba linker compiles for a whole graph (its library's name).
+GRAPH_FUNCTION_NAME = "numba_funcified_fgraph"
+_LOGP_ENTRY = "resurv_logp_entry"
+_EXPAND_ENTRY = "resurv_expand_entry"
+
+_LOGP_SIGNATURE = numba.types.int64(
+    numba.types.uint64,
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+_EXPAND_SIGNATURE = numba.types.int64(
+    numba.types.uint64,
+    numba.types.uint64,
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+
+
+def _shared_array_lines(shared_keys, shared_data) -> tuple[list[str], list[str], dict]:
+    """Source lines reading each shared array from the user-data record, and their names.
+
+    Array ``k`` is ``carray(data pointer, size, dtype)`` reshaped to the shape stored in the
+    record (nutpie's ``update_user_data`` keeps pointer, size and shape current).
+    """
+    lines, names, dtypes = [], [], {}
+    for k, key in enumerate(shared_keys):
+        ndim = shared_data[key].ndim
+        dtypes[f"dtype_{k}"] = np.dtype(shared_data[key].dtype)
+        shape = ", ".join(f"int(shared['shape']['{key}'][{i}])" for i in range(ndim))
+        lines.append(
+            f"    flat_{k} = numba.carray(address_as_void_pointer(shared['data']['{key}'][()]), "
+            f"int(shared['size']['{key}'][()]), dtype_{k})"
+        )
+        lines.append(f"    array_{k} = flat_{k}.reshape(({shape}{',' if ndim == 1 else ''}))")
+        names.append(f"array_{k}")
+    return lines, names, dtypes
+
+
+def _compile_source(source: str, name: str, env: dict):
+    namespace = {
+        "numba": numba,
+        "np": np,
+        "address_as_void_pointer": nutpie_compile.address_as_void_pointer,
+        **env,
+    }
+    exec(compile(source, f"<resurv entry point {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+def make_logp_entry(n_dim, logp_fn, user_data, shared_keys, shared_data):
+    """The log-density callback (nutpie's ``_make_c_logp_func`` contract): (function, signature)."""
+    lines, names, dtypes = _shared_array_lines(shared_keys, shared_data)
+    arguments = ", ".join(["x", *names])
+    source = "\n".join(
+        [
+            f"def {_LOGP_ENTRY}(dim, x_, out_, logp_, user_data_):",
+            "    if dim != n_dim:",
+            "        return -1",
+            "    try:",
+            "        x = numba.carray(x_, (n_dim,))",
+            "        out = numba.carray(out_, (n_dim,))",
+            "        logp = numba.carray(logp_, (1,))",
+            "        shared = numba.carray(user_data_, (), record_dtype)['shared']",
+            *["    " + line for line in lines],
+            f"        value, gradient = logp_fn({arguments})",
+            "        logp[0] = value",
+            "        finite = True",
+            "        for i in range(n_dim):",
+            "            out[i] = gradient[i]",
+            "            finite = finite and np.isfinite(gradient[i])",
+            "        if not finite:",
+            "            return 3",
+            "        if not np.isfinite(value):",
+            "            return 4",
+            "    except Exception:",
+            "        return 1",
+            "    return 0",
+        ]
+    )
+    env = {"n_dim": n_dim, "logp_fn": logp_fn, "record_dtype": user_data.dtype, **dtypes}
+    return _compile_source(source, _LOGP_ENTRY, env), _LOGP_SIGNATURE
+
+
+def make_expand_entry(n_dim, n_expanded, expand_fn, user_data, shared_keys, shared_data):
+    """The expansion callback (nutpie's ``_make_c_expand_func`` contract)."""
+    lines, names, dtypes = _shared_array_lines(shared_keys, shared_data)
+    arguments = ", ".join(["x", *names])
+    source = "\n".join(
+        [
+            f"def {_EXPAND_ENTRY}(dim, expanded, x_, out_, user_data_):",
+            "    if dim != n_dim:",
+            "        return -1",
+            "    if expanded != n_expanded:",
+            "        return -1",
+            "    try:",
+            "        x = numba.carray(x_, (n_dim,))",
+            "        out = numba.carray(out_, (n_expanded,))",
+            "        shared = numba.carray(user_data_, (), record_dtype)['shared']",
+            *["    " + line for line in lines],
+            f"        (values,) = expand_fn({arguments})",
+            "        for i in range(n_expanded):",
+            "            out[i] = values[i]",
+            "    except Exception:",
+            "        return -2",
+            "    return 0",
+        ]
+    )
+    env = {
+        "n_dim": n_dim,
+        "n_expanded": n_expanded,
+        "expand_fn": expand_fn,
+        "record_dtype": user_data.dtype,
+        **dtypes,
+    }
+    return _compile_source(source, _EXPAND_ENTRY, env), _EXPAND_SIGNATURE
+
+
+@contextmanager
+def separately_linked_entry_points() -> Iterator[None]:
+    """Within: nutpie compiles its callbacks lean, calling the graph function by symbol.
+
+    Patches ``nutpie.compile_pymc._make_c_logp_func``/``_make_c_expand_func`` (nutpie pinned in
+    pyproject.toml) and numba's ``CPUCodeLibrary.add_linking_library``: a callback's library
+    does not link in the library of PyTensor's graph function; that library is finalised (its
+    symbols defined in the JIT engine) and the callback's call resolves to it there.
+    """
+    originals = (
+        nutpie_compile._make_c_logp_func,
+        nutpie_compile._make_c_expand_func,
+        numba_codegen.CPUCodeLibrary.add_linking_library,
+    )
+    link = originals[2]
+
+    def add_linking_library(self, library):
+        if self.name.startswith((_LOGP_ENTRY, _EXPAND_ENTRY)) and (
+            library.name.startswith(GRAPH_FUNCTION_NAME)
+        ):
+            library._ensure_finalized()
+            log.debug("%s calls %s by symbol, not linked in", self.name, library.name)
+            return None
+        return link(self, library)
+
+    nutpie_compile._make_c_logp_func = make_logp_entry
+    nutpie_compile._make_c_expand_func = make_expand_entry
+    numba_codegen.CPUCodeLibrary.add_linking_library = add_linking_library
+    try:
+        yield
+    finally:
+        (
+            nutpie_compile._make_c_logp_func,
+            nutpie_compile._make_c_expand_func,
+            numba_codegen.CPUCodeLibrary.add_linking_library,
+        ) = originals
