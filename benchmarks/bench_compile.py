@@ -6,7 +6,9 @@ For the OS (Weibull PH) and PFS (Weibull, separate arms) summary models of the b
 
 * ``nutpie``: ``nutpie.compile_pymc_model`` as it comes (PyTensor's "NUMBA" mode, in-place
   rewrites on), every deterministic drawn: the baseline;
-* ``resurv``: ``Fitter.compiled`` (in-place rewrites off), every deterministic drawn (a fit);
+* ``no-inplace``: nutpie's compile with in-place rewrites off only (resurv's earlier setting);
+* ``resurv``: ``Fitter.compiled`` (``resurv.fit.compile_settings``: in-place rewrites off,
+  callbacks linked by symbol, no creation-site tracebacks), every deterministic drawn (a fit);
 * ``calibration``: ``Fitter.compiled`` with only the deterministics a calibration replicate reads
   (``resurv.calibrate.TARGET_VARIABLES``).
 
@@ -14,7 +16,7 @@ The second process then samples the model three times with the same seed (4 chai
 draws, one core); printed: compile seconds, the median sampling seconds, both as ratios to the
 baseline of the same run, and whether the draws equal the baseline's.
 
-Run:  python benchmarks/bench_compile.py
+Run:  python benchmarks/bench_compile.py [MODEL ...] [--repeats N]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "data/studies/nmc2020_sirt_prrt.toml"
 PRIORS = ROOT / "priors/literature.toml"
 MODELS = ("os_weibull", "pfs_weibull_separate")
-SETTINGS = ("nutpie", "resurv", "calibration")
+SETTINGS = ("nutpie", "no-inplace", "resurv", "calibration")
 
 
 def one(model: str, setting: str, repeats: int) -> dict:
@@ -40,7 +42,7 @@ def one(model: str, setting: str, repeats: int) -> dict:
 
     from resurv.api import build, load_data
     from resurv.calibrate import TARGET_VARIABLES
-    from resurv.fit import Fitter, model_data_values
+    from resurv.fit import Fitter, model_data_values, without_inplace_rewrites
     from resurv.modelspec import load_model_spec
     from resurv.priors import load_priors
 
@@ -48,10 +50,13 @@ def one(model: str, setting: str, repeats: int) -> dict:
         load_model_spec(ROOT / "models" / f"{model}.toml"), load_priors(PRIORS), load_data(STUDY)
     )
     start = time.perf_counter()
-    if setting == "nutpie":
-        compiled = nutpie.compile_pymc_model(built.model).with_data(
-            **model_data_values(built.model)
-        )
+    if setting in ("nutpie", "no-inplace"):
+        if setting == "nutpie":
+            compiled = nutpie.compile_pymc_model(built.model)
+        else:
+            with without_inplace_rewrites():
+                compiled = nutpie.compile_pymc_model(built.model)
+        compiled = compiled.with_data(**model_data_values(built.model))
     else:
         names = list(TARGET_VARIABLES) if setting == "calibration" else None
         compiled = Fitter().compiled(built, names)
@@ -91,12 +96,12 @@ def run(model: str, setting: str, repeats: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    for model in MODELS:
+def main(models=MODELS, repeats: int = 3) -> None:
+    for model in models:
         results = {}
         for setting in SETTINGS:
             run(model, setting, 0)  # fills the kernel cache for this setting
-            results[setting] = run(model, setting, 3)
+            results[setting] = run(model, setting, repeats)
         base = results["nutpie"]
         for setting, r in results.items():
             print(
@@ -112,4 +117,10 @@ if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--one":
         print(json.dumps(one(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
     else:
-        main()
+        args = sys.argv[1:]
+        repeats = 3
+        if "--repeats" in args:
+            at = args.index("--repeats")
+            repeats = int(args[at + 1])
+            del args[at : at + 2]
+        main(tuple(args) or MODELS, repeats)

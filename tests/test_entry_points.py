@@ -148,3 +148,24 @@ def test_patches_are_undone_on_exit_even_after_an_error():
         nutpie_compile._make_c_expand_func,
         numba_codegen.CPUCodeLibrary.add_linking_library,
     ) == originals
+
+
+def _one_parameter_model(likelihood):
+    with pm.Model() as model:
+        scale = pm.Data("scale", 1.0)
+        mu = pm.Normal("mu", 0.0, scale)
+        likelihood("y", mu, 1.0, observed=[0.1, 0.5])
+    return model
+
+
+def test_models_of_the_same_signature_each_call_their_own_graph_function():
+    """Callbacks resolve the graph function by symbol: two graphs with the same argument types
+    compiled in one process must not resolve to the same function."""
+    x = np.array([0.3])
+    for likelihood in (pm.Normal, pm.Cauchy, pm.Logistic):
+        model = _one_parameter_model(likelihood)
+        with separately_linked_entry_points():
+            compiled = nutpie.compile_pymc_model(model)
+        code, logp, _ = _call_logp(compiled, x)
+        assert code == 0
+        assert logp == pytest.approx(float(model.compile_logp()({"mu": 0.3})), rel=1e-12)
