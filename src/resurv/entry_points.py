@@ -89,72 +89,88 @@ def _compile_source(source: str, name: str, env: dict):
     return namespace[name]
 
 
-def make_logp_entry(n_dim, logp_fn, user_data, shared_keys, shared_data):
-    """The log-density callback (nutpie's ``_make_c_logp_func`` contract): (function, signature)."""
+def _compile_entry(name, parameters, sizes_ok, body, on_exception, shared_keys, shared_data, env):
+    """Compile callback ``name``: size check, x and the shared arrays, then ``body``.
+
+    ``body`` lines (indented inside the ``try``) may use ``{arguments}``, the graph function's
+    arguments (x, then the shared arrays in nutpie's order); an exception returns
+    ``on_exception``, success 0.
+    """
     lines, names, dtypes = _shared_array_lines(shared_keys, shared_data)
     arguments = ", ".join(["x", *names])
     source = "\n".join(
         [
-            f"def {_LOGP_ENTRY}(dim, x_, out_, logp_, user_data_):",
-            "    if dim != n_dim:",
+            f"def {name}({parameters}):",
+            f"    if not ({sizes_ok}):",
             "        return -1",
             "    try:",
             "        x = numba.carray(x_, (n_dim,))",
-            "        out = numba.carray(out_, (n_dim,))",
-            "        logp = numba.carray(logp_, (1,))",
             "        shared = numba.carray(user_data_, (), record_dtype)['shared']",
             *["    " + line for line in lines],
-            f"        value, gradient = logp_fn({arguments})",
-            "        logp[0] = value",
-            "        finite = True",
-            "        for i in range(n_dim):",
-            "            out[i] = gradient[i]",
-            "            finite = finite and np.isfinite(gradient[i])",
-            "        if not finite:",
-            "            return 3",
-            "        if not np.isfinite(value):",
-            "            return 4",
+            *["        " + line.format(arguments=arguments) for line in body],
             "    except Exception:",
-            "        return 1",
+            f"        return {on_exception}",
             "    return 0",
         ]
     )
-    env = {"n_dim": n_dim, "logp_fn": logp_fn, "record_dtype": user_data.dtype, **dtypes}
-    return _compile_source(source, _LOGP_ENTRY, env), _LOGP_SIGNATURE
+    return _compile_source(source, name, {**env, **dtypes})
+
+
+def make_logp_entry(n_dim, logp_fn, user_data, shared_keys, shared_data):
+    """The log-density callback (nutpie's ``_make_c_logp_func`` contract): (function, signature)."""
+    body = [
+        "out = numba.carray(out_, (n_dim,))",
+        "logp = numba.carray(logp_, (1,))",
+        "value, gradient = logp_fn({arguments})",
+        "logp[0] = value",
+        "finite = True",
+        "for i in range(n_dim):",
+        "    out[i] = gradient[i]",
+        "    finite = finite and np.isfinite(gradient[i])",
+        "if not finite:",
+        "    return 3",
+        "if not np.isfinite(value):",
+        "    return 4",
+    ]
+    env = {"n_dim": n_dim, "logp_fn": logp_fn, "record_dtype": user_data.dtype}
+    function = _compile_entry(
+        _LOGP_ENTRY,
+        "dim, x_, out_, logp_, user_data_",
+        "dim == n_dim",
+        body,
+        1,
+        shared_keys,
+        shared_data,
+        env,
+    )
+    return function, _LOGP_SIGNATURE
 
 
 def make_expand_entry(n_dim, n_expanded, expand_fn, user_data, shared_keys, shared_data):
     """The expansion callback (nutpie's ``_make_c_expand_func`` contract)."""
-    lines, names, dtypes = _shared_array_lines(shared_keys, shared_data)
-    arguments = ", ".join(["x", *names])
-    source = "\n".join(
-        [
-            f"def {_EXPAND_ENTRY}(dim, expanded, x_, out_, user_data_):",
-            "    if dim != n_dim:",
-            "        return -1",
-            "    if expanded != n_expanded:",
-            "        return -1",
-            "    try:",
-            "        x = numba.carray(x_, (n_dim,))",
-            "        out = numba.carray(out_, (n_expanded,))",
-            "        shared = numba.carray(user_data_, (), record_dtype)['shared']",
-            *["    " + line for line in lines],
-            f"        (values,) = expand_fn({arguments})",
-            "        for i in range(n_expanded):",
-            "            out[i] = values[i]",
-            "    except Exception:",
-            "        return -2",
-            "    return 0",
-        ]
-    )
+    body = [
+        "out = numba.carray(out_, (n_expanded,))",
+        "(values,) = expand_fn({arguments})",
+        "for i in range(n_expanded):",
+        "    out[i] = values[i]",
+    ]
     env = {
         "n_dim": n_dim,
         "n_expanded": n_expanded,
         "expand_fn": expand_fn,
         "record_dtype": user_data.dtype,
-        **dtypes,
     }
-    return _compile_source(source, _EXPAND_ENTRY, env), _EXPAND_SIGNATURE
+    function = _compile_entry(
+        _EXPAND_ENTRY,
+        "dim, expanded, x_, out_, user_data_",
+        "dim == n_dim and expanded == n_expanded",
+        body,
+        -2,
+        shared_keys,
+        shared_data,
+        env,
+    )
+    return function, _EXPAND_SIGNATURE
 
 
 @contextmanager
