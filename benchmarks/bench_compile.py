@@ -26,6 +26,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,11 +52,8 @@ def one(model: str, setting: str, repeats: int) -> dict:
     )
     start = time.perf_counter()
     if setting in ("nutpie", "no-inplace"):
-        if setting == "nutpie":
+        with without_inplace_rewrites() if setting == "no-inplace" else nullcontext():
             compiled = nutpie.compile_pymc_model(built.model)
-        else:
-            with without_inplace_rewrites():
-                compiled = nutpie.compile_pymc_model(built.model)
         compiled = compiled.with_data(**model_data_values(built.model))
     else:
         names = list(TARGET_VARIABLES) if setting == "calibration" else None

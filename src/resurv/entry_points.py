@@ -19,7 +19,9 @@ They compute exactly what nutpie's own callbacks compute, with the same return c
 wrong dimension; 1 (log density) or −2 (expansion) an exception; 3 a non-finite gradient;
 4 a non-finite log density), and call the same compiled code, so draws are identical
 (``tests/test_entry_points.py``; the compile time saved: ``benchmarks/bench_compile.py``).
-Both patches are undone on exit, even after an error.
+The three patches (nutpie's two callback builders, numba's linking of a library) are undone on
+exit, even after an error. A callback keeps the graph function's dispatcher among its globals,
+so the code it calls lives as long as the callback.
 """
 
 from __future__ import annotations
@@ -70,23 +72,12 @@ def _shared_array_lines(shared_keys, shared_data) -> tuple[list[str], list[str],
         dtypes[f"dtype_{k}"] = np.dtype(shared_data[key].dtype)
         shape = ", ".join(f"int(shared['shape']['{key}'][{i}])" for i in range(ndim))
         lines.append(
-            f"    flat_{k} = numba.carray(address_as_void_pointer(shared['data']['{key}'][()]), "
+            f"flat_{k} = numba.carray(address_as_void_pointer(shared['data']['{key}'][()]), "
             f"int(shared['size']['{key}'][()]), dtype_{k})"
         )
-        lines.append(f"    array_{k} = flat_{k}.reshape(({shape}{',' if ndim == 1 else ''}))")
+        lines.append(f"array_{k} = flat_{k}.reshape(({shape}{',' if ndim == 1 else ''}))")
         names.append(f"array_{k}")
     return lines, names, dtypes
-
-
-def _compile_source(source: str, name: str, env: dict):
-    namespace = {
-        "numba": numba,
-        "np": np,
-        "address_as_void_pointer": nutpie_compile.address_as_void_pointer,
-        **env,
-    }
-    exec(compile(source, f"<resurv entry point {name}>", "exec"), namespace)  # noqa: S102
-    return namespace[name]
 
 
 def _compile_entry(name, parameters, sizes_ok, body, on_exception, shared_keys, shared_data, env):
@@ -106,14 +97,22 @@ def _compile_entry(name, parameters, sizes_ok, body, on_exception, shared_keys, 
             "    try:",
             "        x = numba.carray(x_, (n_dim,))",
             "        shared = numba.carray(user_data_, (), record_dtype)['shared']",
-            *["    " + line for line in lines],
+            *["        " + line for line in lines],
             *["        " + line.format(arguments=arguments) for line in body],
             "    except Exception:",
             f"        return {on_exception}",
             "    return 0",
         ]
     )
-    return _compile_source(source, name, {**env, **dtypes})
+    namespace = {
+        "numba": numba,
+        "np": np,
+        "address_as_void_pointer": nutpie_compile.address_as_void_pointer,
+        **env,
+        **dtypes,
+    }
+    exec(compile(source, f"<resurv entry point {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
 
 
 def make_logp_entry(n_dim, logp_fn, user_data, shared_keys, shared_data):
