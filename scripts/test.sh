@@ -12,4 +12,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "could not install chromium; the rendering test will be skipped" >&2
 fi
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+# Two workers, one per core: the suite's time is mostly numba compiling model graphs, one core each.
+# A test file runs whole on one worker (--dist loadfile), so a model its tests share compiles once.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile -m "not slow" "$@"
