@@ -26,3 +26,13 @@ def assert_refused(code: int, err: str, out: Path, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in err, (fragment, err)
     assert not out.exists()
+
+
+def logp_and_dlogp(model):
+    """A model's log density and its gradient from one compiled function: point -> (logp, dlogp).
+
+    Same graphs as ``model.compile_logp()`` and ``model.compile_dlogp()`` (Jacobian included,
+    summed), compiled once instead of twice.
+    """
+    fn = model.compile_fn([model.logp(), model.dlogp()])
+    return lambda point: tuple(fn(point))

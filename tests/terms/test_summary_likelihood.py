@@ -9,6 +9,7 @@ from scipy import integrate as sint
 from scipy import interpolate, optimize, stats
 from summary_curves import LogLogistic, Weibull
 
+from helpers import logp_and_dlogp
 from resurv.followup import censoring_density, censoring_survival
 from resurv.terms import hr, landmark, logrank, median, rmean
 from resurv.terms.base import (
@@ -87,8 +88,11 @@ class Reference:
         def s(beta):
             def f(u):
                 p0, p1 = self.pi(0, u), self.pi(1, u)
-                return p0 * p1 * (self.h(1, u) - np.exp(beta) * self.h(0, u)) / (
-                    p0 + p1 * np.exp(beta)
+                return (
+                    p0
+                    * p1
+                    * (self.h(1, u) - np.exp(beta) * self.h(0, u))
+                    / (p0 + p1 * np.exp(beta))
                 )
 
             return _quad(f, 0, self.end)
@@ -125,8 +129,10 @@ class Reference:
             key = (arm, name)
             if key not in cache:
                 grid = np.union1d(np.linspace(0.0, end, 1201), [F])
-                pieces = [_quad(lambda u: c(u) * self.pi(arm, u), lo, hi)
-                          for lo, hi in zip(grid[:-1], grid[1:], strict=True)]
+                pieces = [
+                    _quad(lambda u: c(u) * self.pi(arm, u), lo, hi)
+                    for lo, hi in zip(grid[:-1], grid[1:], strict=True)
+                ]
                 from_end = np.concatenate([np.cumsum(pieces[::-1])[::-1], [0.0]])
                 cache[key] = interpolate.CubicSpline(grid, from_end)
             return cache[key](s) / self.pi(arm, s)
@@ -196,8 +202,9 @@ class Reference:
                     by, ay = influences[m][arm]
                     upper = min(b for b in (bx, by, self.end) if b is not None)
                     cov[i, m] += _quad(
-                        lambda u, ax=ax, ay=ay, arm=arm: ax(u) * ay(u) * self.pi(arm, u)
-                        * self.h(arm, u),
+                        lambda u, ax=ax, ay=ay, arm=arm: (
+                            ax(u) * ay(u) * self.pi(arm, u) * self.h(arm, u)
+                        ),
                         0,
                         upper,
                     )
@@ -277,13 +284,18 @@ def test_spss_mean_influence_on_quadrature_pieces_matches_quad(shape, upper):
         seen.append((u, influence.log_abs_on_piece(u, piece)))
         return pt.zeros_like(u)
 
-    trial.log_integral(log_f, pt.as_tensor_variable(np.array([upper, 0.5 * upper])), with_piece=True)
+    trial.log_integral(
+        log_f, pt.as_tensor_variable(np.array([upper, 0.5 * upper])), with_piece=True
+    )
     assert len(seen) == 2  # [0, F] graded and [F, upper], both pieces passed to the integrand
     values = pytensor.function([], [v for pair in seen for v in pair])()
     ref = Reference((curve, curve), N)
     for nodes, got in zip(values[::2], values[1::2], strict=True):
         area = np.array(
-            [sint.quad(curve.survival_np, x, tau, epsabs=1e-14, limit=200)[0] for x in nodes.ravel()]
+            [
+                sint.quad(curve.survival_np, x, tau, epsabs=1e-14, limit=200)[0]
+                for x in nodes.ravel()
+            ]
         )
         want = np.log(area) - np.log(ref.pi(1, nodes.ravel()))
         np.testing.assert_allclose(got.ravel(), want, rtol=0, atol=1e-7)
@@ -376,7 +388,9 @@ def test_largest_time_quantile_inverts_the_closed_form_cdf(rho):
     """τ = F_τ⁻¹(u) with F_τ(x) = (1 − S G)^n, and its gradient is the implicit-function one."""
     median_, shape, n = pt.dscalar("median"), pt.dscalar("shape"), 12
     accrual, follow, log_u = pt.dscalar("A"), pt.dscalar("F"), pt.dscalar("log_u")
-    trial = TrialModel((Weibull(median_, shape), Weibull(median_, shape)), (n, n), accrual, follow, rho)
+    trial = TrialModel(
+        (Weibull(median_, shape), Weibull(median_, shape)), (n, n), accrual, follow, rho
+    )
     tau = largest_time_quantile(trial, 0, log_u)
     inputs = [median_, shape, accrual, follow, log_u]
     fn = pytensor.function(inputs, [tau, *pytensor.grad(tau, inputs)])
@@ -385,7 +399,11 @@ def test_largest_time_quantile_inverts_the_closed_form_cdf(rho):
         return (1 - Weibull(m, k).survival_np(x) * censoring_survival(x, a, f, rho)) ** n
 
     # below F (only events) and beyond F (administrative censoring), shapes either side of 1
-    for m, k, a, f, u in [(30.0, 1.2, 24.0, 12.0, 0.3), (60.0, 0.4, 48.0, 6.0, 0.97), (8.0, 3.0, 36.0, 24.0, 0.02)]:
+    for m, k, a, f, u in [
+        (30.0, 1.2, 24.0, 12.0, 0.3),
+        (60.0, 0.4, 48.0, 6.0, 0.97),
+        (8.0, 3.0, 36.0, 24.0, 0.02),
+    ]:
         value, *grad = fn(m, k, a, f, np.log(u))
         assert 0 < value < a + f
         assert np.isclose(cdf(value, m, k, a, f), u, rtol=1e-9)
@@ -393,7 +411,9 @@ def test_largest_time_quantile_inverts_the_closed_form_cdf(rho):
         point = np.array([m, k, a, f, np.log(u)])
 
         def quantile(p):
-            return optimize.brentq(lambda x: cdf(x, *p[:4]) - np.exp(p[4]), 1e-12, p[2] + p[3] - 1e-12, xtol=1e-14)
+            return optimize.brentq(
+                lambda x: cdf(x, *p[:4]) - np.exp(p[4]), 1e-12, p[2] + p[3] - 1e-12, xtol=1e-14
+            )
 
         assert np.isclose(quantile(point), value, rtol=1e-9)
         for i in range(5):
@@ -418,7 +438,11 @@ def test_horizon_in_a_model_uses_the_parameter_values_not_fresh_draws():
     def grad(point):
         return compiled(*[point[n] for n in names])[1:]
 
-    for log_m0, log_hr, raw in [(np.log(30.0), 0.2, 0.0), (np.log(12.0), -1.0, 2.5), (np.log(80.0), 0.5, -3.0)]:
+    for log_m0, log_hr, raw in [
+        (np.log(30.0), 0.2, 0.0),
+        (np.log(12.0), -1.0, 2.5),
+        (np.log(80.0), 0.5, -3.0),
+    ]:
         point = {"log_m0": log_m0, "log_hr": log_hr, "os_horizon_raw_arm1": raw}
         value = float(fn(point))
         m1 = np.exp(log_m0) * np.exp(-log_hr / 0.8)
@@ -458,11 +482,6 @@ def _weibull_ph(shape):
         return Weibull(m0, shape), Weibull(m0 * pt.exp(-log_hr / shape), shape)
 
     return make
-
-
-def _logp_and_grad(model):
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    return lambda point: (logp(point), dlogp(point))
 
 
 def test_folded_piece_is_the_two_sign_mixture():
@@ -505,7 +524,7 @@ def test_joint_normal_matches_scipy_and_data_swap():
         summary.data_values([MedianReached(0, 20.0), LogRank(0.03, -1)])
 
 
-@pytest.mark.slow  # compiling logp and gradient of the full graph takes ~25 s each
+@pytest.mark.slow  # compiling logp and gradient of the full graph takes ~25 s
 @pytest.mark.parametrize(
     "statistics",
     [
@@ -517,8 +536,12 @@ def test_joint_normal_matches_scipy_and_data_swap():
 def test_far_tail_likelihood_and_gradient_are_finite(statistics):
     # follow-up out to 100 medians: both survival curves underflow long before A + F
     model, _ = _model(_weibull_ph(3.0), statistics, a=100.0, f=200.0, rho=0.01)
-    fn = _logp_and_grad(model)
-    for log_m0, log_hr, raw in [(np.log(3.0), 0.0, 0.0), (np.log(3.0), 4.0, 3.0), (1.0, -5.0, -2.0)]:
+    fn = logp_and_dlogp(model)
+    for log_m0, log_hr, raw in [
+        (np.log(3.0), 0.0, 0.0),
+        (np.log(3.0), 4.0, 3.0),
+        (1.0, -5.0, -2.0),
+    ]:
         point = {"log_m0": log_m0, "log_hr": log_hr, "os_horizon_raw_arm0": raw}
         point = {k: v for k, v in point.items() if k in model.initial_point()}
         logp, grad = fn(point)
@@ -560,6 +583,9 @@ def test_table_influence_is_the_design_table_and_agrees_under_the_null():
     covs = {}
     for kind in ("table", "full"):
         trial = TrialModel(curves, dropout_rate=0.0, influence=kind, **stats_kw)
-        model_stats = [median.model_statistic(trial, MedianReached(0, 1.0)), logrank.model_statistic(trial)]
+        model_stats = [
+            median.model_statistic(trial, MedianReached(0, 1.0)),
+            logrank.model_statistic(trial),
+        ]
         covs[kind] = pytensor.function([], covariance_pieces(trial, model_stats))()
     assert not np.allclose(covs["table"], covs["full"], rtol=1e-3)
