@@ -36,3 +36,50 @@ def logp_and_dlogp(model):
     """
     fn = model.compile_fn([model.logp(), model.dlogp()])
     return lambda point: tuple(fn(point))
+
+
+def median_shift_by_quadrature(curve, n, accrual, followup, dropout, m):
+    """Small-sample shift of the log KM median (resurv.terms.median.small_sample_shift), by scipy.
+
+    ``curve`` has ``log_hazard(t, np)`` and ``cum_hazard(t, np)``; m is its median. Integrals by
+    QUADPACK, h' by a central difference in log t.
+    """
+    import numpy as np
+    from scipy import integrate as sint
+
+    from resurv.followup import censoring_density, censoring_survival
+
+    def hazard(t):
+        return np.exp(curve.log_hazard(np.asarray(t, dtype=float), np))
+
+    def survival(t):
+        return np.exp(-curve.cum_hazard(np.asarray(t, dtype=float), np))
+
+    upper = min(m, accrual + followup)  # the integrals end with follow-up
+    points = [followup] if followup < upper else None
+    v = (
+        sint.quad(
+            lambda u: (
+                hazard(u) / (n * survival(u) * censoring_survival(u, accrual, followup, dropout))
+            ),
+            0,
+            upper,
+            points=points,
+            epsabs=0,
+            epsrel=1e-11,
+        )[0]
+        / (m * hazard(m)) ** 2
+    )
+    step = 1e-5
+    elasticity = (np.log(hazard(m * np.exp(step))) - np.log(hazard(m * np.exp(-step)))) / (2 * step)
+    censored_first = sint.quad(
+        lambda u: survival(u) * censoring_density(u, accrual, followup, dropout),
+        0,
+        upper,
+        points=points,
+        epsabs=0,
+        epsrel=1e-11,
+    )[0]
+    curvature = -0.5 * (1 + elasticity - m * hazard(m)) * v
+    discreteness = -1.0 / (n * m * hazard(m)) if n % 2 == 0 else 0.0
+    return (1 - censored_first) ** n * (curvature + discreteness)

@@ -9,7 +9,7 @@ from scipy import integrate as sint
 from scipy import interpolate, optimize, stats
 from summary_curves import LogLogistic, Weibull
 
-from helpers import logp_and_dlogp
+from helpers import logp_and_dlogp, median_shift_by_quadrature
 from resurv.followup import censoring_density, censoring_survival
 from resurv.terms import hr, landmark, logrank, median, rmean
 from resurv.terms.base import (
@@ -509,13 +509,21 @@ def test_joint_normal_matches_scipy_and_data_swap():
     ref = Reference(curves, n, a, f, 0.0)
     influences = ref.influences(30.0, 9.0)
     cov = ref.covariance([influences[0], influences[1], influences[4]])
-    mean = np.array([np.log(m0), np.log(curves[1].median), ref.score() / np.sqrt(ref.v())])
+    shifts = [median_shift_by_quadrature(c, k, a, f, 0.0, c.median) for c, k in zip(curves, n)]
+    mean = np.array(
+        [
+            np.log(m0) + shifts[0],
+            np.log(curves[1].median) + shifts[1],
+            ref.score() / np.sqrt(ref.v()),
+        ]
+    )
     cov += np.diag(np.array([1e-3, 1e-3, 1e-3]) ** 2 / 12)
     for statistics in (first, second):
         with model:
             pm.set_data(summary.data_values(statistics))
         x = summary.data_values(statistics)["os_summary_observed"]
         expected = stats.multivariate_normal(mean, cov).logpdf(x)
+
         assert np.isclose(loglik(point), expected, rtol=1e-6)
     np.testing.assert_allclose(x, [np.log(20.0), np.log(41.0), z_from_p(0.03)])
     assert summary.observed_data == "os_summary_observed"

@@ -116,7 +116,8 @@ def km_median(time, event, arm=None, alpha=0.05) -> KMMedianEstimate:
 
 # --- model side (PyTensor) ---
 #
-# T1 (resurv statistical design, section 4): the log KM median of arm j has mean log m_j and
+# T1 (resurv statistical design, section 4): the log KM median of arm j has mean log m_j (plus
+# its small-sample shift, :func:`small_sample_shift`) and
 # influence integrand a_j(u) = −1{u ≤ m_j} / (π_j(u) h_j(m_j) m_j), so that its variance is the
 # Greenwood/delta-method v_j = ∫₀^{m_j} h_j/(n_j S_j G) du / (m_j h_j(m_j))² (Brookmeyer and
 # Crowley 1982). The indicator is carried by the integration limit m_j.
@@ -131,7 +132,14 @@ from resurv.terms.base import (  # noqa: E402
     TrialModel,
 )
 
-__all__ += ["curve_median", "influence", "log_support_factor", "model_mean", "model_statistic"]
+__all__ += [
+    "curve_median",
+    "influence",
+    "log_support_factor",
+    "model_mean",
+    "model_statistic",
+    "small_sample_shift",
+]
 
 _LOG_LN2 = float(np.log(np.log(2.0)))
 
@@ -180,11 +188,57 @@ def influence(trial: TrialModel, arm: int) -> ArmInfluence:
     )
 
 
+def small_sample_shift(trial: TrialModel, arm: int):
+    """E[log m̂_j] − log m_j to order 1/n_j where no patient is censored before the median.
+
+    Two terms of order 1/n_j that the normal approximation leaves out:
+
+    * curvature: m̂_j ≈ Q_j(U) with U = F_j(m̂_j) ≈ ½ and Var U = (m_j f_j(m_j))² v_j (the
+      Bahadur representation), so E log m̂_j − log m_j ≈ ½ (log Q_j)''(½) Var U
+      = −½ (1 + m_j h_j'(m_j)/h_j(m_j) − m_j h_j(m_j)) v_j, v_j the T1 variance;
+    * discreteness: with no censoring the KM curve of an even n_j lands exactly on ½ at the
+      (n_j/2)-th death, and the estimator (the smallest time with Ŝ ≤ ½) is that death: it
+      takes the curve at level ½ + 1/(2n_j), a shift of −1/(2 n_j m_j f_j(m_j))
+      = −1/(n_j m_j h_j(m_j)) in log time. For odd n_j the level is ½ on average.
+
+    Both are exact to order 1/n_j when no patient is censored before the median. A censoring
+    before it breaks the exact landing on ½ and the curvature term is no longer the whole
+    second-order bias, so both are weighted by w_j = (1 − π_c)^{n_j}, the probability that none
+    of the n_j patients is censored before both the median and their event,
+    π_c = ∫₀^{m_j} S_j g du. Simulated against the KM median of 60 000 trials per design
+    (n 10-25, Weibull shapes 0.7-1.3; tests/terms/test_median_small_sample.py): the remaining
+    bias is below 0.005 where w_j ≈ 1, and smaller than without the shift elsewhere.
+
+    References: Bahadur RR. Ann Math Stat 1966;37:577 (sample quantiles); David HA, Nagaraja HN.
+    Order Statistics, 2003, section 4.6 (expansions of moments of order statistics).
+    """
+    n = float(trial.n_per_arm[arm])
+    m = curve_median(trial.curves[arm])
+    own = influence(trial, arm)
+    log_v = trial.log_variance_piece(arm, own.log_abs, own.log_abs, trial.cap(m))
+    # d log h / d log t at t = m: the gradient with respect to a copy t of m, through which only
+    # the hazard's time argument depends on it (the curve's parameters may be m itself)
+    t = pt.cast(m, "float64").copy()
+    log_h = trial.log_hazard(arm, t)
+    elasticity = m * pt.grad(log_h, t, disconnected_inputs="ignore")
+    m_h = m * pt.exp(log_h)
+    curvature = -0.5 * (1.0 + elasticity - m_h) * pt.exp(log_v)
+    discreteness = -1.0 / (n * m_h) if int(n) % 2 == 0 else 0.0
+    censored_first = trial.integral(
+        lambda u: pt.exp(trial.log_survival(arm, u)) * trial.censoring_density(u), trial.cap(m)
+    )
+    weight = pt.exp(n * pt.log1p(-pt.clip(censored_first, 0.0, 1.0 - 1e-12)))
+    return weight * (curvature + discreteness)
+
+
 def model_statistic(trial: TrialModel, reported: MedianReached) -> ModelStatistic:
-    """Mean and influence of a reported (reached) median."""
+    """Mean and influence of a reported (reached) median.
+
+    The mean is log m_j plus its small-sample shift (:func:`small_sample_shift`).
+    """
     return ModelStatistic(
         label=reported.label,
-        mean=model_mean(trial, reported.arm),
+        mean=model_mean(trial, reported.arm) + small_sample_shift(trial, reported.arm),
         influence={reported.arm: influence(trial, reported.arm)},
     )
 
