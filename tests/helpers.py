@@ -1,4 +1,4 @@
-"""Shared test helpers: paths, a shared compile cache, small study-file writers."""
+"""Shared test helpers: paths, a shared compile cache, small study-file writers, references."""
 
 from __future__ import annotations
 

@@ -523,7 +523,6 @@ def test_joint_normal_matches_scipy_and_data_swap():
             pm.set_data(summary.data_values(statistics))
         x = summary.data_values(statistics)["os_summary_observed"]
         expected = stats.multivariate_normal(mean, cov).logpdf(x)
-
         assert np.isclose(loglik(point), expected, rtol=1e-6)
     np.testing.assert_allclose(x, [np.log(20.0), np.log(41.0), z_from_p(0.03)])
     assert summary.observed_data == "os_summary_observed"
