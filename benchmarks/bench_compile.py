@@ -7,10 +7,10 @@ For the OS (Weibull PH) and PFS (Weibull, separate arms) summary models of the b
 * ``nutpie``: ``nutpie.compile_pymc_model`` as it comes (PyTensor's "NUMBA" mode, in-place
   rewrites on), every deterministic drawn: the baseline;
 * ``no-inplace``: nutpie's compile with in-place rewrites off only (resurv's earlier setting);
-* ``resurv``: ``Fitter.compiled`` (``resurv.fit.compile_settings``: in-place rewrites off,
+* ``resurv``: ``Fitter.compiled`` (``resurv.inference.fit.compile_settings``: in-place rewrites off,
   callbacks linked by symbol, no creation-site tracebacks), every deterministic drawn (a fit);
 * ``calibration``: ``Fitter.compiled`` with only the deterministics a calibration replicate reads
-  (``resurv.calibrate.TARGET_VARIABLES``).
+  (``resurv.simulation.calibrate.TARGET_VARIABLES``).
 
 The second process then samples the model three times with the same seed (4 chains of 500 + 500
 draws, one core); printed: compile seconds, the median sampling seconds, both as ratios to the
@@ -42,10 +42,10 @@ def one(model: str, setting: str, repeats: int) -> dict:
     import nutpie
 
     from resurv.api import build, load_data
-    from resurv.calibrate import TARGET_VARIABLES
-    from resurv.fit import Fitter, model_data_values, without_inplace_rewrites
-    from resurv.modelspec import load_model_spec
-    from resurv.priors import load_priors
+    from resurv.inference.fit import Fitter, model_data_values, without_inplace_rewrites
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
+    from resurv.simulation.calibrate import TARGET_VARIABLES
 
     built = build(
         load_model_spec(ROOT / "models" / f"{model}.toml"), load_priors(PRIORS), load_data(STUDY)

@@ -19,13 +19,13 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test as lifelines_logrank
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
-from resurv.simulate import simulate_trials
-from resurv.terms.cox import cox_two_arm
-from resurv.terms.km import kaplan_meier
-from resurv.terms.landmark import km_landmark
-from resurv.terms.logrank import logrank_test
-from resurv.terms.median import km_median
-from resurv.terms.rmean import km_restricted_mean
+from resurv.simulation.simulate import simulate_trials
+from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.km import kaplan_meier
+from resurv.statistics.landmark import km_landmark
+from resurv.statistics.logrank import logrank_test
+from resurv.statistics.median import km_median
+from resurv.statistics.rmean import km_restricted_mean
 
 
 def weibull_inverse(median, shape):

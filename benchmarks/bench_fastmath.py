@@ -30,9 +30,9 @@ def measure(model: str, repeats: int, fastmath: bool) -> dict:
 
     import resurv  # noqa: F401  (sets fast math off)
     from resurv.api import build, load_data
-    from resurv.fit import Fitter
-    from resurv.modelspec import load_model_spec
-    from resurv.priors import load_priors
+    from resurv.inference.fit import Fitter
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
 
     pytensor.config.numba__fastmath = fastmath
     built = build(

@@ -28,8 +28,8 @@ import pymc as pm
 from lifelines.datasets import load_lung
 
 from resurv.api import build, load_data
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
 
 ROOT = Path(__file__).resolve().parents[1]
 FREE = ["median_reference", "shape", "log_hr"]

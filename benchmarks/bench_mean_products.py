@@ -28,11 +28,11 @@ SETTINGS = ("quadrature", "grid")
 def one(setting: str) -> dict:
     """Compile the PFS summary model under ``setting`` in this process."""
     from resurv.api import build, load_data
-    from resurv.calibrate import TARGET_VARIABLES
-    from resurv.fit import Fitter
-    from resurv.modelspec import load_model_spec
-    from resurv.priors import load_priors
-    from resurv.terms import base
+    from resurv.inference.fit import Fitter
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
+    from resurv.simulation.calibrate import TARGET_VARIABLES
+    from resurv.statistics import base
 
     if setting == "quadrature":
         base._own_products = lambda stats_, arm, members: None

@@ -23,8 +23,9 @@ import numpy as np
 import pytensor
 import xarray as xr
 
-from resurv import modelspec, priors, study, summary_model
-from resurv.terms import base, rmean
+from resurv.io import modelspec, priors, study
+from resurv.models import summary_data as summary_model
+from resurv.statistics import base, rmean
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "data/studies/nmc2020_sirt_prrt.toml"

@@ -1,7 +1,7 @@
 """Wall time of a 20-setting prior sweep: compile once and swap ``pm.Data`` vs recompile each time.
 
 The model is the OS Weibull PH model fitted to simulated patient data (60 patients), the sweep
-20 values of the log-HR prior's SD. "Compile once" is :class:`resurv.fit.Fitter` (one
+20 values of the log-HR prior's SD. "Compile once" is :class:`resurv.inference.fit.Fitter` (one
 ``nutpie.compile_pymc_model``, then ``with_data`` per setting); "recompile" builds and compiles
 the model afresh for every setting, as a sweep without ``pm.Data`` priors must. Both sample the
 same draws with the same seeds, so their posteriors must agree exactly.
@@ -21,9 +21,9 @@ import nutpie
 import pandas as pd
 
 from resurv.api import build, load_data
-from resurv.fit import Fitter, SamplerSettings, model_data_values
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors, with_argument
+from resurv.inference.fit import Fitter, SamplerSettings, model_data_values
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors, with_argument
 
 ROOT = Path(__file__).resolve().parents[1]
 

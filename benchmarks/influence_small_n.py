@@ -18,9 +18,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from resurv.simulate import simulate_trials
-from resurv.terms import hr, landmark, logrank, median, rmean
-from resurv.terms.base import (
+from resurv.simulation.simulate import simulate_trials
+from resurv.statistics import hr, landmark, logrank, median, rmean
+from resurv.statistics.base import (
     HazardRatio,
     Landmark,
     LogRank,
@@ -29,11 +29,11 @@ from resurv.terms.base import (
     TrialModel,
     covariance_pieces,
 )
-from resurv.terms.cox import cox_two_arm
-from resurv.terms.landmark import km_landmark
-from resurv.terms.logrank import logrank_test
-from resurv.terms.median import km_median
-from resurv.terms.rmean import km_restricted_mean
+from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.landmark import km_landmark
+from resurv.statistics.logrank import logrank_test
+from resurv.statistics.median import km_median
+from resurv.statistics.rmean import km_restricted_mean
 
 A, F = 60.0, 24.0
 T_STAR, TAU = 24.0, 36.0
@@ -106,14 +106,20 @@ def main(argv=None):
         emp_sd, mod_sd = np.sqrt(np.diag(emp_cov)), np.sqrt(np.diag(cov))
         emp_cor = emp_cov / np.outer(emp_sd, emp_sd)
         mod_cor = cov / np.outer(mod_sd, mod_sd)
-        print(f"n = {n}: both medians reached (and arm 1 followed to {TAU:g}) in "
-              f"{usable.mean():.1%} of {args.trials} trials")
-        print(f"{'statistic':14s} {'model mean':>10s} {'emp mean':>9s} {'model SD':>9s} "
-              f"{'emp SD':>8s} {'SD ratio':>8s} {'max |Δcorr|':>11s}")
+        print(
+            f"n = {n}: both medians reached (and arm 1 followed to {TAU:g}) in "
+            f"{usable.mean():.1%} of {args.trials} trials"
+        )
+        print(
+            f"{'statistic':14s} {'model mean':>10s} {'emp mean':>9s} {'model SD':>9s} "
+            f"{'emp SD':>8s} {'SD ratio':>8s} {'max |Δcorr|':>11s}"
+        )
         for i, label in enumerate(LABELS):
             dcor = np.max(np.abs(np.delete(emp_cor[i] - mod_cor[i], i)))
-            print(f"{label:14s} {mean[i]:10.3f} {kept[:, i].mean():9.3f} {mod_sd[i]:9.3f} "
-                  f"{emp_sd[i]:8.3f} {emp_sd[i] / mod_sd[i]:8.3f} {dcor:11.3f}")
+            print(
+                f"{label:14s} {mean[i]:10.3f} {kept[:, i].mean():9.3f} {mod_sd[i]:9.3f} "
+                f"{emp_sd[i]:8.3f} {emp_sd[i] / mod_sd[i]:8.3f} {dcor:11.3f}"
+            )
             rows.append(
                 {
                     "n": f"{n[0]}/{n[1]}",

@@ -2,14 +2,15 @@
 
 Draws the same parameters and simulated trials as ``resurv calibrate`` does for the bundled
 study's PFS design (``models/pfs_weibull_separate.toml``, literature priors, ``--seed``,
-``--replicates``; :func:`resurv.calibrate.simulated_replicates`), keeps the trials in which
+``--replicates``; :func:`resurv.simulation.calibrate.simulated_replicates`), keeps the trials in
+which
 both arms' KM medians were reached, and evaluates the summary likelihood's joint normal for
 (log median 0, log median 1, SPSS mean 0, SPSS mean 1, log-rank Z) at the true parameters and
 the trial's own largest observed times. If the model is right, each standardized residual has
 mean 0 and variance 1: the marginal ones (x_k − μ_k)/σ_k and the sequential ones (each given the
 statistics before it, L⁻¹(x − μ), L the Cholesky factor) that the likelihood is built from.
 Printed for the covariance resurv uses (each SPSS mean's covariance with Z the conditional one,
-:meth:`resurv.terms.rmean.ConditionalArea.covariance`, built in so that Σ stays positive
+:meth:`resurv.statistics.rmean.ConditionalArea.covariance`, built in so that Σ stays positive
 definite) and for the influence integrals rescaled to the conditional variance
 (``covariance_with`` off); for each, how often the matrix is not positive definite at parameters
 drawn around the bundled design (``--psd-draws``).
@@ -28,21 +29,21 @@ import pytensor
 import pytensor.tensor as pt
 
 from resurv.api import load_data
-from resurv.built import stacked_draws
-from resurv.calibrate import simulated_replicates
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.terms.base import (
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.models.built import stacked_draws
+from resurv.simulation.calibrate import simulated_replicates
+from resurv.statistics.base import (
     LogRank,
     MedianReached,
     RestrictedMean,
     TrialModel,
     covariance_pieces,
 )
-from resurv.terms.logrank import logrank_test
-from resurv.terms.median import km_median
-from resurv.terms.rmean import km_restricted_mean
-from resurv.terms.summary import model_statistics
+from resurv.statistics.likelihood import model_statistics
+from resurv.statistics.logrank import logrank_test
+from resurv.statistics.median import km_median
+from resurv.statistics.rmean import km_restricted_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("log median 0", "log median 1", "SPSS mean 0", "SPSS mean 1", "log-rank Z")

@@ -10,6 +10,6 @@ def rng():
 @pytest.fixture(scope="session")
 def fitter():
     """One compile cache for the whole test session (compile once, sample many)."""
-    from resurv.fit import Fitter, SamplerSettings
+    from resurv.inference.fit import Fitter, SamplerSettings
 
     return Fitter(SamplerSettings(draws=1500, tune=1000, chains=4))

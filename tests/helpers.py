@@ -39,7 +39,7 @@ def logp_and_dlogp(model):
 
 
 def median_shift_by_quadrature(curve, n, accrual, followup, dropout, m):
-    """Small-sample shift of the log KM median (resurv.terms.median.small_sample_shift), by scipy.
+    """Small-sample shift of the log KM median (resurv.statistics.median.small_sample_shift), by scipy.
 
     ``curve`` has ``log_hazard(t, np)`` and ``cum_hazard(t, np)``; m is its median. Integrals by
     QUADPACK, h' by a central difference in log t.
@@ -47,7 +47,7 @@ def median_shift_by_quadrature(curve, n, accrual, followup, dropout, m):
     import numpy as np
     from scipy import integrate as sint
 
-    from resurv.followup import censoring_density, censoring_survival
+    from resurv.statistics.followup import censoring_density, censoring_survival
 
     def hazard(t):
         return np.exp(curve.log_hazard(np.asarray(t, dtype=float), np))

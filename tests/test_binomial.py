@@ -9,13 +9,13 @@ from scipy import special, stats
 
 from helpers import MODELS, PRIORS, STUDY
 from resurv.api import build
-from resurv.binomial import frequentist_binary
-from resurv.built import stacked_draws
 from resurv.cli import main
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.results import make_result
-from resurv.study import load_study
+from resurv.inference.results import make_result
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.io.study import load_study
+from resurv.models.binomial import frequentist_binary
+from resurv.models.built import stacked_draws
 
 ROBUST = """
 name = "robust"

@@ -12,7 +12,7 @@ from lifelines.statistics import logrank_test
 
 from helpers import MODELS, PRIORS
 from resurv.cli import main
-from resurv.freq import format_table, frequentist_summary
+from resurv.statistics.frequentist import format_table, frequentist_summary
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +42,18 @@ def trial_csv(tmp_path, rng):
     return write_csv(tmp_path / "trial.csv", rows, header=("days", "dead", "group"))
 
 
-CSV_ARGS = ["--time-column", "days", "--event-column", "dead", "--arm-column", "group",
-            "--time-unit", "days", "--reference-arm", "control"]
+CSV_ARGS = [
+    "--time-column",
+    "days",
+    "--event-column",
+    "dead",
+    "--arm-column",
+    "group",
+    "--time-unit",
+    "days",
+    "--reference-arm",
+    "control",
+]
 
 
 def test_freq_json_matches_library_and_lifelines(trial_csv, capsys):
@@ -59,7 +69,9 @@ def test_freq_json_matches_library_and_lifelines(trial_csv, capsys):
         for key in ("n", "events", "median", "rmean", "rmean_se", "rmean_tau"):
             assert printed["arms"][label][key] == pytest.approx(summary["arms"][label][key])
         # JSON has no infinity: a confidence limit not reached is null
-        ci = [None if np.isinf(v) else pytest.approx(v) for v in summary["arms"][label]["median_ci"]]
+        ci = [
+            None if np.isinf(v) else pytest.approx(v) for v in summary["arms"][label]["median_ci"]
+        ]
         assert printed["arms"][label]["median_ci"] == ci
     for key in ("logrank_chisq", "logrank_p", "cox_log_hr", "cox_se"):
         assert printed[key] == pytest.approx(summary[key])
@@ -72,9 +84,7 @@ def test_freq_json_matches_library_and_lifelines(trial_csv, capsys):
     lr = logrank_test(months[arm == 0], months[arm == 1], event[arm == 0], event[arm == 1])
     assert printed["logrank_chisq"] == pytest.approx(lr.test_statistic, rel=1e-8)
     assert printed["logrank_p"] == pytest.approx(lr.p_value, rel=1e-8)
-    cph = CoxPHFitter().fit(
-        pd.DataFrame({"T": months, "E": event, "arm": arm}), "T", "E"
-    )
+    cph = CoxPHFitter().fit(pd.DataFrame({"T": months, "E": event, "arm": arm}), "T", "E")
     assert printed["cox_log_hr"] == pytest.approx(cph.params_["arm"], abs=1e-6)
     assert printed["cox_se"] == pytest.approx(cph.standard_errors_["arm"], rel=1e-5)
 
@@ -134,9 +144,27 @@ def test_simulate_usage_errors_exit_2(args, capsys):
 def test_simulate_follows_its_model(tmp_path):
     """Exponential, no censoring in practice: mean times n₀ ≈ m/ln2 and the HR scales them."""
     out = tmp_path / "sim.csv"
-    args = ["--quiet", "simulate", "--family", "exponential", "--median", "10", "--log-hr", str(np.log(0.5)),
-            "--n", "3000", "3000", "--accrual", "1", "--followup", "2000", "--seed", "4",
-            "--out", str(out)]
+    args = [
+        "--quiet",
+        "simulate",
+        "--family",
+        "exponential",
+        "--median",
+        "10",
+        "--log-hr",
+        str(np.log(0.5)),
+        "--n",
+        "3000",
+        "3000",
+        "--accrual",
+        "1",
+        "--followup",
+        "2000",
+        "--seed",
+        "4",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["time", "event", "arm"]
@@ -151,9 +179,32 @@ def test_simulate_follows_its_model(tmp_path):
     assert again.read_text() == out.read_text()
     # AFT: log-normal arm medians in the time ratio
     aft = tmp_path / "aft.csv"
-    assert main(["--quiet", "simulate", "--family", "lognormal", "--median", "10", "--shape", "0.8",
-                 "--log-tr", str(np.log(1.5)), "--n", "3000", "3000", "--accrual", "1",
-                 "--followup", "2000", "--out", str(aft)]) == 0
+    assert (
+        main(
+            [
+                "--quiet",
+                "simulate",
+                "--family",
+                "lognormal",
+                "--median",
+                "10",
+                "--shape",
+                "0.8",
+                "--log-tr",
+                str(np.log(1.5)),
+                "--n",
+                "3000",
+                "3000",
+                "--accrual",
+                "1",
+                "--followup",
+                "2000",
+                "--out",
+                str(aft),
+            ]
+        )
+        == 0
+    )
     frame = pd.read_csv(aft)
     medians = frame.groupby("arm")["time"].median()
     assert medians[0] == pytest.approx(10, rel=0.08)
@@ -164,13 +215,57 @@ def test_simulate_follows_its_model(tmp_path):
 def test_simulate_then_fit_recovers_parameters(tmp_path, capsys):
     truth = {"median_months[0]": 12.0, "shape": 1.5, "log_hr": -0.5}
     sim = tmp_path / "sim.csv"
-    assert main(["--quiet", "simulate", "--family", "weibull", "--median", "12", "--shape",
-                 "1.5", "--log-hr", "-0.5", "--n", "120", "120", "--accrual", "24",
-                 "--followup", "18", "--seed", "5", "--out", str(sim)]) == 0
+    assert (
+        main(
+            [
+                "--quiet",
+                "simulate",
+                "--family",
+                "weibull",
+                "--median",
+                "12",
+                "--shape",
+                "1.5",
+                "--log-hr",
+                "-0.5",
+                "--n",
+                "120",
+                "120",
+                "--accrual",
+                "24",
+                "--followup",
+                "18",
+                "--seed",
+                "5",
+                "--out",
+                str(sim),
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "fit"
-    code = main(["--quiet", "fit", str(MODELS / "os_weibull.toml"), "--data", str(sim),
-                 "--priors", str(PRIORS / "vague.toml"), "--out", str(out), "--draws", "500",
-                 "--tune", "500", "--chains", "2", "--seed", "2", "--strict"])
+    code = main(
+        [
+            "--quiet",
+            "fit",
+            str(MODELS / "os_weibull.toml"),
+            "--data",
+            str(sim),
+            "--priors",
+            str(PRIORS / "vague.toml"),
+            "--out",
+            str(out),
+            "--draws",
+            "500",
+            "--tune",
+            "500",
+            "--chains",
+            "2",
+            "--seed",
+            "2",
+            "--strict",
+        ]
+    )
     assert code == 0
     summary = pd.read_csv(out / "summary.csv", index_col="quantity")
     for name, value in truth.items():

@@ -11,11 +11,11 @@ import xarray as xr
 from scipy import special, stats
 
 from resurv.api import build, load_data
-from resurv.compare import compare_fits, loo_by_model
-from resurv.fit import SamplerSettings
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.simulate import simulate_trials, write_ipd_csv
+from resurv.checks.compare import compare_fits, loo_by_model
+from resurv.inference.fit import SamplerSettings
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.simulation.simulate import simulate_trials, write_ipd_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 LN2 = math.log(2.0)
@@ -109,7 +109,7 @@ def test_pareto_k_above_threshold_is_counted_and_logged(caplog, rng):
     # three patients with importance ratios 1/p(yᵢ|θ) = e^{E/α}, E ~ Exp(1): Pareto(α)
     # tails with α = 2/3, i.e. k = 1/α = 1.5
     wild[..., :3] = -1.5 * rng.standard_exponential(size=(2, 500, 3))
-    with caplog.at_level(logging.WARNING, logger="resurv.compare"):
+    with caplog.at_level(logging.WARNING, logger="resurv.checks.compare"):
         table = compare_fits({"well": _tree(well, rng), "wild": _tree(wild, rng)}).set_index(
             "model"
         )

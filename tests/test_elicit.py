@@ -8,9 +8,9 @@ from scipy import stats
 
 from helpers import MODELS, PRIORS
 from resurv.cli import main
-from resurv.elicit import elicit, prior_entry_toml, prior_predictive_curves
 from resurv.errors import InputError
-from resurv.priors import load_priors, robustify
+from resurv.io.elicit import elicit, prior_entry_toml, prior_predictive_curves
+from resurv.io.priors import load_priors, robustify
 
 
 def lognorm(spec):

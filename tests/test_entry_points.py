@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 import pytest
 from nutpie import compile_pymc as nutpie_compile
 
-from resurv.entry_points import GRAPH_FUNCTION_NAME, separately_linked_entry_points
+from resurv.inference._entry_points import GRAPH_FUNCTION_NAME, separately_linked_entry_points
 
 
 def _model():

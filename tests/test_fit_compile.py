@@ -7,8 +7,8 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.compile import mode as pytensor_mode
 
-from resurv.built import BuiltModel
-from resurv.fit import Fitter, SamplerSettings, without_inplace_rewrites
+from resurv.inference.fit import Fitter, SamplerSettings, without_inplace_rewrites
+from resurv.models.built import BuiltModel
 
 
 def _destroying_ops(fn) -> list:

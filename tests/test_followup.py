@@ -2,7 +2,7 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy import integrate
 
-from resurv.followup import (
+from resurv.statistics.followup import (
     censoring_density,
     censoring_survival,
     sample_censoring_times,

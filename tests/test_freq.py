@@ -7,7 +7,7 @@ from lifelines.datasets import load_waltons
 from lifelines.statistics import logrank_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
-from resurv.freq import format_table, frequentist_summary, to_jsonable
+from resurv.statistics.frequentist import format_table, frequentist_summary, to_jsonable
 
 
 @pytest.fixture(autouse=True)

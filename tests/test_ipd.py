@@ -7,7 +7,7 @@ import pytest
 
 from resurv.cli import main
 from resurv.errors import StudyValidationError
-from resurv.ipd import read_ipd, study_from_csv
+from resurv.io.patient_data import read_ipd, study_from_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = "time,event,arm\n3.5,1,A\n7.0,0,A\n2.0,1,B\n9.5,1,B\n"

@@ -3,12 +3,12 @@
 import pytest
 
 from helpers import MODELS, PRIORS, STUDY, assert_refused
-from resurv.binomial import build_binomial
 from resurv.cli import main
 from resurv.errors import ModelSpecError
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.study import load_study
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.io.study import load_study
+from resurv.models.binomial import build_binomial
 
 BAD_MODELS = [
     ("response.toml", 'likelihood = "binomial"', 'likelihood = "poisson"', "likelihood", "one of"),
@@ -93,7 +93,7 @@ def test_bad_model_file_cli_exit_2_nothing_written(tmp_path, capsys, name, old, 
 def test_every_bundled_model_and_plan_file_loads():
     import tomllib
 
-    from resurv.sweep import load_plan
+    from resurv.inference.sweep import load_plan
 
     plans = 0
     for path in sorted(MODELS.glob("*.toml")):

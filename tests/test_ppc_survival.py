@@ -11,9 +11,8 @@ import xarray as xr
 from scipy import integrate, stats
 
 from helpers import MODELS
-from resurv.modelspec import load_model_spec
-from resurv.ppc import two_sided_ppp
-from resurv.ppc_survival import (
+from resurv.checks.ppc import two_sided_ppp
+from resurv.checks.ppc_survival import (
     design_from_posterior,
     fixed_design,
     km_vs_predictive,
@@ -22,7 +21,8 @@ from resurv.ppc_survival import (
     replicate_trials,
     sample_reverse_km,
 )
-from resurv.study import Arm, Study, SurvivalStatistic
+from resurv.io.modelspec import load_model_spec
+from resurv.io.study import Arm, Study, SurvivalStatistic
 
 LN2 = np.log(2.0)
 EXP_SPEC = load_model_spec(MODELS / "os_exponential.toml")
@@ -91,9 +91,7 @@ def rmean_reference(time, event):
         knots.append((t, at_risk, deaths, area))
         prev_t, prev_s = t, surv
     area += prev_s * (tau - prev_t)
-    var = sum(
-        (area - a_t) ** 2 * d / (r * (r - d)) for t, r, d, a_t in knots if d > 0 and r > d
-    )
+    var = sum((area - a_t) ** 2 * d / (r * (r - d)) for t, r, d, a_t in knots if d > 0 and r > d)
     return area, np.sqrt(var)
 
 
@@ -120,7 +118,7 @@ def test_printed_decimals():
 
 def test_replicate_trials_use_each_draws_design(rng):
     spec_post = exp_posterior(12.0, -0.3, 400)
-    from resurv.survival_model import curves_from_posterior
+    from resurv.models.survival import curves_from_posterior
 
     curves = curves_from_posterior(EXP_SPEC, spec_post)
     accrual = np.linspace(6.0, 60.0, 400)
@@ -195,9 +193,7 @@ def test_signed_logrank_uses_direction():
         study = make_study(stat("logrank", p_value=0.01, better_arm=better), n=(40, 40))
         (pv,) = published_survival_values(EXP_SPEC, study, design)
         assert pv.statistic == "os_logrank_z"
-        assert pv.published == pytest.approx(
-            (-1 if better == "cmp" else 1) * stats.norm.isf(0.005)
-        )
+        assert pv.published == pytest.approx((-1 if better == "cmp" else 1) * stats.norm.isf(0.005))
         ppp[better] = two_sided_ppp(pv.predictive(post, np.random.default_rng(3)), pv.published)
     # HR = e^-0.6 favours the comparator: a significant result for it is typical, against it is not
     assert ppp["cmp"] > 0.3
@@ -212,9 +208,7 @@ def test_signed_logrank_uses_direction():
 
 def test_not_reached_rows():
     design = fixed_design(12.0, 6.0)
-    study = make_study(
-        stat("median_not_reached", arm="ref"), stat("median", arm="cmp", value=30.0)
-    )
+    study = make_study(stat("median_not_reached", arm="ref"), stat("median", arm="cmp", value=30.0))
     # medians of 1000 months followed for at most 18: almost never reached (a KM curve still
     # drops to 0 when the patient followed longest has the event)
     post = exp_posterior(1000.0, 0.0, 1000)
@@ -404,7 +398,7 @@ def test_sample_reverse_km(rng):
 
 
 def test_km_vs_predictive_bands(rng):
-    from resurv.ipd import PatientData
+    from resurv.io.patient_data import PatientData
 
     median0, log_hr = 12.0, -0.5
     rates = [LN2 / median0, LN2 / median0 * np.exp(log_hr)]
@@ -434,7 +428,7 @@ def test_weibull_posterior_from_curves():
 
 
 def test_figures_are_png(rng):
-    from resurv.ipd import PatientData
+    from resurv.io.patient_data import PatientData
     from resurv.report.ppc_figures import (
         km_bands_figure,
         predictive_figure,

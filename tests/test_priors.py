@@ -9,9 +9,9 @@ import pytest
 from scipy import integrate, stats
 
 from helpers import MODELS, PRIORS, STUDY
+from resurv.checks.prior_ess import effective_sample_size, ess_table
 from resurv.cli import main
-from resurv.ess import effective_sample_size, ess_table
-from resurv.priors import (
+from resurv.io.priors import (
     PriorSpec,
     load_priors,
     make_prior,
@@ -182,7 +182,7 @@ def test_bad_prior_file_exits_2_naming_file_field_rule(case, tmp_path, capsys):
 
 def test_every_bundled_prior_file_serves_every_model():
     from resurv.api import build, load_data
-    from resurv.modelspec import load_model_spec
+    from resurv.io.modelspec import load_model_spec
 
     study = load_data(STUDY)
     csv_models = [
@@ -195,7 +195,7 @@ def test_every_bundled_prior_file_serves_every_model():
             if spec.likelihood == "binomial":
                 build(spec, priors, study)
             else:
-                from resurv.survival_model import chosen_priors
+                from resurv.models.survival import chosen_priors
 
                 chosen_priors(spec, priors)  # every needed parameter, known names, supports
 
@@ -398,7 +398,7 @@ def clearly_differ(tree_a, tree_b, name):
 @pytest.mark.slow
 def test_robust_beta_weight_one_and_zero_reproduce_plain_priors(fitter):
     from resurv.api import build, load_data
-    from resurv.modelspec import load_model_spec
+    from resurv.io.modelspec import load_model_spec
 
     spec = load_model_spec(MODELS / "response.toml")
     study = load_data(STUDY)
@@ -426,7 +426,7 @@ def test_robust_normal_log_hr_weight_one_and_zero_reproduce_plain_priors_ipd_wei
     fitter, tmp_path
 ):
     from resurv.api import build, load_data
-    from resurv.modelspec import load_model_spec
+    from resurv.io.modelspec import load_model_spec
 
     spec = load_model_spec(MODELS / "os_weibull.toml")
     study = load_data(simulated_csv(tmp_path / "ipd.csv"))

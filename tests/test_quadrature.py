@@ -4,7 +4,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy import integrate as sint
 
-from resurv.quadrature import (
+from resurv.statistics.quadrature import (
     _nodes,
     gauss_legendre,
     integrate,

@@ -19,10 +19,10 @@ import pytest
 from scipy import integrate, stats
 
 from helpers import MODELS, PRIORS, ROOT, STUDY
-from resurv.priors import PriorSpec
+from resurv.inference.sweep import load_plan, run_plan
+from resurv.io.priors import PriorSpec
 from resurv.report.build import build_report
 from resurv.report.posterior_figures import prior_density, survival_bands
-from resurv.sweep import load_plan, run_plan
 
 #: Headings the report must have (the task's list of contents).
 HEADINGS = (
@@ -158,7 +158,9 @@ def _report_with_calibration(sweeps, tmp_path, model, target, coverage, within):
 
 
 def test_calibration_table_is_read_when_present(sweeps, tmp_path):
-    md = _report_with_calibration(sweeps, tmp_path, "os_weibull", "log_hr", [0.4321, 0.9512], [True, True])
+    md = _report_with_calibration(
+        sweeps, tmp_path, "os_weibull", "log_hr", [0.4321, 0.9512], [True, True]
+    )
     assert "Calibration was not run" not in md
     assert "calibration/os_weibull/coverage.csv" in md and "0.432" in md
     assert "Calibration below nominal" not in md
@@ -170,8 +172,15 @@ def test_calibration_record_gives_model_priors_sampler_and_times(sweeps, tmp_pat
     cal = folder / "calibration" / "pfs_weibull_separate"
     cal.mkdir(parents=True)
     pd.DataFrame(
-        {"target": ["log_hr"], "nominal": [0.5], "coverage": [0.5], "replicates": [200],
-         "binomial_se": [0.0354], "within_2se": [True], "sbc_uniformity_p": [0.5]}
+        {
+            "target": ["log_hr"],
+            "nominal": [0.5],
+            "coverage": [0.5],
+            "replicates": [200],
+            "binomial_se": [0.0354],
+            "within_2se": [True],
+            "sbc_uniformity_p": [0.5],
+        }
     ).to_csv(cal / "coverage.csv", index=False)
     record = {
         "replicates": 200,
@@ -180,8 +189,14 @@ def test_calibration_record_gives_model_priors_sampler_and_times(sweeps, tmp_pat
         "total_seconds": 1234.0,
         "replicates_with_divergences": 1,
         "replicates_refitted": 6,
-        "sampler": {"draws": 500, "tune": 500, "chains": 2, "target_accept": 0.9, "cores": 2,
-                    "target_accept_after_divergences": 0.99},
+        "sampler": {
+            "draws": 500,
+            "tune": 500,
+            "chains": 2,
+            "target_accept": 0.9,
+            "cores": 2,
+            "target_accept_after_divergences": 0.99,
+        },
         "seed": 11,
         "model": {"name": "pfs_weibull_separate"},
         "priors": "priors/literature.toml",
@@ -207,7 +222,9 @@ def test_calibration_record_gives_model_priors_sampler_and_times(sweeps, tmp_pat
     ("text", "field"),
     [('{"replicates": 200, "sampl', None), ('{"replicates": 200}', "model"), ("[1, 2]", None)],
 )
-def test_malformed_calibration_record_is_refused_and_nothing_is_written(sweeps, tmp_path, capsys, text, field):
+def test_malformed_calibration_record_is_refused_and_nothing_is_written(
+    sweeps, tmp_path, capsys, text, field
+):
     from resurv.cli import main
 
     folder = tmp_path / "copy"
@@ -215,8 +232,15 @@ def test_malformed_calibration_record_is_refused_and_nothing_is_written(sweeps, 
     cal = folder / "calibration" / "os_weibull"
     cal.mkdir(parents=True)
     pd.DataFrame(
-        {"target": ["log_hr"], "nominal": [0.5], "coverage": [0.5], "replicates": [200],
-         "binomial_se": [0.0354], "within_2se": [True], "sbc_uniformity_p": [0.5]}
+        {
+            "target": ["log_hr"],
+            "nominal": [0.5],
+            "coverage": [0.5],
+            "replicates": [200],
+            "binomial_se": [0.0354],
+            "within_2se": [True],
+            "sbc_uniformity_p": [0.5],
+        }
     ).to_csv(cal / "coverage.csv", index=False)
     (cal / "calibration.json").write_text(text)
     before = (folder / "report.md").read_bytes()
@@ -403,7 +427,7 @@ def _synthetic_survival_sweep(folder: Path, rng) -> dict:
     are what the fit would have written. Returns the HR draws per prior set.
     """
     from resurv.families import Curve
-    from resurv.priors import load_priors
+    from resurv.io.priors import load_priors
 
     model = MODELS / "os_weibull.toml"
     prior_paths = [PRIORS / "literature.toml", PRIORS / "vague.toml"]

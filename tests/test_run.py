@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from helpers import MODELS, PRIORS, STUDY
-from resurv import cli, sweep
+from resurv import cli
+from resurv.inference import sweep
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import pytest
 
 from helpers import MODELS, PRIORS, STUDY
 from resurv import cli
-from resurv.built import BuiltModel
-from resurv.calibrate import CHECKPOINT_NAME, calibrate
 from resurv.errors import SamplingError
-from resurv.fit import Fitter, SamplerSettings
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.study import load_study
+from resurv.inference.fit import Fitter, SamplerSettings
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.io.study import load_study
+from resurv.models.built import BuiltModel
+from resurv.simulation.calibrate import CHECKPOINT_NAME, calibrate
 
 
 def test_a_model_with_no_finite_initial_point_raises_a_sampling_error():

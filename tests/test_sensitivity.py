@@ -7,10 +7,10 @@ import xarray as xr
 
 from helpers import MODELS, STUDY
 from resurv.api import build
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.sensitivity import diagnose, power_scaling, power_scaling_by_term
-from resurv.study import load_study
+from resurv.checks.sensitivity import diagnose, power_scaling, power_scaling_by_term
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.io.study import load_study
 
 
 def prior_file(tmp_path, name, alpha, beta):
@@ -159,7 +159,7 @@ def test_a_term_that_barely_varies_has_zero_sensitivity(fits):
 
 
 def test_sweep_run_with_several_terms_writes_per_term_table(fits, tmp_path):
-    from resurv.sweep import _write_psense
+    from resurv.inference.sweep import _write_psense
 
     table = _write_psense(split_by_arm(fits["vague"]), ["p"], tmp_path)
     assert (tmp_path / "psense.csv").is_file()

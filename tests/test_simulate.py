@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from resurv.simulate import SimulatedTrials, simulate_trials, write_ipd_csv
-from resurv.terms.km import kaplan_meier
+from resurv.simulation.simulate import SimulatedTrials, simulate_trials, write_ipd_csv
+from resurv.statistics.km import kaplan_meier
 
 # Curves written out here, independent of resurv.families.
 RATE = np.log(2.0) / 10.0  # exponential, median 10 months
@@ -55,7 +55,10 @@ def expected_event_fraction(density, accrual, follow, dropout):
     """∫ f(t) G(t) dt over [0, A + F]."""
     value, _ = integrate.quad(
         lambda t: density(t) * censoring_survival(t, accrual, follow, dropout),
-        0.0, accrual + follow, points=[follow], limit=200,
+        0.0,
+        accrual + follow,
+        points=[follow],
+        limit=200,
     )
     return value
 
@@ -119,7 +122,9 @@ def test_observed_time_is_event_time_when_event(rng):
     event_time = exp_inverse(exposures["h"])
     arm1 = trials.arm == 1
     observed = trials.time[:, arm1]
-    np.testing.assert_array_equal(observed[trials.event[:, arm1]], event_time[trials.event[:, arm1]])
+    np.testing.assert_array_equal(
+        observed[trials.event[:, arm1]], event_time[trials.event[:, arm1]]
+    )
     assert np.all(observed[~trials.event[:, arm1]] < event_time[~trials.event[:, arm1]])
 
 

@@ -5,7 +5,7 @@ import pytest
 from helpers import STUDY, assert_refused, edit_study
 from resurv.cli import main
 from resurv.errors import StudyValidationError
-from resurv.study import load_study
+from resurv.io.study import load_study
 
 
 def test_bundled_study_holds_every_published_number():

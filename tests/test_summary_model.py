@@ -10,19 +10,24 @@ import pytest
 
 from helpers import MODELS, PRIORS, STUDY, edit_study, logp_and_dlogp
 from resurv.api import build
-from resurv.built import stacked_draws
-from resurv.calibrate import CHECKPOINT_NAME, calibrate, checkpoint_identity, reduce_trial
 from resurv.errors import InputError, StudyValidationError
-from resurv.fit import Fitter, SamplerSettings
-from resurv.ipd import PatientData
-from resurv.modelspec import ModelSpec, load_model_spec
-from resurv.priors import load_priors
-from resurv.simulate import simulate_trials
-from resurv.study import Arm, Study, SurvivalStatistic, load_study
-from resurv.summary_model import TARGET_ACCEPT, build_survival_summary, reported_statistics
-from resurv.survival_model import build_survival_patients
-from resurv.terms.logrank import logrank_test
-from resurv.terms.median import km_median
+from resurv.inference.fit import Fitter, SamplerSettings
+from resurv.io.modelspec import ModelSpec, load_model_spec
+from resurv.io.patient_data import PatientData
+from resurv.io.priors import load_priors
+from resurv.io.study import Arm, Study, SurvivalStatistic, load_study
+from resurv.models.built import stacked_draws
+from resurv.models.summary_data import TARGET_ACCEPT, build_survival_summary, reported_statistics
+from resurv.models.survival import build_survival_patients
+from resurv.simulation.calibrate import (
+    CHECKPOINT_NAME,
+    calibrate,
+    checkpoint_identity,
+    reduce_trial,
+)
+from resurv.simulation.simulate import simulate_trials
+from resurv.statistics.logrank import logrank_test
+from resurv.statistics.median import km_median
 
 
 def test_bundled_study_statistics_map_to_likelihood_terms():
@@ -70,7 +75,7 @@ def test_bad_summary_study_files_are_refused(tmp_path, old, new, field, rule):
 
 def _two_arm_study(n0, n1, accrual, followup):
     """A study skeleton with known follow-up design and the OS statistics of the bundled study."""
-    from resurv.priors import PriorSpec
+    from resurv.io.priors import PriorSpec
 
     return Study(
         id="sim",
@@ -303,7 +308,7 @@ class _DivergesBelow:
 def test_calibration_fits_again_at_the_models_target_acceptance_only_after_divergences(
     threshold, model_target, calls
 ):
-    from resurv.calibrate import TARGET_VARIABLES, _fit
+    from resurv.simulation.calibrate import TARGET_VARIABLES, _fit
 
     fitter = _DivergesBelow(threshold, model_target)
     tree, target_accept = _fit(fitter, None, seed=1)

@@ -24,10 +24,10 @@ from lifelines.datasets import load_lung  # a test dependency (pyproject: test e
 from scipy import optimize, special, stats
 
 from resurv.api import build, load_data
-from resurv.built import stacked_draws
-from resurv.fit import SamplerSettings
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
+from resurv.inference.fit import SamplerSettings
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.models.built import stacked_draws
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS_TO_MONTHS = 12 / 365.25
@@ -350,7 +350,7 @@ def test_cli_fit_runs_for_every_family(model_file, lung_csv, fitter, monkeypatch
     """``resurv fit models/os_*.toml --data lung.csv --time-unit days`` writes the contract files."""
     import resurv.api
     from resurv.cli import main
-    from resurv.fit import Fitter
+    from resurv.inference.fit import Fitter
 
     # reuse the session's compiled models (a new Fitter per call would compile again)
     monkeypatch.setattr(

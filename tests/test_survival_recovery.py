@@ -1,7 +1,7 @@
 """Parameter recovery: patient data simulated from known parameters, fitted by every family.
 
 For each family, ``N_DATASETS`` trials of 250 + 250 patients (uniform accrual over 24 months,
-36 months' minimum follow-up) are simulated with :func:`resurv.simulate.simulate_trials` from
+36 months' minimum follow-up) are simulated with :func:`resurv.simulation.simulate.simulate_trials` from
 known parameters. Event times are drawn by inverse survival functions from ``scipy.stats``
 (not from resurv's families), so that a wrong parametrization in resurv shows up as bias.
 Each family's model is compiled once and sampled for every dataset with its data swapped in.
@@ -20,11 +20,11 @@ import pytest
 from scipy import special, stats
 
 from resurv.api import build, load_data
-from resurv.built import stacked_draws
-from resurv.fit import SamplerSettings
-from resurv.modelspec import load_model_spec
-from resurv.priors import load_priors
-from resurv.simulate import simulate_trials, write_ipd_csv
+from resurv.inference.fit import SamplerSettings
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import load_priors
+from resurv.models.built import stacked_draws
+from resurv.simulation.simulate import simulate_trials, write_ipd_csv
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import pytest
 import xarray as xr
 
 from helpers import MODELS, PRIORS, STUDY
-from resurv.fit import Fitter, SamplerSettings
-from resurv.sweep import PlanError, load_plan, run_plan
+from resurv.inference.fit import Fitter, SamplerSettings
+from resurv.inference.sweep import PlanError, load_plan, run_plan
 
 SETTINGS = SamplerSettings(draws=600, tune=400, chains=2)
 

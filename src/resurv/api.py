@@ -11,14 +11,14 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from .binomial import build_binomial
-from .built import BuiltModel
-from .fit import Fitter, SamplerSettings
-from .modelspec import ModelSpec, load_model_spec
-from .priors import PriorFile, load_priors
-from .results import FitResult, make_result, provenance, write_fit
-from .study import Study, load_study
-from .survival_model import build_survival_ipd
+from resurv.inference.fit import Fitter, SamplerSettings
+from resurv.inference.results import FitResult, make_result, provenance, write_fit
+from resurv.io.modelspec import ModelSpec, load_model_spec
+from resurv.io.priors import PriorFile, load_priors
+from resurv.io.study import Study, load_study
+from resurv.models.binomial import build_binomial
+from resurv.models.built import BuiltModel
+from resurv.models.survival import build_survival_ipd
 
 __all__ = ["BUILDERS", "build", "fit_files", "load_data"]
 
@@ -31,7 +31,7 @@ def _build_survival(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltMo
     """Patient data when the study has them for this endpoint, else its published summaries."""
     if any(src.endpoint in (spec.endpoint, "*") for src in study.ipd):
         return build_survival_ipd(spec, priors, study)
-    from .summary_model import build_survival_summary
+    from resurv.models.summary_data import build_survival_summary
 
     return build_survival_summary(spec, priors, study)
 
@@ -47,7 +47,7 @@ def load_data(path: str | Path, **csv_options) -> Study:
     """
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        from .ipd import study_from_csv
+        from resurv.io.patient_data import study_from_csv
 
         return study_from_csv(path, **csv_options)
     return load_study(path)

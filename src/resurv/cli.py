@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .errors import InputError, SamplingError
+from resurv.errors import InputError, SamplingError
 
 __all__ = ["main"]
 
@@ -25,7 +25,7 @@ def _add_sampler_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args):
-    from .fit import SamplerSettings
+    from resurv.inference.fit import SamplerSettings
 
     for name in ("draws", "tune", "chains"):
         if getattr(args, name) <= 0:
@@ -65,7 +65,7 @@ def _csv_options(args) -> dict:
 
 def cmd_fit(args) -> int:
     """Resurv fit MODEL --data DATA --priors PRIORS --out DIR."""
-    from .api import fit_files
+    from resurv.api import fit_files
 
     result = fit_files(
         args.model,
@@ -91,8 +91,8 @@ def cmd_freq(args) -> int:
     """Resurv freq IPD_CSV: the frequentist statistics papers report, from patient data."""
     import json
 
-    from .freq import format_table, frequentist_summary, to_jsonable
-    from .ipd import read_ipd
+    from resurv.io.patient_data import read_ipd
+    from resurv.statistics.frequentist import format_table, frequentist_summary, to_jsonable
 
     if args.entry_column:
         raise InputError(args.csv, "--entry-column", "delayed entry is not supported by freq")
@@ -108,8 +108,8 @@ def cmd_simulate(args) -> int:
 
     import numpy as np
 
-    from .families import FAMILIES, Curve
-    from .simulate import simulate_trials, write_ipd_csv
+    from resurv.families import FAMILIES, Curve
+    from resurv.simulation.simulate import simulate_trials, write_ipd_csv
 
     if args.family not in FAMILIES:
         raise InputError(None, "--family", f"must be one of {', '.join(FAMILIES)}")
@@ -166,7 +166,7 @@ def _progress(args):
 
 def cmd_sweep(args) -> int:
     """Run `resurv sweep PLAN --out DIR`."""
-    from .sweep import load_plan, run_plan
+    from resurv.inference.sweep import load_plan, run_plan
 
     plan = load_plan(args.plan)
     table = run_plan(plan, args.out, progress=_progress(args), command=_command())
@@ -188,7 +188,7 @@ def _gates_exit_code(table, strict: bool) -> int:
 
 def cmd_report(args) -> int:
     """Run `resurv report DIR`: rebuild the report from saved results."""
-    from .report.build import build_report
+    from resurv.report.build import build_report
 
     path = build_report(args.dir)
     if not args.quiet:
@@ -198,8 +198,8 @@ def cmd_report(args) -> int:
 
 def cmd_run(args) -> int:
     """Run `resurv run [PLAN]`: the full analysis plan, then the report."""
-    from .report.build import build_report
-    from .sweep import load_plan, run_plan
+    from resurv.inference.sweep import load_plan, run_plan
+    from resurv.report.build import build_report
 
     plan = load_plan(args.plan)
     out = args.out or str(Path("reports") / plan.name)
@@ -212,10 +212,10 @@ def cmd_run(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """Run `resurv calibrate`: coverage and SBC of the summary-data model by simulation."""
-    from .api import load_data
-    from .calibrate import CHECKPOINT_NAME, calibrate
-    from .modelspec import load_model_spec
-    from .priors import load_priors
+    from resurv.api import load_data
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
+    from resurv.simulation.calibrate import CHECKPOINT_NAME, calibrate
 
     if args.replicates <= 0:
         raise InputError(
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     p.set_defaults(func=cmd_run)
 
-    from .elicit import add_elicit_parser
+    from resurv.io.elicit import add_elicit_parser
 
     add_elicit_parser(sub)
     return parser

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..study import load_study
-from .document import Section, render_html, render_markdown
-from .posterior_sections import (
+from resurv.io.study import load_study
+from resurv.report.document import Section, render_html, render_markdown
+from resurv.report.posterior_sections import (
     comparison_section,
     curves_section,
     effects_section,
@@ -30,8 +30,8 @@ from .posterior_sections import (
     prior_posterior_section,
     sensitivity_section,
 )
-from .runs import load_runs
-from .sections import (
+from resurv.report.runs import load_runs
+from resurv.report.sections import (
     assumptions_section,
     calibration_alert_section,
     calibration_section,
@@ -91,7 +91,8 @@ def build_report(sweep_dir: str | Path) -> Path:
     Parameters
     ----------
     sweep_dir : str or pathlib.Path
-        A folder written by :func:`resurv.sweep.run_plan` (``resurv run`` or ``resurv sweep``).
+        A folder written by :func:`resurv.inference.sweep.run_plan` (``resurv run`` or ``resurv
+        sweep``).
 
     Returns
     -------
@@ -133,7 +134,7 @@ def build_report(sweep_dir: str | Path) -> Path:
         Section("Convergence diagnostics")
         .text(
             "Gates: R-hat ≤ 1.01, bulk and tail ESS ≥ 400, no divergent transitions "
-            "(resurv.diagnostics)."
+            "(resurv.inference.diagnostics)."
         )
         .table(diag)
     )

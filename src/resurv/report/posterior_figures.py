@@ -13,8 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..ppc import two_sided_ppp  # noqa: E402
-from .figures import to_png  # noqa: E402
+from resurv.checks.ppc import two_sided_ppp  # noqa: E402
+from resurv.report.figures import to_png  # noqa: E402
 
 __all__ = [
     "effect_density_figure",
@@ -32,12 +32,12 @@ def prior_density(spec, x) -> np.ndarray:
     """Density of a prior specification at ``x``.
 
     A registry distribution uses its scipy.stats counterpart
-    (:meth:`resurv.priors.PriorSpec.scipy_frozen`); a robust mixture is
+    (:meth:`resurv.io.priors.PriorSpec.scipy_frozen`); a robust mixture is
     w·p_inf(x) + (1 − w)·p_vague(x) (Schmidli H et al. Biometrics 2014;70:1023).
 
     Parameters
     ----------
-    spec : resurv.priors.PriorSpec
+    spec : resurv.io.priors.PriorSpec
         The prior.
     x : array_like
         Points on the parameter's scale.
@@ -126,7 +126,7 @@ def survival_bands(curve, grid, prob: float = 0.95) -> tuple[np.ndarray, np.ndar
     ----------
     curve : resurv.families.Curve
         An arm's curve with parameters of shape (R, 1) (one row per posterior draw, as
-        :func:`resurv.survival_model.curves_from_posterior` returns them).
+        :func:`resurv.models.survival.curves_from_posterior` returns them).
     grid : array_like
         Times (months).
     prob : float

@@ -16,10 +16,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..built import stacked_draws
-from .document import Figure, Section
-from .figures import forest_plot
-from .posterior_figures import (
+from resurv.models.built import stacked_draws
+from resurv.report.document import Figure, Section
+from resurv.report.figures import forest_plot
+from resurv.report.posterior_figures import (
     effect_density_figure,
     predictive_panel,
     prior_posterior_figure,
@@ -72,7 +72,7 @@ def comparison_section(results, study, seed: int) -> Section:
     The predictive distributions (published value marked) are drawn under the plan's first prior
     set, with the generator the fit's ppp column used.
     """
-    from ..api import build
+    from resurv.api import build
 
     sec = Section("Published values beside the posterior")
     first = results.prior_files[0].name if results.prior_files else ""
@@ -163,7 +163,7 @@ def prior_posterior_section(results) -> Section:
 
 def curves_section(results) -> Section:
     """Posterior survival curves per arm with pointwise 95% bands, per model and prior set."""
-    from ..survival_model import curves_from_posterior
+    from resurv.models.survival import curves_from_posterior
 
     sec = Section("Posterior survival curves")
     sec.text(
@@ -277,7 +277,7 @@ def _base_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 def model_comparison_section(results) -> Section:
     """Predictive p-values side by side per family; PSIS-LOO for patient-data fits."""
-    from ..compare import compare_fits
+    from resurv.checks.compare import compare_fits
 
     sec = Section("Model comparison across families")
     sec.text(
@@ -339,7 +339,9 @@ def model_comparison_section(results) -> Section:
     elif not any(r.has_posterior for r in survival):
         sec.text("LOO for patient-data fits needs the posterior files, which were not kept.")
     else:
-        sec.text("LOO (PSIS, resurv.compare) is shown for patient-data fits only; none here.")
+        sec.text(
+            "LOO (PSIS, resurv.checks.compare) is shown for patient-data fits only; none here."
+        )
     return sec
 
 

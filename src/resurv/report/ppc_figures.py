@@ -3,7 +3,7 @@
 One figure per published value (the predictive distribution of the statistic in replicate
 trials, the published value marked, the two-sided ppp in the title) and one figure of the
 observed Kaplan–Meier curves against pointwise bands of replicate curves
-(:func:`resurv.ppc_survival.km_vs_predictive`).
+(:func:`resurv.checks.ppc_survival.km_vs_predictive`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..ppc import two_sided_ppp  # noqa: E402
-from .figures import to_png  # noqa: E402
+from resurv.checks.ppc import two_sided_ppp  # noqa: E402
+from resurv.report.figures import to_png  # noqa: E402
 
 __all__ = ["km_bands_figure", "predictive_figure", "published_value_figures"]
 
@@ -97,8 +97,8 @@ def published_value_figures(published_values, posterior, rng) -> dict[str, bytes
 
     Parameters
     ----------
-    published_values : list of resurv.built.PublishedValue
-        Rows from a builder (e.g. :func:`resurv.ppc_survival.published_survival_values`).
+    published_values : list of resurv.models.built.PublishedValue
+        Rows from a builder (e.g. :func:`resurv.checks.ppc_survival.published_survival_values`).
     posterior : xarray.Dataset
         Posterior draws.
     rng : numpy.random.Generator
@@ -126,8 +126,8 @@ def km_bands_figure(bands, title: str = "Kaplan–Meier curves against replicate
 
     Parameters
     ----------
-    bands : resurv.ppc_survival.KMPredictiveBands
-        Output of :func:`resurv.ppc_survival.km_vs_predictive`.
+    bands : resurv.checks.ppc_survival.KMPredictiveBands
+        Output of :func:`resurv.checks.ppc_survival.km_vs_predictive`.
     title : str
         Figure title.
 

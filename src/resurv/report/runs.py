@@ -1,6 +1,7 @@
 """The saved results of a sweep folder, as the report reads them (no refitting).
 
-A sweep folder (:func:`resurv.sweep.run_plan`) holds ``plan.json``, ``sweep.csv`` and one folder
+A sweep folder (:func:`resurv.inference.sweep.run_plan`) holds ``plan.json``, ``sweep.csv`` and one
+folder
 per run under ``fits/`` with ``run.json``, ``summary.csv``, ``published_vs_posterior.csv``,
 ``diagnostics.json`` and, when kept, ``posterior.nc``. :func:`load_runs` returns them in plan
 order (models, then prior files); the posterior draws are opened only when a figure needs them.
@@ -16,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from ..modelspec import ModelSpec, load_model_spec
-from ..priors import PriorFile, load_priors
+from resurv.io.modelspec import ModelSpec, load_model_spec
+from resurv.io.priors import PriorFile, load_priors
 
 __all__ = ["Run", "SweepResults", "load_runs"]
 

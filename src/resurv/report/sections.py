@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..calibrate import timing_lines
-from ..errors import InputError
-from ..ess import ESS_SCALES, effective_sample_size
-from ..priors import PriorFile
-from .document import Section
+from resurv.checks.prior_ess import ESS_SCALES, effective_sample_size
+from resurv.errors import InputError
+from resurv.io.priors import PriorFile
+from resurv.report.document import Section
+from resurv.simulation.calibrate import timing_lines
 
 __all__ = [
     "assumptions_section",
@@ -217,7 +217,7 @@ def priors_section(prior_files: list[PriorFile], endpoints: list[str]) -> Sectio
     sec.text(
         "Effective sample size (ESS): for a Beta prior a + b patients; for a normal prior on the "
         "log HR about 4/σ² events; otherwise the expected local information ratio (ELIR) where "
-        "defined. Robust mixtures give the ESS of the mixture (resurv.priors)."
+        "defined. Robust mixtures give the ESS of the mixture (resurv.io.priors)."
     )
     for pf in prior_files:
         rows = []

@@ -1,0 +1,472 @@
+"""Sweeps: studies × models × prior files, compiled once per model structure, resumable.
+
+A plan file (TOML) lists what to fit::
+
+    name = "nmc2020_sirt_prrt"
+    studies = ["data/studies/nmc2020_sirt_prrt.toml"]
+    models = [
+      "models/response.toml",
+      "models/os_weibull_ph.toml",
+      { path = "models/os_lognormal.toml", priors = ["literature"] },  # only these prior files
+    ]
+    priors = ["priors/vague.toml", "priors/literature.toml"]
+    seed = 20201242
+    [sampler]
+    draws = 2000
+    tune = 1000
+    chains = 4
+
+    [[grid]]                  # optional, repeatable: one prior's argument over a grid of values
+    endpoint = "os"
+    parameter = "log_hr"
+    argument = "sigma"        # any argument; for a robust mixture "weight", "inf_sigma", ...
+    values = [0.1, 0.2, 0.5, 1.0]
+    priors = ["literature"]   # optional: prior-file names it applies to (default: every file)
+
+Each grid setting is a run of every model that has the parameter, under each prior file that has
+it: the same compiled model with the prior's ``pm.Data`` value swapped (no recompilation).
+
+Paths are relative to the plan file's folder's parent when they do not exist relative to the
+current directory. Each run (study, model, prior file, seed) is written to
+``DIR/fits/<study>__<model>__<priors>/`` with a ``run.json`` holding the hash of its inputs; a
+rerun whose hash matches is reused, so an interrupted sweep resumes where it stopped.
+The tidy table of every run's key quantities is ``DIR/sweep.csv`` (and ``sweep.nc``): one row per
+(run, quantity) with the posterior mean, SD, 95% interval, R-hat, bulk ESS, the run's gates and
+divergences, the grid setting (``grid_parameter``, ``grid_argument``, ``grid_value``; empty for the
+prior file as written) and the power-scaling sensitivity (``psense_prior``,
+``psense_likelihood``, ``psense_diagnosis``; :mod:`resurv.checks.sensitivity`). A run whose
+likelihood has
+several terms (summary-data fits) also gets ``psense_terms.csv``: each quantity's sensitivity to
+each term alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from resurv.checks.sensitivity import power_scaling, power_scaling_by_term
+from resurv.errors import InputError
+from resurv.inference.fit import Fitter, SamplerSettings, package_versions
+from resurv.inference.results import make_result, provenance, write_fit
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import PriorFile, load_priors, with_argument
+from resurv.io.tables import TableReader, read_toml
+
+__all__ = ["Grid", "Plan", "load_plan", "run_plan"]
+
+log = logging.getLogger(__name__)
+
+
+class PlanError(InputError):
+    """A plan file breaks a rule."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Values of one prior argument to sweep: ``endpoint.parameter.argument``."""
+
+    endpoint: str
+    parameter: str
+    argument: str
+    values: tuple[float, ...]
+    priors: tuple[str, ...] = ()
+
+    def applies(self, endpoint: str, parameters: list[str], prior_name: str) -> bool:
+        """Whether a (model, prior file) pair has this grid's parameter."""
+        return (
+            endpoint == self.endpoint
+            and self.parameter in parameters
+            and (not self.priors or prior_name in self.priors)
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated plan: what to fit, with which sampler settings and seed."""
+
+    name: str
+    studies: tuple[Path, ...]
+    models: tuple[Path, ...]
+    priors: tuple[Path, ...]
+    seed: int
+    settings: SamplerSettings
+    path: str
+    grids: tuple[Grid, ...] = field(default=())
+    #: per model, the prior-file names it is fitted under (empty: every prior file)
+    model_priors: tuple[tuple[str, ...], ...] = field(default=())
+
+    def prior_names_for(self, index: int) -> tuple[str, ...]:
+        """Prior-file names model ``index`` is fitted under (empty: every prior file)."""
+        return self.model_priors[index] if self.model_priors else ()
+
+
+def _resolve(reader: TableReader, key: str, base: Path) -> tuple[Path, ...]:
+    value = reader.raw(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise reader.fail(key, "must be a non-empty list of file paths")
+    return tuple(_find_file(reader, f"{key}[{i}]", v, base) for i, v in enumerate(value))
+
+
+def _find_file(reader: TableReader, where: str, value: str, base: Path) -> Path:
+    """``value`` as given, or relative to the plan's folder or its parent."""
+    candidates = [Path(value), base / value, base.parent / value]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise reader.fail(where, f"file not found: {value}")
+    return found
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan file."""
+    path = Path(path)
+    top = TableReader(read_toml(path, PlanError), path, "", PlanError)
+    top.only(["name", "studies", "models", "priors", "seed", "sampler", "description", "grid"])
+    base = path.parent
+    sampler = top.sub("sampler", None)
+    settings = SamplerSettings()
+    if sampler is not None:
+        sampler.only(["draws", "tune", "chains"])
+        settings = SamplerSettings(
+            draws=sampler.number("draws", settings.draws, integer=True, positive=True),
+            tune=sampler.number("tune", settings.tune, integer=True, positive=True),
+            chains=sampler.number("chains", settings.chains, integer=True, positive=True),
+        )
+    priors = _resolve(top, "priors", base)
+    models, model_priors = _models(top, base, priors)
+    return Plan(
+        name=top.string("name", path.stem),
+        studies=_resolve(top, "studies", base),
+        models=models,
+        model_priors=model_priors,
+        priors=priors,
+        seed=top.number("seed", 1, integer=True, nonnegative=True),
+        settings=settings,
+        path=str(path),
+        grids=tuple(_grid(g, priors) for g in top.subs("grid", [])),
+    )
+
+
+def _models(top: TableReader, base: Path, prior_paths: tuple[Path, ...]):
+    """``models``: file paths, or ``{ path = ..., priors = [names] }`` for a subset of priors."""
+    value = top.raw("models")
+    if not isinstance(value, list) or not value:
+        raise top.fail("models", "must be a non-empty list of file paths")
+    names = [load_priors(p).name for p in prior_paths]
+    paths, subsets = [], []
+    for i, item in enumerate(value):
+        where = f"models[{i}]"
+        if isinstance(item, dict):
+            unknown = sorted(set(item) - {"path", "priors"})
+            if unknown or not isinstance(item.get("path"), str):
+                raise top.fail(
+                    where, "a table here needs 'path' (a file) and optionally 'priors' (names)"
+                )
+            chosen = item.get("priors", [])
+            if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
+                raise top.fail(f"{where}.priors", "must be a list of prior-file names")
+            for name in chosen:
+                if name not in names:
+                    raise top.fail(
+                        f"{where}.priors", f"no prior file named '{name}' in the plan ({names})"
+                    )
+            item, chosen = item["path"], tuple(chosen)
+        elif isinstance(item, str):
+            chosen = ()
+        else:
+            raise top.fail(where, "must be a file path or a table { path, priors }")
+        paths.append(_find_file(top, where, item, base))
+        subsets.append(chosen)
+    return tuple(paths), tuple(subsets)
+
+
+def _grid(reader: TableReader, prior_paths: tuple[Path, ...]) -> Grid:
+    """Validate one ``[[grid]]`` table against the plan's prior files."""
+    reader.only(["endpoint", "parameter", "argument", "values", "priors"])
+    grid = Grid(
+        endpoint=reader.string("endpoint"),
+        parameter=reader.string("parameter"),
+        argument=reader.string("argument"),
+        values=tuple(reader.numbers("values")),
+        priors=tuple(reader.raw("priors", [])),
+    )
+    files = [load_priors(p) for p in prior_paths]
+    names = [f.name for f in files]
+    for name in grid.priors:
+        if name not in names:
+            raise reader.fail("priors", f"no prior file named '{name}' in the plan ({names})")
+    used = [f for f in files if not grid.priors or f.name in grid.priors]
+    having = [
+        f
+        for f in used
+        if grid.parameter in f.for_endpoint(grid.endpoint)
+        and _accepts(f.for_endpoint(grid.endpoint)[grid.parameter], grid.argument)
+    ]
+    if not having:
+        raise reader.fail(
+            "argument",
+            f"no prior file of the plan has a prior {grid.endpoint}.{grid.parameter} with an "
+            f"argument '{grid.argument}' (for a robust mixture: weight, inf_<arg>, vague_<arg>)",
+        )
+    for f in having:
+        spec = f.for_endpoint(grid.endpoint)[grid.parameter]
+        for i, v in enumerate(grid.values):
+            try:
+                with_argument(spec, grid.argument, v)
+            except ValueError as exc:
+                raise reader.fail(f"values[{i}]", f"{exc} (prior file '{f.name}')") from None
+    return grid
+
+
+def _run_hash(files: list[Path], seed: int, settings: SamplerSettings, setting: str = "") -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    h.update(json.dumps([seed, settings.draws, settings.tune, settings.chains]).encode())
+    h.update(package_versions()["resurv"].encode())
+    h.update(setting.encode())
+    return h.hexdigest()[:20]
+
+
+def _psense_table(folder: Path) -> pd.DataFrame:
+    """The run's power-scaling table, computed from ``posterior.nc`` once and kept beside it."""
+    path = folder / "psense.csv"
+    if path.is_file():
+        return pd.read_csv(path, index_col="quantity")
+    summary = pd.read_csv(folder / "summary.csv", index_col="quantity")
+    tree = xr.open_datatree(folder / "posterior.nc")
+    try:
+        return _write_psense(tree, _quantity_names(summary.index, tree), folder)
+    finally:
+        tree.close()
+
+
+def _write_psense(tree: xr.DataTree, names: list[str], folder: Path) -> pd.DataFrame:
+    """Write ``psense.csv`` (and ``psense_terms.csv`` when the likelihood has several terms)."""
+    try:
+        table = power_scaling(tree, names)
+    except ValueError as exc:  # a fit without log-prior or log-likelihood draws
+        log.warning("no power-scaling sensitivity for %s: %s", folder.name, exc)
+        table = pd.DataFrame(
+            {"psense_prior": np.nan, "psense_likelihood": np.nan, "psense_diagnosis": ""},
+            index=pd.Index([], name="quantity"),
+        )
+    table.to_csv(folder / "psense.csv", float_format="%.6g")
+    terms = list(tree["log_likelihood"].data_vars) if "log_likelihood" in tree.children else []
+    if len(terms) > 1:
+        by_term = power_scaling_by_term(tree, terms, names)
+        by_term.to_csv(folder / "psense_terms.csv", index=False, float_format="%.6g")
+    return table
+
+
+def _quantity_names(labels, tree: xr.DataTree) -> list[str]:
+    """Posterior variables behind summary labels such as ``median_months[SIRT alone]``."""
+    names = {str(q).split("[")[0] for q in labels}
+    return sorted(n for n in names if n in tree.posterior.data_vars)
+
+
+def _tidy_rows(run: dict, folder: Path) -> list[dict]:
+    summary = pd.read_csv(folder / "summary.csv")
+    diag = json.loads((folder / "diagnostics.json").read_text())
+    sense = _psense_table(folder)
+    rows = []
+    for rec in summary.to_dict("records"):
+        q = rec["quantity"]
+        has = q in sense.index
+        rows.append(
+            {
+                **run,
+                "quantity": q,
+                "mean": rec.get("mean"),
+                "sd": rec.get("sd"),
+                "ci_low": rec.get("eti95_lb"),
+                "ci_high": rec.get("eti95_ub"),
+                "r_hat": rec.get("r_hat"),
+                "ess_bulk": rec.get("ess_bulk"),
+                "ess_tail": rec.get("ess_tail"),
+                "gates_passed": diag["passed"],
+                "divergences": diag["divergences"],
+                "psense_prior": sense.at[q, "psense_prior"] if has else float("nan"),
+                "psense_likelihood": sense.at[q, "psense_likelihood"] if has else float("nan"),
+                "psense_diagnosis": sense.at[q, "psense_diagnosis"] if has else "",
+            }
+        )
+    return rows
+
+
+def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
+    files = [*plan.studies, *plan.models, *plan.priors]
+    record = {
+        "name": plan.name,
+        "plan": plan.path,
+        "studies": [str(p) for p in plan.studies],
+        "models": [str(p) for p in plan.models],
+        "priors": [str(p) for p in plan.priors],
+        "seed": plan.seed,
+        "sampler": {k: getattr(plan.settings, k) for k in ("draws", "tune", "chains")},
+        "grids": [dataclasses.asdict(g) for g in plan.grids],
+        **(
+            {
+                "model_priors": {
+                    str(m): list(names)
+                    for m, names in zip(plan.models, plan.model_priors, strict=True)
+                    if names
+                }
+            }
+            if any(plan.model_priors)
+            else {}
+        ),
+        "versions": package_versions(),
+        "hashes": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+        "command": command or f"resurv sweep {plan.path} --out {out_dir}",
+    }
+    (out_dir / "plan.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _accepts(spec, argument: str) -> bool:
+    """Whether a prior has ``argument`` (so a grid over it applies)."""
+    try:
+        with_argument(spec, argument, 0.5)
+    except ValueError as exc:
+        return "must" in str(exc)  # the argument exists; only the probe value is out of range
+    return True
+
+
+def _settings_for(plan: Plan, spec, priors: PriorFile) -> list[tuple[Grid | None, float | None]]:
+    """The runs of one (model, prior file): the file as written, then each grid value."""
+    from resurv.models.binomial import PARAMETERS
+    from resurv.models.survival import required_parameters
+
+    params = PARAMETERS if spec.likelihood == "binomial" else required_parameters(spec)
+    out: list[tuple[Grid | None, float | None]] = [(None, None)]
+    for grid in plan.grids:
+        if grid.applies(spec.endpoint, params, priors.name):
+            spec = priors.for_endpoint(grid.endpoint).get(grid.parameter)
+            if spec is not None and _accepts(spec, grid.argument):
+                out += [(grid, v) for v in grid.values]
+    return out
+
+
+def _with_setting(priors: PriorFile, grid: Grid | None, value: float | None) -> PriorFile:
+    if grid is None:
+        return priors
+    spec = priors.for_endpoint(grid.endpoint)[grid.parameter]
+    return priors.replace(grid.endpoint, grid.parameter, with_argument(spec, grid.argument, value))
+
+
+def run_plan(
+    plan: Plan,
+    out_dir: str | Path,
+    *,
+    fitter: Fitter | None = None,
+    progress: Callable[[str], None] | None = None,
+    command: str = "",
+) -> pd.DataFrame:
+    """Fit every (study, model, prior file, grid setting) of ``plan``; return the tidy table.
+
+    Runs whose inputs (file contents, grid setting, seed, sampler settings, resurv version) are
+    unchanged since a previous sweep into the same folder are reused, not refitted; a run folder
+    counts as finished only once its ``run.json`` is written (last) and its draws
+    (``posterior.nc``) are there, so an interrupted sweep
+    resumes where it stopped. Grid settings of one model and prior structure share one compiled
+    model (their prior values enter as ``pm.Data``).
+    """
+    from resurv.api import build, load_data
+
+    out_dir = Path(out_dir)
+    fits = out_dir / "fits"
+    fits.mkdir(parents=True, exist_ok=True)
+    _write_plan_record(plan, out_dir, command)
+    fitter = fitter or Fitter(plan.settings)
+    rows: list[dict] = []
+    for study_path in plan.studies:
+        study = load_data(study_path)
+        for index, model_path in enumerate(plan.models):
+            spec = load_model_spec(model_path)
+            only = plan.prior_names_for(index)
+            for prior_path in plan.priors:
+                base_priors = load_priors(prior_path)
+                if only and base_priors.name not in only:
+                    continue
+                for grid, value in _settings_for(plan, spec, base_priors):
+                    priors = _with_setting(base_priors, grid, value)
+                    setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"
+                    name = f"{study.id}__{spec.name}__{priors.name}"
+                    folder = fits / (f"{name}__{setting}" if setting else name)
+                    digest = _run_hash(
+                        [study_path, model_path, prior_path], plan.seed, fitter.settings, setting
+                    )
+                    run = {
+                        "study": study.id,
+                        "model": spec.name,
+                        "priors": priors.name,
+                        "endpoint": spec.endpoint,
+                        "family": spec.family or "",
+                        "effect": spec.effect or "",
+                        "grid_parameter": "" if grid is None else grid.parameter,
+                        "grid_argument": "" if grid is None else grid.argument,
+                        "grid_value": float("nan") if grid is None else float(value),
+                    }
+                    marker = folder / "run.json"
+                    finished = marker.is_file() and (folder / "posterior.nc").is_file()
+                    if finished and json.loads(marker.read_text()).get("hash") == digest:
+                        log.info("reusing %s", folder.name)
+                    else:
+                        if progress:
+                            label = f" [{setting}]" if setting else ""
+                            progress(f"fitting {spec.name} × {priors.name}{label}")
+                        _fit_run(
+                            build(spec, priors, study),
+                            fitter,
+                            plan.seed,
+                            folder,
+                            {**run, "setting": setting, "hash": digest},
+                            (model_path, prior_path, study_path),
+                        )
+                    rows.extend(_tidy_rows(run, folder))
+    table = pd.DataFrame(rows)
+    table.to_csv(out_dir / "sweep.csv", index=False, float_format="%.6g")
+    _to_netcdf(table, out_dir / "sweep.nc")
+    return table
+
+
+def _fit_run(built, fitter: Fitter, seed: int, folder: Path, record: dict, files) -> None:
+    """Sample one run and write its folder; ``run.json`` last, as the mark of a finished run."""
+    model_path, prior_path, study_path = files
+    start = time.perf_counter()
+    tree = fitter.sample(built, seed=seed)
+    result = make_result(built, tree, seed)
+    attrs = provenance(
+        model_file=str(model_path),
+        prior_file=str(prior_path),
+        data_file=str(study_path),
+        seed=seed,
+    )
+    if record["setting"]:
+        attrs["resurv_grid_setting"] = record["setting"]
+    write_fit(result, folder, attrs)
+    _write_psense(tree, _quantity_names(result.summary.index, tree), folder)
+    record["seconds"] = round(time.perf_counter() - start, 2)
+    (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _to_netcdf(table: pd.DataFrame, path: Path) -> None:
+    """The tidy table as a netCDF file (text columns as strings, one ``row`` dimension)."""
+    frame = table.reset_index(drop=True)
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].fillna("").astype(str)
+        elif frame[col].dtype == bool:
+            frame[col] = frame[col].astype("int8")
+    ds = xr.Dataset.from_dataframe(frame.rename_axis("row"))
+    ds.to_netcdf(path)

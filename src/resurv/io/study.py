@@ -1,0 +1,378 @@
+"""Study files: the published values of one study, validated into typed objects.
+
+A study file is TOML (format documented in ``data/README.md``): the arms with their sizes, binary
+outcomes as counts, the survival statistics the paper reported (each with the sentence it came
+from), priors for the unreported follow-up design, an optional pointer to individual patient data,
+and an explicit list of what the paper does not report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resurv.errors import StudyValidationError
+from resurv.io.priors import PriorSpec, parse_prior_table
+from resurv.io.tables import TableReader, read_toml
+
+__all__ = [
+    "Arm",
+    "BinaryOutcome",
+    "IPDSource",
+    "Study",
+    "SurvivalStatistic",
+    "load_study",
+]
+
+SURVIVAL_STATISTICS = (
+    "median",
+    "median_not_reached",
+    "rmean",
+    "logrank",
+    "landmark",
+    "hr",
+    "events",
+)
+TIME_UNITS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One treatment arm. ``index`` 0 is the reference arm, 1 the comparator."""
+
+    id: str
+    label: str
+    n: int
+    index: int
+    quote: str = ""
+
+
+@dataclass(frozen=True)
+class BinaryOutcome:
+    """Responders (or patients with a toxicity) out of ``n`` in one arm."""
+
+    endpoint: str
+    arm: str
+    events: int
+    n: int
+    published_percent: float | None
+    definition: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class SurvivalStatistic:
+    """One published survival statistic.
+
+    ``statistic`` is one of ``median`` (KM median, reached; ``value`` months, optional ``ci``),
+    ``median_not_reached``, ``rmean`` (SPSS-style KM mean ``value`` ± ``spread`` where
+    ``spread_kind`` says SE or SD), ``logrank`` (``p_value`` and, when known, ``better_arm``),
+    ``landmark`` (survival ``value`` at ``t_months``), ``hr`` (comparator vs reference ``value``
+    with ``ci``), ``events`` (``value`` events in ``arm``).
+    """
+
+    endpoint: str
+    statistic: str
+    arm: str | None = None
+    value: float | None = None
+    spread: float | None = None
+    spread_kind: str | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    better_arm: str | None = None
+    t_months: float | None = None
+    quote: str = ""
+
+
+@dataclass(frozen=True)
+class IPDSource:
+    """Pointer to an individual-patient-data CSV and how to read it."""
+
+    path: str
+    time_column: str = "time"
+    event_column: str = "event"
+    arm_column: str = "arm"
+    entry_column: str | None = None
+    time_unit: str = "months"
+    endpoint: str = "os"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated study."""
+
+    id: str
+    title: str
+    citation: str
+    arms: tuple[Arm, ...]
+    binary: tuple[BinaryOutcome, ...] = ()
+    survival: tuple[SurvivalStatistic, ...] = ()
+    followup_priors: Mapping[str, PriorSpec] = field(default_factory=dict)
+    followup_note: str = ""
+    ipd: tuple[IPDSource, ...] = ()
+    unknown: tuple[str, ...] = ()
+    reported_without_numbers: tuple[str, ...] = ()
+    path: str = ""
+    sha256: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def arm(self, arm_id: str) -> Arm:
+        """The arm with this id."""
+        for a in self.arms:
+            if a.id == arm_id:
+                return a
+        raise KeyError(arm_id)
+
+    @property
+    def arm_ids(self) -> list[str]:
+        """Arm ids, reference first."""
+        return [a.id for a in self.arms]
+
+    def binary_outcomes(self, endpoint: str) -> list[BinaryOutcome]:
+        """The per-arm counts of one binary endpoint, in arm order."""
+        rows = [b for b in self.binary if b.endpoint == endpoint]
+        return sorted(rows, key=lambda b: self.arm(b.arm).index)
+
+    def survival_statistics(self, endpoint: str) -> list[SurvivalStatistic]:
+        """The published statistics of one survival endpoint."""
+        return [s for s in self.survival if s.endpoint == endpoint]
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every endpoint with published values."""
+        seen: list[str] = []
+        for e in [b.endpoint for b in self.binary] + [s.endpoint for s in self.survival]:
+            if e not in seen:
+                seen.append(e)
+        return seen
+
+
+def _arm_ref(reader: TableReader, key: str, arm_ids: list[str], default: Any = ...) -> Any:
+    value = reader.string(key, default)
+    if value is None or value is default and default is not ...:
+        return value
+    if value not in arm_ids:
+        raise reader.fail(key, f"unknown arm '{value}'; arms are {', '.join(arm_ids)}")
+    return value
+
+
+def _parse_arms(top: TableReader) -> list[Arm]:
+    readers = top.subs("arms")
+    if len(readers) != 2:
+        raise top.fail("arms", f"must list exactly two arms; got {len(readers)}")
+    reference = top.string("reference_arm", None)
+    arms = []
+    for r in readers:
+        r.only(["id", "label", "n", "quote"])
+        arm_id = r.string("id")
+        n = r.number("n", integer=True)
+        if n <= 0:
+            raise r.fail("n", f"must be a positive whole number; got {n}")
+        arms.append((arm_id, r.string("label", arm_id), n, r.string("quote", "")))
+    ids = [a[0] for a in arms]
+    if len(set(ids)) != 2:
+        raise top.fail("arms", "arm ids must differ")
+    if reference is not None and reference not in ids:
+        raise top.fail("reference_arm", f"unknown arm '{reference}'; arms are {', '.join(ids)}")
+    if reference is not None and ids[0] != reference:
+        arms.reverse()
+    return [Arm(a[0], a[1], a[2], i, a[3]) for i, a in enumerate(arms)]
+
+
+def _parse_binary(reader: TableReader, arms: dict[str, Arm]) -> BinaryOutcome:
+    reader.only(["endpoint", "arm", "events", "n", "published_percent", "definition", "quote"])
+    arm = _arm_ref(reader, "arm", list(arms))
+    n = reader.number("n", arms[arm].n, integer=True)
+    if n <= 0:
+        raise reader.fail("n", f"must be a positive whole number; got {n}")
+    if n > arms[arm].n:
+        raise reader.fail("n", f"must not exceed the arm size {arms[arm].n}; got {n}")
+    events = reader.number("events", integer=True)
+    if not 0 <= events <= n:
+        raise reader.fail("events", f"must be between 0 and n = {n}; got {events}")
+    pct = reader.number("published_percent", None)
+    if pct is not None and not 0 <= pct <= 100:
+        raise reader.fail("published_percent", f"must be between 0 and 100; got {pct}")
+    return BinaryOutcome(
+        reader.string("endpoint"),
+        arm,
+        events,
+        n,
+        pct,
+        reader.string("definition", ""),
+        reader.string("quote", ""),
+    )
+
+
+_STAT_KEYS = {
+    "median": (["arm", "value"], ["ci"]),
+    "median_not_reached": (["arm"], []),
+    "rmean": (["arm", "value"], ["spread", "spread_kind"]),
+    "logrank": (["p_value"], ["better_arm"]),
+    "landmark": (["arm", "value", "t_months"], ["ci"]),
+    "hr": (["value"], ["ci", "p_value"]),
+    "events": (["arm", "value"], []),
+}
+
+
+def _parse_survival(reader: TableReader, arms: dict[str, Arm]) -> SurvivalStatistic:
+    kind = reader.string("statistic", choices=SURVIVAL_STATISTICS)
+    required, optional = _STAT_KEYS[kind]
+    reader.only(["endpoint", "statistic", "quote", *required, *optional])
+    for key in required:
+        reader.raw(key)
+    arm = _arm_ref(reader, "arm", list(arms), None)
+    better = _arm_ref(reader, "better_arm", list(arms), None)
+    value = reader.number("value", None)
+    if value is not None:
+        if kind == "landmark" and not 0 < value < 1:
+            raise reader.fail("value", f"a survival probability must be in (0, 1); got {value}")
+        if kind == "events":
+            value = reader.number("value", integer=True)
+            if not 0 <= value <= arms[arm].n:
+                raise reader.fail("value", f"events must be between 0 and {arms[arm].n}")
+        elif value <= 0:
+            raise reader.fail("value", f"must be > 0; got {value}")
+    spread = reader.number("spread", None)
+    if spread is not None and spread <= 0:
+        raise reader.fail("spread", f"an SE or SD must be > 0; got {spread}")
+    spread_kind = reader.string("spread_kind", "se" if spread is not None else None, ["se", "sd"])
+    p_value = reader.number("p_value", None)
+    if p_value is not None and not 0 < p_value < 1:
+        raise reader.fail("p_value", f"must be strictly between 0 and 1; got {p_value}")
+    ci = None
+    if reader.has("ci"):
+        ci_list = reader.numbers("ci", positive=kind != "landmark")
+        if len(ci_list) != 2 or not ci_list[0] < ci_list[1]:
+            raise reader.fail("ci", "must be [lower, upper] with lower < upper")
+        if value is not None and not ci_list[0] <= value <= ci_list[1]:
+            raise reader.fail(
+                "ci", f"[{ci_list[0]}, {ci_list[1]}] does not contain the estimate {value}"
+            )
+        ci = (ci_list[0], ci_list[1])
+    t_months = reader.number("t_months", None, positive=True)
+    return SurvivalStatistic(
+        reader.string("endpoint"),
+        kind,
+        arm,
+        value,
+        spread,
+        spread_kind,
+        ci,
+        p_value,
+        better,
+        t_months,
+        reader.string("quote", ""),
+    )
+
+
+def _check_survival_consistency(stats: list[SurvivalStatistic], top: TableReader) -> None:
+    seen: dict[tuple, int] = {}
+    for i, s in enumerate(stats):
+        key = (s.endpoint, s.statistic, s.arm, s.t_months)
+        if key in seen:
+            raise top.fail(f"survival[{i}]", f"repeats survival[{seen[key]}] ({s.statistic})")
+        seen[key] = i
+    for i, s in enumerate(stats):
+        if s.statistic == "median_not_reached" and (s.endpoint, "median", s.arm, None) in seen:
+            j = seen[(s.endpoint, "median", s.arm, None)]
+            raise top.fail(
+                f"survival[{i}]",
+                f"says the median of arm '{s.arm}' ({s.endpoint}) was not reached, "
+                f"but survival[{j}] gives a median value",
+            )
+
+
+def _parse_ipd(reader: TableReader, base: Path) -> IPDSource:
+    reader.only(["file", "time", "event", "arm", "entry", "time_unit", "endpoint"])
+    path = (base / reader.string("file")).resolve()
+    return IPDSource(
+        str(path),
+        reader.string("time", "time"),
+        reader.string("event", "event"),
+        reader.string("arm", "arm"),
+        reader.string("entry", None),
+        reader.string("time_unit", "months", list(TIME_UNITS)),
+        reader.string("endpoint", "os"),
+    )
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file.
+
+    Raises
+    ------
+    StudyValidationError
+        Naming the file, the field and the rule broken.
+    """
+    path = Path(path)
+    raw = read_toml(path, StudyValidationError)
+    top = TableReader(raw, path, "", StudyValidationError)
+    top.only(
+        [
+            "study",
+            "reference_arm",
+            "arms",
+            "binary",
+            "survival",
+            "followup",
+            "ipd",
+            "unknown",
+            "reported_without_numbers",
+        ]
+    )
+    meta = top.sub("study")
+    meta.only(["id", "title", "citation", "doi", "source", "notes"])
+    arms = _parse_arms(top)
+    by_id = {a.id: a for a in arms}
+    binary = [_parse_binary(r, by_id) for r in top.subs("binary", [])]
+    seen = set()
+    for i, b in enumerate(binary):
+        if (b.endpoint, b.arm) in seen:
+            raise top.fail(f"binary[{i}]", f"repeats endpoint '{b.endpoint}' for arm '{b.arm}'")
+        seen.add((b.endpoint, b.arm))
+    survival = [_parse_survival(r, by_id) for r in top.subs("survival", [])]
+    _check_survival_consistency(survival, top)
+    followup_priors: dict[str, PriorSpec] = {}
+    note = ""
+    fu = top.sub("followup", None)
+    if fu is not None:
+        fu.only(["accrual_months", "followup_months", "dropout_rate", "note"])
+        note = fu.string("note", "")
+        for key in ("accrual_months", "followup_months", "dropout_rate"):
+            if fu.has(key):
+                value = fu.raw(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    fixed = fu.number(key, nonnegative=True)
+                    followup_priors[key] = PriorSpec(
+                        "fixed", {"value": fixed}, "fixed value given in the study file"
+                    )
+                else:
+                    followup_priors[key] = parse_prior_table(
+                        value, path, fu.field(key), StudyValidationError
+                    )
+    ipd = [_parse_ipd(r, path.parent) for r in top.subs("ipd", [])]
+    unknown = top.raw("unknown", [])
+    without = top.raw("reported_without_numbers", [])
+    for key, value in (("unknown", unknown), ("reported_without_numbers", without)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise top.fail(key, "must be a list of strings")
+    return Study(
+        id=meta.string("id"),
+        title=meta.string("title"),
+        citation=meta.string("citation"),
+        arms=tuple(arms),
+        binary=tuple(binary),
+        survival=tuple(survival),
+        followup_priors=followup_priors,
+        followup_note=note,
+        ipd=tuple(ipd),
+        unknown=tuple(unknown),
+        reported_without_numbers=tuple(without),
+        path=str(path),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        raw=raw,
+    )

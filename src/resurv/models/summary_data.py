@@ -1,0 +1,220 @@
+"""Survival models fitted to a study's published summaries alone.
+
+The published survival statistics of one endpoint (medians, "median not reached", SPSS-style
+means, log-rank p, landmark survival, HR, event counts) enter one joint summary likelihood
+(:func:`resurv.statistics.likelihood.add_summary_likelihood`; resurv statistical design, section 4),
+with the follow-up design (accrual A, minimum follow-up F, dropout ρ) given the priors stated in
+the study file (section 3). Arm curves, parameters and derived quantities are those of every
+survival model (:mod:`resurv.models.survival`); expected event counts per arm are added.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pymc as pm
+import pytensor.tensor as pt
+
+from resurv.errors import StudyValidationError
+from resurv.io.modelspec import ModelSpec
+from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
+from resurv.io.study import Study, SurvivalStatistic
+from resurv.models.built import BuiltModel, stacked_draws
+from resurv.models.survival import add_derived, add_survival_parameters, chosen_priors, coords_for
+from resurv.statistics import base as reported
+from resurv.statistics.base import SUMMARY_NODES, TrialModel
+from resurv.statistics.events import expected_events
+from resurv.statistics.likelihood import add_summary_likelihood
+from resurv.statistics.likelihood import structure_key as statistics_key
+
+__all__ = ["DESIGN_VARIABLES", "build_survival_summary", "reported_statistics"]
+
+DESIGN_VARIABLES = ("accrual_months", "followup_months", "dropout_rate")
+TARGET_ACCEPT = 0.97
+#: Potential carrying log P(A + F > largest reported median) (see :func:`_design`).
+DESIGN_REGION_TERM = "design__follow_up_beyond_medians"
+
+
+def _to_reported(s: SurvivalStatistic, study: Study):
+    arm = study.arm(s.arm).index if s.arm else None
+    if s.statistic == "median":
+        lo, hi = s.ci if s.ci else (None, None)
+        return reported.MedianReached(arm, s.value, lo, hi)
+    if s.statistic == "median_not_reached":
+        return reported.MedianNotReached(arm)
+    if s.statistic == "rmean":
+        return reported.RestrictedMean(arm, s.value, s.spread)
+    if s.statistic == "logrank":
+        direction = None
+        if s.better_arm is not None:
+            # U = O₁ − E₁ < 0 when the comparator (arm 1) did better
+            direction = -1 if study.arm(s.better_arm).index == 1 else 1
+        return reported.LogRank(s.p_value, direction)
+    if s.statistic == "landmark":
+        lo, hi = s.ci if s.ci else (None, None)
+        return reported.Landmark(arm, s.t_months, s.value, lo, hi)
+    if s.statistic == "hr":
+        lo, hi = s.ci if s.ci else (None, None)
+        return reported.HazardRatio(s.value, lo, hi)
+    return reported.EventCount(arm, int(s.value))
+
+
+def reported_statistics(study: Study, endpoint: str) -> list:
+    """The study's published statistics of ``endpoint`` as summary-likelihood terms."""
+    return [_to_reported(s, study) for s in study.survival_statistics(endpoint)]
+
+
+def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
+    """Follow-up design values: random variables with the study's priors, or fixed numbers.
+
+    A reached median is the time of an observed event, so the end of follow-up A + F lies beyond
+    the largest reported median c: the design prior is restricted to A + F > c. The last random
+    design variable (F, else A) is sampled from its prior truncated at c minus the other, with
+    the probability of the region, log P(F > c − A), as potential :data:`DESIGN_REGION_TERM`
+    (kept with the log prior): together they give the prior p(A) p(F) 1{A + F > c}, and the
+    sampler meets no wall at A + F = c.
+    """
+    if "accrual_months" not in study.followup_priors or (
+        "followup_months" not in study.followup_priors
+    ):
+        raise StudyValidationError(
+            study.path,
+            "followup",
+            f"model '{spec.name}' fits published summaries, which depend on follow-up: give "
+            "accrual_months and followup_months (a value or a prior) in [followup]",
+        )
+    reached = [s.value_months for s in statistics if isinstance(s, reported.MedianReached)]
+    random = [
+        n for n in ("accrual_months", "followup_months") if study.followup_priors[n].dist != "fixed"
+    ]
+    truncated = random[-1] if reached and random else None
+    if reached and not random:
+        total = sum(
+            float(study.followup_priors[n].args["value"])
+            for n in ("accrual_months", "followup_months")
+        )
+        if total <= max(reached):
+            raise StudyValidationError(
+                study.path,
+                "followup",
+                f"accrual_months + followup_months = {total:g} months, but a median of "
+                f"{max(reached):g} months was reported for '{spec.endpoint}': follow-up must "
+                "extend beyond every reported median",
+            )
+    design = {}
+    for name in DESIGN_VARIABLES:  # fixed values first: a truncation bound may need them
+        prior = study.followup_priors.get(name)
+        if prior is None:
+            design[name] = pt.as_tensor_variable(0.0)
+        elif prior.dist == "fixed":
+            design[name] = pm.Data(f"design__{name}", float(prior.args["value"]))
+    for name in DESIGN_VARIABLES:
+        prior = study.followup_priors.get(name)
+        if name in design:
+            continue
+        if name == truncated:
+            largest = pm.Data("design__largest_reached_median", float(max(reached)))
+            other = design["accrual_months" if name == "followup_months" else "followup_months"]
+            design[name], log_region = make_truncated_prior(name, prior, largest - other)
+            pm.Potential(DESIGN_REGION_TERM, log_region)
+        else:
+            design[name] = make_prior(name, prior)
+    return design
+
+
+def build_survival_summary(
+    spec: ModelSpec, priors: PriorFile, study: Study, *, n_nodes: int = SUMMARY_NODES
+) -> BuiltModel:
+    """Survival model of ``spec.endpoint`` from the study's published summaries.
+
+    ``n_nodes``: Gauss–Legendre nodes per smooth piece of every integral of the likelihood.
+    """
+    statistics = reported_statistics(study, spec.endpoint)
+    if not statistics:
+        raise StudyValidationError(
+            study.path,
+            "survival",
+            f"no published statistics and no patient data for endpoint '{spec.endpoint}'",
+        )
+    chosen = chosen_priors(spec, priors)
+    n_per_arm = [a.n for a in study.arms]
+    with pm.Model(coords=coords_for(spec, [a.label for a in study.arms])) as model:
+        design = _design(study, spec, statistics)
+        params = add_survival_parameters(spec, chosen)
+        added = add_summary_likelihood(
+            spec.endpoint,
+            params.curves,
+            n_per_arm,
+            design["accrual_months"],
+            design["followup_months"],
+            design["dropout_rate"],
+            statistics,
+            n_nodes=n_nodes,
+        )
+        names, probabilities = add_derived(spec, params)
+        trial = TrialModel(
+            params.curves,
+            n_per_arm,
+            design["accrual_months"],
+            design["followup_months"],
+            design["dropout_rate"],
+            n_nodes=n_nodes,
+        )
+        pm.Deterministic(
+            "expected_events", pt.stack([expected_events(trial, j) for j in (0, 1)]), dims="arm"
+        )
+        potentials = {p.name for p in model.potentials}
+        loglik = []
+        for term in [DESIGN_REGION_TERM, *added.loglik_terms]:
+            if term in potentials:
+                pm.Deterministic(f"loglik__{term}", model[term])
+                loglik.append(term)
+    observed = {v.name for v in model.observed_RVs}
+    names += ["expected_events"]
+    names += [v for v in DESIGN_VARIABLES if v in {r.name for r in model.free_RVs}]
+    free = {r.name for r in model.free_RVs}
+    design_structure = sorted((k, v.structure) for k, v in study.followup_priors.items())
+    key_text = (
+        f"summary|{spec.key}|{structure_key(chosen)}|{statistics_key(statistics)}|"
+        f"{design_structure}|{n_per_arm}"
+    )
+    design_names = {k: (k if k in free else None) for k in DESIGN_VARIABLES}
+    built = BuiltModel(
+        model=model,
+        key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
+        likelihood_terms=[t for t in added.loglik_terms if t in observed],
+        potential_terms=[t for t in loglik if t != DESIGN_REGION_TERM],
+        prior_potential_terms=[t for t in loglik if t == DESIGN_REGION_TERM],
+        summary_vars=names,
+        probabilities=probabilities,
+        # the model-implied variance of a reached median grows without bound as the median
+        # approaches the end of follow-up (A + F): a sharp ridge that NUTS crosses with small steps
+        target_accept=max(TARGET_ACCEPT, spec.target_accept or 0.0),
+    )
+    built.published = _published(spec, study, design_names)
+    return built
+
+
+def _published(spec: ModelSpec, study: Study, design_names: dict) -> list:
+    """Published-vs-posterior rows with predictive checks (resurv.checks.ppc_survival)."""
+    try:
+        from resurv.checks.ppc_survival import published_survival_values
+    except ImportError:  # pragma: no cover - the checks module ships with resurv
+        return []
+    fixed = {
+        k: float(v.args["value"]) for k, v in study.followup_priors.items() if v.dist == "fixed"
+    }
+
+    def design(post):
+        n = stacked_draws(post, "median_months").shape[0]
+        out = []
+        for name in ("accrual_months", "followup_months", "dropout_rate"):
+            if design_names.get(name):
+                out.append(stacked_draws(post, name))
+            else:
+                import numpy as np
+
+                out.append(np.full(n, fixed.get(name, 0.0)))
+        return tuple(out)
+
+    return published_survival_values(spec, study, design)
