@@ -38,8 +38,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from resurv.errors import ModelSpecError, StudyValidationError
-from resurv.families import FAMILIES, Curve, Family
-from resurv.families.parametrization import ParameterSource, Parametrization
+from resurv.families import FAMILIES, Curve, Family, ParameterSource, Parametrization
 from resurv.io.elicit import sample_prior
 from resurv.io.modelspec import ModelSpec
 from resurv.io.priors import PriorFile, PriorSpec, make_prior, structure_key
