@@ -3,6 +3,7 @@
 Every function takes ``xp`` (``numpy`` or ``pytensor.tensor``), so that one formula builds
 PyMC graphs and runs vectorized NumPy simulation. Families are parametrized by the median in
 months plus shape parameters; see ``FAMILIES`` for the table and ``effects`` for PH/AFT arms.
+Each family also declares how a model's priors give its parameters (``parametrization``).
 """
 
 from resurv.families._base import (
@@ -33,6 +34,7 @@ from resurv.families.effects import (
     arm_rmst,
     arm_survival,
 )
+from resurv.families.parametrization import MedianShapes, ParameterSource, Parametrization
 from resurv.families.registry import FAMILIES, UnknownFamilyError, get_family
 
 __all__ = [
@@ -40,7 +42,10 @@ __all__ = [
     "FAMILIES",
     "Curve",
     "Family",
+    "MedianShapes",
     "Parameter",
+    "ParameterSource",
+    "Parametrization",
     "UnknownFamilyError",
     "arm_cum_hazard",
     "arm_curves",

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from resurv.families._math import LN2, backend, numpy_quiet
+from resurv.families.parametrization import MedianShapes, Parametrization
 
 __all__ = [
     "DEFAULT_RMST_NODES",
@@ -105,6 +106,10 @@ class Family:
     ph_params_fn : callable or None
         ``f(params, log_hr, xp)`` giving arm-1 parameters of the same family under PH, for
         families closed under PH (used for closed-form arm RMST).
+    parametrization : Parametrization
+        How a model's priors give one arm's parameters (``resurv.families.parametrization``);
+        by default ``MedianShapes`` of every parameter but the median, each with a prior of its
+        own name. A family without a ``median`` parameter must declare one.
     """
 
     name: str
@@ -120,6 +125,7 @@ class Family:
     median_fn: Callable | None = None
     ph_params_fn: Callable | None = None
     inverse_numpy_only: bool = False
+    parametrization: Parametrization | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -128,6 +134,13 @@ class Family:
         unknown = set(self.effects) - set(EFFECTS)
         if unknown:
             raise ValueError(f"family {self.name!r}: unknown effects {sorted(unknown)}")
+        if self.parametrization is None:
+            if "median" not in self.parameter_names:
+                raise ValueError(
+                    f"family {self.name!r} has no median parameter: declare its parametrization"
+                )
+            shapes = tuple(n for n in self.parameter_names if n != "median")
+            object.__setattr__(self, "parametrization", MedianShapes(shapes))
 
     @property
     def parameter_names(self) -> tuple[str, ...]:

@@ -12,16 +12,44 @@ open-ended). With λⱼ = exp(log_rateⱼ) and interval j = [cⱼ, cⱼ₊₁):
 
 The median is H⁻¹(ln 2), solved piecewise in closed form. Natural arm effect: PH (all log-rates
 shifted by log HR). Reference: Friedman M. Ann Stat 1982;10:101.
+
+Prior structure (``PiecewiseLogRates``): the model's ``cuts`` set the J intervals and
+
+    log λⱼ = log(ln 2 / median) + δⱼ,
+
+``median`` the median of the first interval's exponential rate, with δ a random walk over the
+intervals (δ₁ = 0, δⱼ − δⱼ₋₁ = rw_sd · zⱼ; ``smoothing = "random_walk"``, steps
+``log_rate_steps``) or independent deviations (δⱼ = rw_sd · zⱼ; ``"independent"``, variables
+``log_rate_deviations``), z standard normal and ``rw_sd`` a hyper-parameter with its own prior;
+the log-rates are the derived quantity ``log_rate``.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from resurv.families._base import Family, Parameter
 from resurv.families._math import backend, numpy_quiet
+from resurv.families.parametrization import Parametrization
 
-__all__ = ["PWEXP", "cum_hazard", "interval_edges", "inv_cum_hazard", "log_hazard", "mean", "rmst"]
+__all__ = [
+    "PWEXP",
+    "SMOOTHINGS",
+    "PiecewiseLogRates",
+    "cum_hazard",
+    "interval_edges",
+    "inv_cum_hazard",
+    "log_hazard",
+    "log_rates",
+    "mean",
+    "rmst",
+]
+
+SMOOTHINGS = ("random_walk", "independent")
+_LOG_LN2 = math.log(math.log(2.0))
 
 
 def interval_edges(cuts) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +139,70 @@ def _ph_params(params, log_hr, xp=np):
     }
 
 
+def log_rates(median, rw_sd, steps, smoothing: str, xp=np):
+    """Log-rates log λⱼ = log(ln 2 / median) + δⱼ from standard normal ``steps``.
+
+    ``"random_walk"``: J − 1 steps, δ = (0, cumsum(rw_sd · steps)); ``"independent"``: J
+    deviations, δ = rw_sd · steps. ``median`` and ``rw_sd`` share their (leading) shape, ``steps``
+    has it plus the component axis, and so has the result: scalars and vectors in a PyMC model,
+    (R, 1) and (R, 1, J) for R draws.
+    """
+    m = backend(xp)
+    level = _LOG_LN2 - m.log(median)
+    scaled = m.expand_dims(rw_sd, -1) * steps
+    if smoothing == "random_walk":
+        walk = m.cumsum(scaled, axis=-1)
+        start = m.zeros((*m.static_shape(walk)[:-1], 1))
+        deviation = m.concatenate([start, walk], axis=-1)
+    elif smoothing == "independent":
+        deviation = scaled
+    else:
+        raise ValueError(f"smoothing must be one of {SMOOTHINGS}, got {smoothing!r}")
+    return m.expand_dims(level, -1) + deviation
+
+
+@dataclass(frozen=True)
+class PiecewiseLogRates(Parametrization):
+    """The piecewise-exponential prior structure: intervals from ``spec.cuts``, ``spec.smoothing``.
+
+    Per arm (names suffixed by arm under ``separate``), after the median: ``rw_sd`` (prior
+    ``rw_sd``), then the standard normal ``log_rate_steps`` (J − 1, random walk) or
+    ``log_rate_deviations`` (J, independent), then the derived ``log_rate`` (see
+    :func:`log_rates`). ``rw_sd`` is not listed in summaries.
+    """
+
+    hyper: str = "rw_sd"
+    smoothings: tuple[str, ...] = SMOOTHINGS
+
+    @property
+    def arm_priors(self) -> tuple[str, ...]:
+        """``("rw_sd",)``."""
+        return (self.hyper,)
+
+    @property
+    def summarized(self) -> tuple[str, ...]:
+        """Nothing: the log-rates are summarized through the arm curves."""
+        return ()
+
+    def arm_params(self, source, spec, median, suffix):
+        """``{"log_rate": …, "cuts": [...]}`` with the log-rates over ``spec.cuts``."""
+        cuts = list(spec.cuts)
+        interval_edges(cuts)  # raises unless the cuts are positive and increasing
+        n_intervals = len(cuts) + 1
+        smoothing = spec.smoothing
+        if smoothing not in self.smoothings:
+            raise ValueError(f"smoothing must be one of {self.smoothings}, got {smoothing!r}")
+        rw_sd = source.prior(f"{self.hyper}{suffix}", self.hyper)
+        if smoothing == "random_walk":
+            steps = source.standard_normal(f"log_rate_steps{suffix}", n_intervals - 1, pinned=1)
+        else:
+            steps = source.standard_normal(f"log_rate_deviations{suffix}", n_intervals)
+        log_rate = source.deterministic(
+            f"log_rate{suffix}", lambda: log_rates(median, rw_sd, steps, smoothing, xp=source.xp)
+        )
+        return {"log_rate": log_rate, "cuts": cuts}
+
+
 PWEXP = Family(
     name="pwexp",
     parameters=(Parameter("log_rate", "vector", "log hazard per interval, per month"),),
@@ -122,5 +214,6 @@ PWEXP = Family(
     rmst_fn=rmst,
     mean_fn=mean,
     ph_params_fn=_ph_params,
+    parametrization=PiecewiseLogRates(),
     description="constant hazard within fixed intervals",
 )

@@ -245,42 +245,6 @@ def sample_prior(spec: PriorSpec, size: int, rng: np.random.Generator) -> np.nda
     return np.asarray(spec.scipy_frozen().rvs(size=size, random_state=rng), dtype=float)
 
 
-def _prior_curves(model_spec, priors, n_draws: int, rng: np.random.Generator):
-    """NumPy arm curves with parameters drawn from the priors (shape (R, 1) each)."""
-    from resurv.families import Curve
-    from resurv.models.survival import _shape_names, chosen_priors
-
-    chosen = chosen_priors(model_spec, priors)
-
-    def draw(name):
-        return sample_prior(chosen[name], n_draws, rng)[:, None]
-
-    def arm(median_name):
-        median = draw(median_name)
-        if model_spec.family == "pwexp":
-            n_int = len(model_spec.cuts) + 1
-            sd = draw("rw_sd")
-            steps = rng.standard_normal((n_draws, n_int))
-            if model_spec.smoothing == "random_walk":
-                steps[:, 0] = 0.0
-                deviation = np.cumsum(sd * steps, axis=1)
-            else:
-                deviation = sd * steps
-            log_rate = math.log(math.log(2.0)) - np.log(median) + deviation
-            return {"log_rate": log_rate[:, None, :], "cuts": list(model_spec.cuts)}
-        params = {"median": median}
-        params.update({s: draw(s) for s in _shape_names(model_spec)})
-        return params
-
-    fam = model_spec.family
-    if model_spec.effect == "separate":
-        return Curve(fam, arm("median_reference")), Curve(fam, arm("median_comparator"))
-    p0 = arm("median_reference")
-    if model_spec.effect == "ph":
-        return Curve(fam, p0), Curve(fam, p0, effect="ph", log_hr=draw("log_hr"))
-    return Curve(fam, p0), Curve(fam, p0, effect="aft", log_tr=draw("log_tr"))
-
-
 def prior_predictive_curves(
     prior_file: str | Path,
     model_file: str | Path,
@@ -309,13 +273,15 @@ def prior_predictive_curves(
 
     from resurv.io.modelspec import load_model_spec
     from resurv.io.priors import load_priors
+    from resurv.models.survival import ArmCurves, chosen_priors
 
     model_spec = load_model_spec(model_file)
     if model_spec.likelihood != "survival":
         raise InputError(str(model_file), "likelihood", "prior curves need a survival model")
     priors = load_priors(prior_file)
     rng = np.random.default_rng(seed)
-    curves = _prior_curves(model_spec, priors, n_draws, rng)
+    chosen = chosen_priors(model_spec, priors)
+    curves = ArmCurves(model_spec).from_prior(chosen, n_draws, rng)
     times = np.linspace(0.0, horizon_months, 121)
     probs = (0.05, 0.25, 0.5, 0.75, 0.95)
     out = {"times": times}

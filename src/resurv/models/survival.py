@@ -11,6 +11,13 @@ Parameters (prior-file names, per endpoint table):
   deviations (δⱼ ~ N(0, rw_sd²); ``"independent"``); ``median_reference`` is then the median of
   the first interval's exponential rate.
 
+Each family declares what its arms need beside the median (``Family.parametrization``: the
+shapes, or pwexp's intervals, smoothing and ``rw_sd``); :class:`ArmCurves` adds the arm
+structure of the effect and turns a model spec into the (reference, comparator) curves from a
+parameter source: random variables of a PyMC model (:class:`PyMCPriors`), posterior draws
+(:class:`PosteriorDraws`) or prior draws (:class:`PriorDraws`). The prior-file parameters a
+model needs and the free parameters its summary lists come from the same declaration.
+
 Derived quantities in every fit (dims ``arm``, ``horizon``, ``landmark``): ``median_months``,
 ``rmst_months``, ``survival_at``, and ``log_hr``/``hr`` (PH), ``log_tr``/``time_ratio`` (AFT), or
 ``median_difference``/``rmst_difference`` (separate).
@@ -23,7 +30,7 @@ hazard (never log(1 − CDF)); stored pointwise for LOO.
 from __future__ import annotations
 
 import hashlib
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,14 +38,19 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from resurv.errors import ModelSpecError, StudyValidationError
-from resurv.families import FAMILIES, Curve
+from resurv.families import FAMILIES, Curve, Family, ParameterSource, Parametrization
+from resurv.io.elicit import sample_prior
 from resurv.io.modelspec import ModelSpec
-from resurv.io.priors import PriorFile, make_prior, structure_key
+from resurv.io.priors import PriorFile, PriorSpec, make_prior, structure_key
 from resurv.io.study import Study
 from resurv.models.built import BuiltModel, stacked_draws
 
 __all__ = [
     "SURVIVAL_VOCABULARY",
+    "ArmCurves",
+    "PosteriorDraws",
+    "PriorDraws",
+    "PyMCPriors",
     "SurvivalParameters",
     "add_survival_parameters",
     "build_survival_ipd",
@@ -47,28 +59,177 @@ __all__ = [
     "required_parameters",
 ]
 
-SHAPES = ("shape", "sdlog", "rate_shape", "sigma", "q")
+#: the effect parameter of the comparator arm under each shared-baseline effect
+EFFECT_PARAMETERS = {"ph": "log_hr", "aft": "log_tr"}
+#: (name suffix, median prior) of each arm under ``separate``
+SEPARATE_ARMS = (("_reference", "median_reference"), ("_comparator", "median_comparator"))
+
 SURVIVAL_VOCABULARY = [
     "median_reference",
     "median_comparator",
-    "log_hr",
-    "log_tr",
-    *SHAPES,
-    "rw_sd",
+    *EFFECT_PARAMETERS.values(),
+    *dict.fromkeys(p for fam in FAMILIES.values() for p in fam.parametrization.arm_priors),
 ]
 
 
-def _shape_names(spec: ModelSpec) -> list[str]:
-    fam = FAMILIES[spec.family]
-    return [p for p in fam.parameter_names if p not in ("median", "log_rate")]
+class PyMCPriors:
+    """Parameter source: random variables of the active PyMC model, with the given priors.
+
+    ``priors`` maps prior-file parameters to their specs (:func:`chosen_priors`).
+    """
+
+    xp = pt
+
+    def __init__(self, priors: Mapping[str, PriorSpec]):
+        self.priors = priors
+
+    def prior(self, name: str, prior: str):
+        """The random variable ``name`` (``resurv.io.priors.make_prior``)."""
+        return make_prior(name, self.priors[prior])
+
+    def standard_normal(self, name: str, size: int, *, pinned: int = 0):
+        """The random variable ``name`` ~ N(0, 1) of shape (size,)."""
+        return pm.Normal(name, 0.0, 1.0, shape=size)
+
+    def deterministic(self, name: str, compute):
+        """The deterministic ``name``, recorded in the trace."""
+        return pm.Deterministic(name, compute())
+
+
+class PosteriorDraws:
+    """Parameter source: the draws of a posterior (or prior) dataset, one row per draw.
+
+    Scalars have shape (R, 1) and vectors (R, 1, k), so that curves broadcast against times of
+    shape (R, n); ``draws`` selects rows of the (chain, draw)-stacked draws. A derived quantity
+    is read where the dataset holds it, else computed from the parameters.
+    """
+
+    xp = np
+
+    def __init__(self, posterior, draws: slice | None = None):
+        self.posterior = posterior
+        self.draws = draws
+
+    def _column(self, name: str) -> np.ndarray:
+        values = stacked_draws(self.posterior, name)
+        values = values if self.draws is None else values[self.draws]
+        return values[:, None] if values.ndim == 1 else values[:, None, :]
+
+    def prior(self, name: str, prior: str) -> np.ndarray:
+        """The draws of ``name``."""
+        return self._column(name)
+
+    def standard_normal(self, name: str, size: int, *, pinned: int = 0) -> np.ndarray:
+        """The draws of ``name``."""
+        return self._column(name)
+
+    def deterministic(self, name: str, compute) -> np.ndarray:
+        """The stored draws of ``name``, or ``compute()`` where the dataset lacks them."""
+        return self._column(name) if name in self.posterior else compute()
+
+
+class PriorDraws:
+    """Parameter source: ``n_draws`` draws from the prior specs with a NumPy generator.
+
+    Shapes as for :class:`PosteriorDraws`. The generator is used in the order the parameters
+    are created (robust mixtures: :func:`resurv.io.elicit.sample_prior`).
+    """
+
+    xp = np
+
+    def __init__(self, priors: Mapping[str, PriorSpec], n_draws: int, rng: np.random.Generator):
+        self.priors = priors
+        self.n_draws = n_draws
+        self.rng = rng
+
+    def prior(self, name: str, prior: str) -> np.ndarray:
+        """``n_draws`` draws of the prior ``prior``, shape (n_draws, 1)."""
+        return sample_prior(self.priors[prior], self.n_draws, self.rng)[:, None]
+
+    def standard_normal(self, name: str, size: int, *, pinned: int = 0) -> np.ndarray:
+        """Standard normals of shape (n_draws, 1, size), the ``pinned`` ones drawn and dropped."""
+        return self.rng.standard_normal((self.n_draws, pinned + size))[:, None, pinned:]
+
+    def deterministic(self, name: str, compute) -> np.ndarray:
+        """``compute()``."""
+        return compute()
+
+
+@dataclass(frozen=True)
+class ArmCurves:
+    """The two arm curves of a survival model, from any parameter source.
+
+    The arm structure is the model's effect: under ``ph`` and ``aft`` both arms share the
+    reference arm's parameters (median ``median_reference``) and the comparator adds ``log_hr``
+    or ``log_tr``; under ``separate`` each arm has its own copy (median ``median_reference`` or
+    ``median_comparator``, every other name suffixed ``_reference`` or ``_comparator``). Within an
+    arm, the family's ``parametrization`` declares the parameters beside the median
+    (``resurv.families.parametrization``). Parameters are created reference arm first, the
+    effect parameter last: the order of the PyMC variables and of the prior draws.
+    """
+
+    spec: ModelSpec
+
+    @property
+    def family(self) -> Family:
+        """The model's family."""
+        return FAMILIES[self.spec.family]
+
+    @property
+    def parametrization(self) -> Parametrization:
+        """The family's prior structure."""
+        return self.family.parametrization
+
+    @property
+    def required_parameters(self) -> list[str]:
+        """The prior-file parameters the model needs, in order."""
+        names = ["median_reference", *self.parametrization.arm_priors]
+        if self.spec.effect == "separate":
+            return [*names, "median_comparator"]
+        return [*names, EFFECT_PARAMETERS[self.spec.effect]]
+
+    @property
+    def summarized(self) -> list[str]:
+        """The family's free parameters a fit's summary lists (per arm under ``separate``)."""
+        names = self.parametrization.summarized
+        if self.spec.effect == "separate":
+            return [f"{n}{suffix}" for n in names for suffix, _ in SEPARATE_ARMS]
+        return list(names)
+
+    def curves(self, source: ParameterSource) -> tuple[Curve, Curve]:
+        """(reference, comparator) with parameters from ``source``."""
+        fam, effect = self.family, self.spec.effect
+        if effect == "separate":
+            reference, comparator = (self._arm(source, *arm) for arm in SEPARATE_ARMS)
+            return Curve(fam, reference), Curve(fam, comparator)
+        params = self._arm(source, "", "median_reference")
+        name = EFFECT_PARAMETERS[effect]
+        value = source.prior(name, name)
+        return Curve(fam, params), Curve(fam, params, effect=effect, **{name: value})
+
+    def _arm(self, source: ParameterSource, suffix: str, median_prior: str) -> Mapping:
+        median = source.prior(median_prior, median_prior)
+        return self.parametrization.arm_params(source, self.spec, median, suffix)
+
+    def in_model(self, priors: Mapping[str, PriorSpec]) -> SurvivalParameters:
+        """Create the parameters and curves in the active PyMC model."""
+        reference, comparator = self.curves(PyMCPriors(priors))
+        return SurvivalParameters(reference, comparator, [])
+
+    def from_posterior(self, posterior, draws: slice | None = None) -> tuple[Curve, Curve]:
+        """NumPy curves, one row per (selected) draw of ``posterior``."""
+        return self.curves(PosteriorDraws(posterior, draws))
+
+    def from_prior(
+        self, priors: Mapping[str, PriorSpec], n_draws: int, rng: np.random.Generator
+    ) -> tuple[Curve, Curve]:
+        """NumPy curves, one row per draw from ``priors``."""
+        return self.curves(PriorDraws(priors, n_draws, rng))
 
 
 def required_parameters(spec: ModelSpec) -> list[str]:
     """The prior-file parameters a survival model needs."""
-    names = ["median_reference"]
-    names += ["rw_sd"] if spec.family == "pwexp" else _shape_names(spec)
-    names += {"ph": ["log_hr"], "aft": ["log_tr"], "separate": ["median_comparator"]}[spec.effect]
-    return names
+    return ArmCurves(spec).required_parameters
 
 
 @dataclass
@@ -85,44 +246,9 @@ class SurvivalParameters:
         return self.reference, self.comparator
 
 
-def _pwexp_log_rates(spec: ModelSpec, median, rw_sd, suffix: str):
-    n_intervals = len(spec.cuts) + 1
-    level = math.log(math.log(2.0)) - pt.log(median)
-    if spec.smoothing == "random_walk":
-        steps = pm.Normal(f"log_rate_steps{suffix}", 0.0, 1.0, shape=n_intervals - 1)
-        deviation = pt.concatenate([pt.zeros(1), pt.cumsum(rw_sd * steps)])
-    else:
-        steps = pm.Normal(f"log_rate_deviations{suffix}", 0.0, 1.0, shape=n_intervals)
-        deviation = rw_sd * steps
-    return pm.Deterministic(f"log_rate{suffix}", level + deviation)
-
-
-def _arm_params(spec: ModelSpec, priors: dict, suffix: str, median_name: str):
-    median = make_prior(median_name, priors[median_name])
-    if spec.family == "pwexp":
-        rw_sd = priors["rw_sd"]
-        sd = make_prior(f"rw_sd{suffix}", rw_sd)
-        return {"log_rate": _pwexp_log_rates(spec, median, sd, suffix), "cuts": list(spec.cuts)}
-    params = {"median": median}
-    for name in _shape_names(spec):
-        params[name] = make_prior(f"{name}{suffix}", priors[name])
-    return params
-
-
 def add_survival_parameters(spec: ModelSpec, priors: dict) -> SurvivalParameters:
     """Create the parameters and arm curves of ``spec`` in the active model."""
-    if spec.effect == "separate":
-        p0 = _arm_params(spec, priors, "_reference", "median_reference")
-        p1 = _arm_params(spec, priors, "_comparator", "median_comparator")
-        return SurvivalParameters(Curve(spec.family, p0), Curve(spec.family, p1), [])
-    p0 = _arm_params(spec, priors, "", "median_reference")
-    if spec.effect == "ph":
-        log_hr = make_prior("log_hr", priors["log_hr"])
-        comparator = Curve(spec.family, p0, effect="ph", log_hr=log_hr)
-    else:
-        log_tr = make_prior("log_tr", priors["log_tr"])
-        comparator = Curve(spec.family, p0, effect="aft", log_tr=log_tr)
-    return SurvivalParameters(Curve(spec.family, p0), comparator, [])
+    return ArmCurves(spec).in_model(priors)
 
 
 def add_derived(spec: ModelSpec, params: SurvivalParameters) -> tuple[list[str], dict]:
@@ -159,16 +285,8 @@ def add_derived(spec: ModelSpec, params: SurvivalParameters) -> tuple[list[str],
     probabilities["P(median comparator > reference)"] = lambda post: (
         stacked_draws(post, "median_months")[:, 1] > stacked_draws(post, "median_months")[:, 0]
     )
-    names += [n for n in _free_names(spec) if n not in names]
+    names += [n for n in ArmCurves(spec).summarized if n not in names]
     return names, probabilities
-
-
-def _free_names(spec: ModelSpec) -> list[str]:
-    if spec.family == "pwexp":
-        return []
-    if spec.effect == "separate":
-        return [f"{s}_{arm}" for s in _shape_names(spec) for arm in ("reference", "comparator")]
-    return _shape_names(spec)
 
 
 def coords_for(spec: ModelSpec, arm_labels) -> dict:
@@ -256,25 +374,4 @@ def curves_from_posterior(spec: ModelSpec, posterior, draws: slice | None = None
     The curves broadcast against times of shape (R, n) (one simulated trial per draw), as the
     trial simulator and the predictive checks need.
     """
-
-    def col(name):
-        values = stacked_draws(posterior, name)
-        values = values if draws is None else values[draws]
-        return values[:, None] if values.ndim == 1 else values[:, None, :]
-
-    def arm_params(suffix: str, median_name: str):
-        if spec.family == "pwexp":
-            return {"log_rate": col(f"log_rate{suffix}"), "cuts": list(spec.cuts)}
-        params = {"median": col(median_name)}
-        params.update({s: col(f"{s}{suffix}") for s in _shape_names(spec)})
-        return params
-
-    if spec.effect == "separate":
-        return (
-            Curve(spec.family, arm_params("_reference", "median_reference")),
-            Curve(spec.family, arm_params("_comparator", "median_comparator")),
-        )
-    p0 = arm_params("", "median_reference")
-    if spec.effect == "ph":
-        return Curve(spec.family, p0), Curve(spec.family, p0, effect="ph", log_hr=col("log_hr"))
-    return Curve(spec.family, p0), Curve(spec.family, p0, effect="aft", log_tr=col("log_tr"))
+    return ArmCurves(spec).from_posterior(posterior, draws)
