@@ -214,3 +214,28 @@ def test_report_is_unchanged_when_the_input_files_change_after_the_fits(fitter, 
     # the run record names the model as fitted
     (marker,) = (out / "fits").glob("*/run.json")
     assert json.loads(marker.read_text())["model"] == "response"
+
+
+def test_input_files_read_from_saved_text_equal_the_files(tmp_path):
+    """The loaders from saved text give what the file loaders give, patient-data paths included."""
+    from resurv.errors import PriorSpecError
+    from resurv.io.modelspec import load_model_spec, model_spec_from_text
+    from resurv.io.priors import load_priors, priors_from_text
+    from resurv.io.study import load_study, study_from_text
+
+    model = MODELS / "os_weibull.toml"
+    assert model_spec_from_text(model.read_text(), model) == load_model_spec(model)
+    prior = PRIORS / "literature.toml"
+    assert priors_from_text(prior.read_text(), prior) == load_priors(prior)
+    assert load_study(STUDY) == study_from_text(STUDY.read_text(), STUDY)
+    folder = tmp_path / "study"
+    folder.mkdir()
+    with_ipd = edit_study(
+        folder, "[study]", '[[ipd]]\nfile = "data/trial.csv"\nendpoint = "pfs"\n\n[study]'
+    )
+    saved = study_from_text(with_ipd.read_text(), with_ipd)
+    assert saved == load_study(with_ipd)
+    assert saved.ipd[0].path == str((folder / "data" / "trial.csv").resolve())
+    # an error names the file the text was saved from
+    with pytest.raises(PriorSpecError, match="priors/x.toml"):
+        priors_from_text("name = 3\n", "priors/x.toml")
