@@ -184,6 +184,9 @@ def test_cli_fit_writes_contract_files_and_is_reproducible(tmp_path, capsys):
     assert {"posterior", "sample_stats", "log_likelihood", "log_prior", "constant_data"} <= set(
         tree.children
     )
+    # the predictive checks saved as data, one entry per row of the table
+    assert {"posterior_predictive", "observed_data", "posterior_counterpart"} <= set(tree.children)
+    assert tree["observed_data"]["arm"].values.tolist() == table["arm"].tolist()
 
 
 def test_ppp_of_binomial_counts_matches_beta_binomial(fitter):

@@ -425,33 +425,3 @@ def test_weibull_posterior_from_curves():
     (pv,) = published_survival_values(WEIBULL_SPEC, study, fixed_design(30.0, 30.0))
     # Weibull PH: m1 = m0 · HR^(−1/k)
     np.testing.assert_allclose(pv.posterior(post), 20.0 * 0.5 ** (-1 / 2.0), rtol=1e-10)
-
-
-def test_figures_are_png(rng):
-    from resurv.io.patient_data import PatientData
-    from resurv.report.ppc_figures import (
-        km_bands_figure,
-        predictive_figure,
-        published_value_figures,
-    )
-
-    study = make_study(
-        stat("median", arm="ref", value=10.5),
-        stat("median_not_reached", arm="cmp"),
-        stat("logrank", p_value=0.2, better_arm="cmp"),
-    )
-    post = exp_posterior(10.0, -1.5, 400)
-    values = published_survival_values(EXP_SPEC, study, fixed_design(12.0, 6.0))
-    figures = published_value_figures(values, post, rng)
-    assert set(figures) == {
-        "ppc_os_median_months_reference",
-        "ppc_os_median_not_reached_comparator",
-        "ppc_os_logrank_z_between_arms",
-    }
-    assert all(png.startswith(b"\x89PNG") for png in figures.values())
-    # infinite draws only, and nan draws, still draw
-    assert predictive_figure("m", "a", [np.inf, np.nan, np.inf], 3.0).startswith(b"\x89PNG")
-    time, event, arm = simulate_reference(rng, [0.05, 0.03], (20, 20), 24.0, 12.0)
-    data = PatientData(time, event, arm, None, ("A", "B"), "sim.csv")
-    bands = km_vs_predictive(EXP_SPEC, data, exp_posterior(14.0, -0.5, 200), rng)
-    assert km_bands_figure(bands).startswith(b"\x89PNG")

@@ -22,7 +22,7 @@ from helpers import MODELS, PRIORS, ROOT, STUDY
 from resurv.inference.sweep import load_plan, run_plan
 from resurv.io.priors import PriorSpec
 from resurv.report.build import build_report
-from resurv.report.posterior_figures import prior_density, survival_bands
+from resurv.report.posterior_figures import predictive_panel, prior_density, survival_bands
 
 #: Headings the report must have (the task's list of contents).
 HEADINGS = (
@@ -291,6 +291,12 @@ def test_survival_bands_match_direct_quantiles_of_weibull_curves(rng):
     assert med[0] == 1.0 and lo[2] < 0.5 < hi[2]
 
 
+def test_predictive_panel_draws_infinite_and_nan_draws():
+    """A median never reached in any replicate (+inf draws only), or nan draws, still draws."""
+    items = [("m · a", np.array([np.inf, np.nan, np.inf]), 3.0), ("z", np.array([np.nan]), 0.5)]
+    assert predictive_panel(items, "t").startswith(b"\x89PNG")
+
+
 # --- rendering in headless Chromium ---
 
 _CHECK_SCRIPT = """<script>
@@ -424,10 +430,16 @@ def _synthetic_survival_sweep(folder: Path, rng) -> dict:
     """A sweep folder with os_weibull under two prior files, posterior draws made with NumPy.
 
     The draws are independent draws from each prior (a stand-in for a posterior); the tables
-    are what the fit would have written. Returns the HR draws per prior set.
+    are what the fit would have written, and ``posterior.nc`` holds what a fit saves beside the
+    draws: the predictive groups of the published values and the provenance. Returns the HR
+    draws per prior set.
     """
+    from resurv.api import build
     from resurv.families import Curve
+    from resurv.inference.results import add_predictive_groups, provenance
+    from resurv.io.modelspec import load_model_spec
     from resurv.io.priors import load_priors
+    from resurv.io.study import load_study
 
     model = MODELS / "os_weibull.toml"
     prior_paths = [PRIORS / "literature.toml", PRIORS / "vague.toml"]
@@ -461,7 +473,15 @@ def _synthetic_survival_sweep(folder: Path, rng) -> dict:
         post = xr.Dataset(data, coords={"arm": arms})
         fit = folder / "fits" / f"nmc2020_sirt_prrt__os_weibull__{pf.name}"
         fit.mkdir(parents=True)
-        xr.DataTree.from_dict({"posterior": post}).to_netcdf(fit / "posterior.nc")
+        tree = xr.DataTree.from_dict({"posterior": post})
+        built = build(load_model_spec(model), pf, load_study(STUDY))
+        add_predictive_groups(built, tree, seed=3)
+        tree.attrs.update(
+            provenance(
+                model_file=str(model), prior_file=str(prior_path), data_file=str(STUDY), seed=3
+            )
+        )
+        tree.to_netcdf(fit / "posterior.nc")
         record = {
             "study": "nmc2020_sirt_prrt",
             "model": "os_weibull",

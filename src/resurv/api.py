@@ -12,7 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from resurv.inference.fit import Fitter, SamplerSettings
-from resurv.inference.results import FitResult, make_result, provenance, write_fit
+from resurv.inference.results import (
+    FitResult,
+    make_result,
+    provenance,
+    write_fit,
+    write_posterior,
+)
 from resurv.io.modelspec import ModelSpec, load_model_spec
 from resurv.io.priors import PriorFile, load_priors
 from resurv.io.study import Study, load_study
@@ -70,14 +76,17 @@ def fit_files(
     command: str | None = None,
     csv_options: dict | None = None,
 ) -> FitResult:
-    """Fit a model file to a data file under a prior file; optionally write the results."""
+    """Fit a model file to a data file under a prior file; optionally write the results.
+
+    With ``out_dir``, ``posterior.nc`` is written as soon as sampling ends, before the predictive
+    checks and tables are computed (then written again with the predictive groups, beside the
+    tables): a failure after sampling never loses the draws.
+    """
     spec = load_model_spec(model_file)
     priors = load_priors(prior_file)
     study = load_data(data_file, **(csv_options or {}))
     built = build(spec, priors, study)
-    fitter = fitter or Fitter(settings or SamplerSettings())
-    tree = fitter.sample(built, seed=seed)
-    result = make_result(built, tree, seed)
+    attrs = None
     if out_dir is not None:
         attrs = provenance(
             model_file=str(model_file),
@@ -86,5 +95,11 @@ def fit_files(
             seed=seed,
             command=command,
         )
+    fitter = fitter or Fitter(settings or SamplerSettings())
+    tree = fitter.sample(built, seed=seed)
+    if out_dir is not None:
+        write_posterior(tree, out_dir, attrs)
+    result = make_result(built, tree, seed)
+    if out_dir is not None:
         write_fit(result, out_dir, attrs)
     return result

@@ -2,20 +2,46 @@
 
 Files written by :func:`write_fit` (the contract of ``resurv fit``):
 
-- ``posterior.nc``: the DataTree with provenance in its attributes;
+- ``posterior.nc``: the DataTree with provenance in its attributes (the model, prior and data
+  files' contents and SHA-256, the seed, package versions, the command), and the published
+  values with their draws (below);
 - ``summary.csv``: ArviZ summary (95% equal-tailed intervals) of every named quantity, plus rows
   for posterior probabilities such as P(HR < 1);
-- ``published_vs_posterior.csv``: ``statistic,arm,published,posterior_median,ci_low,ci_high,ppp``;
+- ``published_vs_posterior.csv``: ``statistic,arm,published,posterior_median,ci_low,ci_high,ppp``,
+  computed from the groups below only;
 - ``frequentist.csv``: the frequentist counterparts computed from the published numbers;
 - ``diagnostics.json``: the convergence gates.
 
-Everything is first written to a temporary folder beside ``DIR`` and moved into place only when
-complete, so a failure leaves no partial output.
+**Predictive checks as data.** Every published value of a fit is one entry of the dimension
+``statistic`` (coordinate values ``<statistic> (<arm>)``, e.g. ``os_median_months (SIRT alone)``;
+non-index coordinates ``statistic_name``, ``arm``, ``published`` (the printed value) and ``note``)
+in three groups of ``posterior.nc``, each with the variable ``published_statistic``:
+
+- ``observed_data``: (statistic) the value the predictive check compares with: the published
+  value, or the exact value behind a rounded print (e.g. 100·13/15 behind "86.6%");
+- ``posterior_predictive``: (chain, draw, statistic) the statistic computed with the paper's
+  estimator on one replicate trial of the published size per posterior draw;
+- ``posterior_counterpart``: (chain, draw, statistic) the model's counterpart of the published
+  value (e.g. the arm's model median; for design-dependent statistics the predictive
+  distribution itself, as the ``note`` says). It is kept out of ``posterior`` so that the
+  posterior group holds the model's quantities alone.
+
+A row without a predictive check (or without a counterpart) is absent from that group. Draws may
+be +inf (a KM median not reached) or NaN (a landmark beyond the replicate's follow-up): the
+interval is taken over the finite counterpart draws and the ppp leaves NaN draws out. ArviZ reads
+them directly, e.g. ``az.plot_ppc_dist(tree, coords={"statistic": ["os_logrank_z (between
+arms)"]})`` or ``az.summary(tree, group="posterior_predictive")``. Survival fits to patient data
+declare no published values: their groups have an empty ``statistic`` dimension.
+
+``posterior.nc`` is written first, as soon as sampling ends (:func:`write_posterior`), and again
+with the predictive groups before the tables: a failure after sampling never loses the draws.
+Each file is written to a temporary file or folder and moved into place when complete.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -35,12 +61,25 @@ from resurv.models.built import BuiltModel
 
 __all__ = [
     "FitResult",
+    "add_predictive_groups",
+    "make_result",
+    "predictive_groups",
+    "provenance",
     "published_vs_posterior",
     "summarize",
     "write_fit",
+    "write_posterior",
 ]
 
 CI_PROB = 0.95
+#: Input files up to this size are copied whole into the provenance (the report reads them).
+MAX_CONTENT_BYTES = 50_000_000
+#: The groups of the published values and their draws, and their variable and dimension.
+PREDICTIVE_GROUP = "posterior_predictive"
+OBSERVED_GROUP = "observed_data"
+COUNTERPART_GROUP = "posterior_counterpart"
+PUBLISHED_VAR = "published_statistic"
+STATISTIC_DIM = "statistic"
 PUBLISHED_COLUMNS = [
     "statistic",
     "arm",
@@ -80,24 +119,132 @@ def summarize(built: BuiltModel, tree: xr.DataTree) -> pd.DataFrame:
     return table
 
 
-def published_vs_posterior(built: BuiltModel, tree: xr.DataTree, seed: int) -> pd.DataFrame:
-    """One row per published value: its posterior counterpart and predictive p-value."""
+def _row_ids(published) -> list[str]:
+    """Unique ``statistic (arm)`` labels of the published values (`` #2``, ... on repeats)."""
+    ids, seen = [], {}
+    for pv in published:
+        base = f"{pv.statistic} ({pv.arm})"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base} #{seen[base]}")
+    return ids
+
+
+def _chain_draw(values, shape: tuple[int, int], pv, what: str) -> np.ndarray:
+    """Draws of one published value, one per posterior draw, as a (chain, draw) array."""
+    values = np.asarray(values, dtype=float)
+    if values.size != shape[0] * shape[1]:
+        raise ValueError(
+            f"the {what} draws of {pv.statistic} ({pv.arm}) have {values.size} values for "
+            f"{shape[0]} × {shape[1]} posterior draws"
+        )
+    return values.reshape(shape)
+
+
+def predictive_groups(built: BuiltModel, tree: xr.DataTree, seed: int) -> dict[str, xr.Dataset]:
+    """The published values and their draws, as the groups :func:`add_predictive_groups` adds.
+
+    For each published value, in the builder's order, the posterior counterpart is evaluated
+    first and then the replicate statistic, with one generator ``default_rng([seed, 7])`` shared
+    by all rows (the order and generator of every resurv version, so the draws are the same).
+    """
     post = tree.posterior.to_dataset()
+    shape = (post.sizes["chain"], post.sizes["draw"])
     rng = np.random.default_rng([seed, 7])
-    rows = []
-    lo_q, hi_q = (1 - CI_PROB) / 2, 1 - (1 - CI_PROB) / 2
-    for pv in built.published:
-        row = {"statistic": pv.statistic, "arm": pv.arm, "published": pv.published}
+    ids = _row_ids(built.published)
+    counterpart, predictive = {}, {}
+    for sid, pv in zip(ids, built.published, strict=True):
         if pv.posterior is not None:
-            draws = np.asarray(pv.posterior(post), dtype=float)
+            counterpart[sid] = _chain_draw(pv.posterior(post), shape, pv, "posterior")
+        if pv.predictive is not None:
+            predictive[sid] = _chain_draw(pv.predictive(post, rng), shape, pv, "predictive")
+    by_id = dict(zip(ids, built.published, strict=True))
+
+    def coords(which: list[str]) -> dict:
+        rows = [by_id[s] for s in which]
+        return {
+            STATISTIC_DIM: np.array(which, dtype=object),
+            "statistic_name": (STATISTIC_DIM, np.array([r.statistic for r in rows], dtype=object)),
+            "arm": (STATISTIC_DIM, np.array([r.arm for r in rows], dtype=object)),
+            "published": (STATISTIC_DIM, np.array([float(r.published) for r in rows])),
+            "note": (STATISTIC_DIM, np.array([r.note for r in rows], dtype=object)),
+        }
+
+    def draws(table: dict[str, np.ndarray]) -> xr.Dataset:
+        which = list(table)
+        values = np.stack(list(table.values()), axis=-1) if which else np.empty((*shape, 0))
+        return xr.Dataset(
+            {PUBLISHED_VAR: (("chain", "draw", STATISTIC_DIM), values)},
+            coords={"chain": post["chain"].values, "draw": post["draw"].values, **coords(which)},
+        )
+
+    observed = xr.Dataset(
+        {
+            PUBLISHED_VAR: (
+                (STATISTIC_DIM,),
+                np.array([float(pv.observed_for_check) for pv in built.published]),
+            )
+        },
+        coords=coords(ids),
+    )
+    return {
+        PREDICTIVE_GROUP: draws(predictive),
+        OBSERVED_GROUP: observed,
+        COUNTERPART_GROUP: draws(counterpart),
+    }
+
+
+def add_predictive_groups(built: BuiltModel, tree: xr.DataTree, seed: int) -> xr.DataTree:
+    """Add ``posterior_predictive``, ``observed_data`` and ``posterior_counterpart`` to ``tree``.
+
+    Each holds the variable ``published_statistic`` along the dimension ``statistic`` (see the
+    module docstring); variables already in those groups are kept. Returns ``tree``.
+    """
+    for name, ds in predictive_groups(built, tree, seed).items():
+        if name in tree.children:
+            ds = tree[name].to_dataset().merge(ds)
+        tree[name] = xr.DataTree(ds)
+    return tree
+
+
+def published_vs_posterior(tree: xr.DataTree) -> pd.DataFrame:
+    """One row per published value: its posterior counterpart and predictive p-value.
+
+    Read from the tree's ``observed_data``, ``posterior_counterpart`` and
+    ``posterior_predictive`` groups only (:func:`add_predictive_groups`): the posterior median
+    and 95% equal-tailed interval of the finite counterpart draws, and the two-sided ppp
+    (:func:`resurv.checks.ppc.two_sided_ppp`, NaN draws left out, ±inf kept) of the value the
+    check compares with among the replicate draws.
+    """
+    if OBSERVED_GROUP not in tree.children or PUBLISHED_VAR not in tree[OBSERVED_GROUP]:
+        return pd.DataFrame(columns=PUBLISHED_COLUMNS)
+    observed = tree[OBSERVED_GROUP].to_dataset()
+    groups = {}
+    for name in (COUNTERPART_GROUP, PREDICTIVE_GROUP):
+        ds = tree[name].to_dataset() if name in tree.children else xr.Dataset()
+        if PUBLISHED_VAR in ds:
+            var = ds[PUBLISHED_VAR].transpose(STATISTIC_DIM, "chain", "draw")
+            groups[name] = dict(zip(ds[STATISTIC_DIM].values.tolist(), var.values, strict=True))
+        else:
+            groups[name] = {}
+    lo_q, hi_q = (1 - CI_PROB) / 2, 1 - (1 - CI_PROB) / 2
+    rows = []
+    for k, sid in enumerate(observed[STATISTIC_DIM].values.tolist()):
+        row = {
+            "statistic": str(observed["statistic_name"].values[k]),
+            "arm": str(observed["arm"].values[k]),
+            "published": float(observed["published"].values[k]),
+        }
+        if sid in groups[COUNTERPART_GROUP]:
+            draws = groups[COUNTERPART_GROUP][sid].ravel()
             draws = draws[np.isfinite(draws)]
             row.update(
                 posterior_median=np.median(draws),
                 ci_low=np.quantile(draws, lo_q),
                 ci_high=np.quantile(draws, hi_q),
             )
-        if pv.predictive is not None:
-            row["ppp"] = two_sided_ppp(pv.predictive(post, rng), pv.observed_for_check)
+        if sid in groups[PREDICTIVE_GROUP]:
+            observed_value = float(observed[PUBLISHED_VAR].values[k])
+            row["ppp"] = two_sided_ppp(groups[PREDICTIVE_GROUP][sid].ravel(), observed_value)
         rows.append(row)
     return pd.DataFrame(rows, columns=PUBLISHED_COLUMNS)
 
@@ -110,7 +257,7 @@ def provenance(
     for key, path in (("model", model_file), ("priors", prior_file), ("data", data_file)):
         p = Path(path)
         attrs[f"resurv_{key}_file"] = str(path)
-        if p.is_file() and p.stat().st_size < 200_000:
+        if p.is_file() and p.stat().st_size < MAX_CONTENT_BYTES:
             attrs[f"resurv_{key}_content"] = p.read_text(encoding="utf-8")
         if p.is_file():
             import hashlib
@@ -122,40 +269,82 @@ def provenance(
 
 
 def make_result(built: BuiltModel, tree: xr.DataTree, seed: int) -> FitResult:
-    """Tables and diagnostics of a sampled tree."""
+    """Tables and diagnostics of a sampled tree; adds the predictive groups to ``tree``.
+
+    The published values' draws go into ``tree`` first (:func:`add_predictive_groups`); the
+    published-vs-posterior table is then computed from those groups alone.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         diag = check_convergence(tree, [v.name for v in built.model.free_RVs])
+    summary = summarize(built, tree)
+    add_predictive_groups(built, tree, seed)
     return FitResult(
         tree=tree,
-        summary=summarize(built, tree),
-        published=published_vs_posterior(built, tree, seed),
+        summary=summary,
+        published=published_vs_posterior(tree),
         frequentist=pd.DataFrame(built.frequentist),
         diagnostics=diag,
     )
 
 
-def write_fit(result: FitResult, out_dir: str | Path, attrs: dict[str, str]) -> Path:
-    """Write the fit's files into ``out_dir`` atomically (all files or none)."""
+def write_posterior(tree: xr.DataTree, out_dir: str | Path, attrs: dict[str, str]) -> Path:
+    """Replace ``out_dir`` by a folder holding ``posterior.nc`` alone (the draws, ``attrs``).
+
+    Called as soon as sampling ends, before anything is derived from the draws, so that a later
+    failure never loses them. The new folder is written beside ``out_dir`` and swapped in by
+    renames: at every moment either the previous fit or the new draws are in place.
+    """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        tree = result.tree.copy()
+        tree = tree.copy()
         tree.attrs.update(attrs)
         tree.to_netcdf(tmp / "posterior.nc")
-        result.summary.to_csv(tmp / "summary.csv", float_format="%.6g")
-        result.published.to_csv(
-            tmp / "published_vs_posterior.csv", index=False, float_format="%.6g"
-        )
-        result.frequentist.to_csv(tmp / "frequentist.csv", index=False, float_format="%.6g")
-        (tmp / "diagnostics.json").write_text(
-            json.dumps(result.diagnostics.to_dict(), indent=2) + "\n", encoding="utf-8"
-        )
+        old = None
         if out_dir.exists():
-            shutil.rmtree(out_dir)
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            old.rmdir()
+            out_dir.rename(old)
         tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out_dir
+
+
+def _replace_file(path: Path, write) -> None:
+    """Write ``path`` through a temporary file beside it, moved into place when complete."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_fit(result: FitResult, out_dir: str | Path, attrs: dict[str, str]) -> Path:
+    """Write the fit's files into ``out_dir``: ``posterior.nc`` first, then the tables.
+
+    ``out_dir`` is replaced by a folder holding the posterior (:func:`write_posterior`, with the
+    predictive groups of ``result.tree``); each table is then written whole or not at all, so a
+    failure while writing them leaves the draws and the tables written before it.
+    """
+    out_dir = write_posterior(result.tree, out_dir, attrs)
+    tables = {
+        "summary.csv": lambda p: result.summary.to_csv(p, float_format="%.6g"),
+        "published_vs_posterior.csv": lambda p: result.published.to_csv(
+            p, index=False, float_format="%.6g"
+        ),
+        "frequentist.csv": lambda p: result.frequentist.to_csv(p, index=False, float_format="%.6g"),
+        "diagnostics.json": lambda p: p.write_text(
+            json.dumps(result.diagnostics.to_dict(), indent=2) + "\n", encoding="utf-8"
+        ),
+    }
+    for name, write in tables.items():
+        _replace_file(out_dir / name, write)
     return out_dir

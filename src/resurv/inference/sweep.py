@@ -58,7 +58,7 @@ import xarray as xr
 from resurv.checks.sensitivity import power_scaling, power_scaling_by_term
 from resurv.errors import InputError
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
-from resurv.inference.results import make_result, provenance, write_fit
+from resurv.inference.results import make_result, provenance, write_fit, write_posterior
 from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
@@ -444,8 +444,6 @@ def _fit_run(built, fitter: Fitter, seed: int, folder: Path, record: dict, files
     """Sample one run and write its folder; ``run.json`` last, as the mark of a finished run."""
     model_path, prior_path, study_path = files
     start = time.perf_counter()
-    tree = fitter.sample(built, seed=seed)
-    result = make_result(built, tree, seed)
     attrs = provenance(
         model_file=str(model_path),
         prior_file=str(prior_path),
@@ -454,6 +452,9 @@ def _fit_run(built, fitter: Fitter, seed: int, folder: Path, record: dict, files
     )
     if record["setting"]:
         attrs["resurv_grid_setting"] = record["setting"]
+    tree = fitter.sample(built, seed=seed)
+    write_posterior(tree, folder, attrs)  # the draws first: nothing derived can lose them
+    result = make_result(built, tree, seed)
     write_fit(result, folder, attrs)
     _write_psense(tree, _quantity_names(result.summary.index, tree), folder)
     record["seconds"] = round(time.perf_counter() - start, 2)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from resurv.errors import ModelSpecError
-from resurv.io.tables import TableReader, read_toml
+from resurv.io.tables import TableReader, load_from_text, read_toml
 
-__all__ = ["ModelSpec", "load_model_spec"]
+__all__ = ["ModelSpec", "load_model_spec", "model_spec_from_text"]
 
 LIKELIHOODS = ("binomial", "survival")
 EFFECTS = ("ph", "aft", "separate")
@@ -133,6 +133,15 @@ def load_model_spec(path: str | Path) -> ModelSpec:
         target_accept=_target_accept(top),
         path=str(path),
     )
+
+
+def model_spec_from_text(text: str, path: str | Path) -> ModelSpec:
+    """A model file from its saved text (e.g. a fit's provenance).
+
+    Read as :func:`load_model_spec` would read the file ``path`` holding that text.
+    """
+    spec = load_from_text(load_model_spec, text, path, ModelSpecError)
+    return replace(spec, path=str(path))
 
 
 def _target_accept(top: TableReader) -> float | None:

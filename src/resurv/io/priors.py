@@ -41,7 +41,7 @@ import pytensor.tensor as pt
 from scipy import stats
 
 from resurv.errors import PriorSpecError
-from resurv.io.tables import TableReader, read_toml
+from resurv.io.tables import TableReader, load_from_text, read_toml
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -52,6 +52,7 @@ __all__ = [
     "make_prior",
     "make_truncated_prior",
     "prior_data_values",
+    "priors_from_text",
     "robustify",
     "with_argument",
 ]
@@ -338,6 +339,16 @@ def load_priors(path: str | Path) -> PriorFile:
             priors[endpoint][param] = _parse_spec(ep.sub(param), top=True)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return PriorFile(name, description, priors, str(path), digest)
+
+
+def priors_from_text(text: str, path: str | Path, sha256: str = "") -> PriorFile:
+    """A prior file from its saved text (e.g. a fit's provenance).
+
+    Read as :func:`load_priors` would read the file ``path`` holding that text; ``sha256`` (the
+    recorded hash of the file's bytes) replaces the hash of the text when given.
+    """
+    pf = load_from_text(load_priors, text, path, PriorSpecError)
+    return dataclasses.replace(pf, path=str(path), sha256=sha256 or pf.sha256)
 
 
 def _data_name(param: str, arg: str) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "Study",
     "SurvivalStatistic",
     "load_study",
+    "study_from_text",
 ]
 
 SURVIVAL_STATISTICS = (
@@ -376,3 +377,29 @@ def load_study(path: str | Path) -> Study:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         raw=raw,
     )
+
+
+def study_from_text(text: str, path: str | Path, sha256: str = "") -> Study:
+    """A study file from its saved text (e.g. a fit's provenance).
+
+    Read as :func:`load_study` would read the file ``path`` holding that text. Patient-data
+    files it points to are resolved against ``path``'s folder, as for the file;
+    ``sha256`` (the recorded hash of the file's bytes) replaces the hash of the text when given.
+    """
+    import dataclasses
+
+    from resurv.io.tables import load_from_text
+
+    def load(copy: Path) -> Study:
+        study = load_study(copy)
+        base = copy.parent.resolve()
+        ipd = tuple(
+            dataclasses.replace(
+                s, path=str((Path(path).parent / Path(s.path).relative_to(base)).resolve())
+            )
+            for s in study.ipd
+        )
+        return dataclasses.replace(study, ipd=ipd)
+
+    study = load_from_text(load, text, path, StudyValidationError)
+    return dataclasses.replace(study, path=str(path), sha256=sha256 or study.sha256)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from resurv.errors import InputError
 
-__all__ = ["TableReader", "read_toml"]
+__all__ = ["TableReader", "load_from_text", "read_toml"]
 
 
 def read_toml(path: str | Path, error: type[InputError]) -> dict[str, Any]:
@@ -31,6 +32,23 @@ def read_toml(path: str | Path, error: type[InputError]) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(path, None, f"is not valid TOML ({exc})") from None
+
+
+def load_from_text(loader, text: str, path: str | Path, error: type[InputError]):
+    """Run a file ``loader`` on ``text``, a saved copy of the file at ``path``.
+
+    The text is written under the file's own name into a temporary folder (so that defaults taken
+    from the file name, such as a prior file's ``name``, are the same), and errors name ``path``
+    as the file they came from. Fields that record where the file is (``path``) still name the
+    temporary copy: callers replace them.
+    """
+    with tempfile.TemporaryDirectory(prefix="resurv-text-") as tmp:
+        copy = Path(tmp) / Path(path).name
+        copy.write_text(text, encoding="utf-8")
+        try:
+            return loader(copy)
+        except InputError as exc:
+            raise error(f"{path} (saved copy)", exc.field, exc.rule) from None
 
 
 class TableReader:

@@ -6,6 +6,10 @@ cache; its ``pm.Data`` containers are swapped in without recompiling), and one
 :class:`PublishedValue` per published number, each knowing how to read its posterior counterpart
 from the draws and, where a predictive check is defined, how to simulate the statistic for a
 replicate trial of the published size.
+
+The closures are evaluated once, at fit time (:func:`resurv.inference.results.make_result`): their
+draws are saved in ``posterior.nc`` as the ``observed_data``, ``posterior_predictive`` and
+``posterior_counterpart`` groups, from which every table and report reads them.
 """
 
 from __future__ import annotations

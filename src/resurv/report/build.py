@@ -1,7 +1,8 @@
 """Assemble the posterior report of a sweep folder from saved results (no refitting).
 
-``build_report(sweep_dir)`` reads ``plan.json``, ``sweep.csv`` and each run's saved tables (and
-its ``posterior.nc`` where kept, for the figures drawn from posterior draws), and writes
+``build_report(sweep_dir)`` reads ``plan.json``, ``sweep.csv`` and each run's saved tables and
+``posterior.nc`` (draws, predictive checks, and the model, prior and study files as its
+provenance recorded them: :mod:`resurv.report.runs`), and writes
 ``report.md`` (with ``figures/*.png``) and a self-contained ``index.html`` (figures embedded as
 data URIs; it opens from disk with no server or network).
 
@@ -10,7 +11,8 @@ any; first, highlighted); the study and its published values; the assumptions ad
 of the summary-data likelihood; prior sets; published values beside the posterior with predictive
 checks; prior against posterior; posterior survival curves; hazard ratios and time ratios; model
 comparison; sensitivity; convergence diagnostics; provenance. The output is a pure function of
-the saved files: rebuilding gives byte-identical files.
+the saved files (it never reads today's model, prior or study files, and never rebuilds a
+model): rebuilding gives byte-identical files, whatever happened to the input files since.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from resurv.io.study import load_study
 from resurv.report.document import Section, render_html, render_markdown
 from resurv.report.posterior_sections import (
     comparison_section,
@@ -101,9 +102,8 @@ def build_report(sweep_dir: str | Path) -> Path:
     """
     sweep_dir = Path(sweep_dir)
     results = load_runs(sweep_dir)
-    study = load_study(results.plan["studies"][0])
+    study = results.study(results.plan["studies"][0])
     results.runs = [r for r in results.runs if r.record["study"] == study.id]
-    seed = int(results.plan["seed"])
     endpoints = list(dict.fromkeys(r.record["endpoint"] for r in results.runs))
 
     diag = diagnostics_table(results.runs)
@@ -116,7 +116,7 @@ def build_report(sweep_dir: str | Path) -> Path:
         assumptions_section(study),
         calibration_section(sweep_dir),
         priors_section(results.prior_files, endpoints),
-        comparison_section(results, study, seed),
+        comparison_section(results),
         prior_posterior_section(results),
         curves_section(results),
         effects_section(results),

@@ -3,9 +3,9 @@
 Published values beside the posterior, prior against posterior, survival curves, arm effects,
 model comparison and sensitivity.
 
-Tables come from the saved CSV files only; figures that need posterior draws are made when the
-run kept its ``posterior.nc`` and otherwise replaced by a note (so a report rebuilt on a fresh
-clone, whose posterior files are not committed, says what it left out).
+Tables come from the saved CSV files; figures from the saved draws in each run's ``posterior.nc``
+(the predictive checks from its ``posterior_predictive`` and ``observed_data`` groups), with the
+model and prior files its provenance records (:mod:`resurv.report.runs`). No model is rebuilt.
 """
 
 from __future__ import annotations
@@ -52,28 +52,21 @@ KEY_PARAMETERS = (
 #: Largest number of posterior draws used for curve bands.
 CURVE_DRAWS = 1000
 
-_NO_DRAWS = (
-    "The posterior draws of {what} were not kept (posterior.nc is not committed); run "
-    "`resurv run` to refit and draw this figure."
-)
-
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def _is_survival(run) -> bool:
-    return run.spec is not None and run.spec.likelihood == "survival"
+    return run.spec.likelihood == "survival"
 
 
-def comparison_section(results, study, seed: int) -> Section:
+def comparison_section(results) -> Section:
     """Every published value beside its posterior estimate, interval and ppp, per prior set.
 
     The predictive distributions (published value marked) are drawn under the plan's first prior
-    set, with the generator the fit's ppp column used.
+    set, from the replicate draws the fit saved (``posterior_predictive``).
     """
-    from resurv.api import build
-
     sec = Section("Published values beside the posterior")
     first = results.prior_files[0].name if results.prior_files else ""
     sec.text(
@@ -92,21 +85,7 @@ def comparison_section(results, study, seed: int) -> Section:
             frames.append(f)
         sec.table(pd.concat(frames, ignore_index=True), f"Model '{model}'")
         run = runs[0]
-        if run.spec is None or run.priors is None:
-            continue
-        if not run.has_posterior:
-            sec.text(_NO_DRAWS.format(what=run.label))
-            continue
-        post = run.posterior()
-        built = build(run.spec, run.priors, study)
-        rng = np.random.default_rng([seed, 7])  # the generator the fit's ppp column used
-        items = []
-        for pv in built.published:
-            if pv.posterior is not None:
-                pv.posterior(post)  # same call order as the fit, so the same replicates
-            if pv.predictive is not None:
-                draws = pv.predictive(post, rng)
-                items.append((f"{pv.statistic} · {pv.arm}", draws, pv.observed_for_check))
+        items = run.predictive_checks()
         if items:
             png = predictive_panel(items, f"Predictive checks: {run.label}")
             sec.figure(
@@ -129,12 +108,7 @@ def prior_posterior_section(results) -> Section:
         "time ratio. Where the two coincide, the data said little about that parameter."
     )
     for model, runs in results.by_model().items():
-        kept = [r for r in runs if r.priors is not None and r.spec is not None]
-        if not kept:
-            continue
-        if not all(r.has_posterior for r in kept):
-            sec.text(_NO_DRAWS.format(what=f"model '{model}'"))
-            continue
+        kept = runs
         endpoint = kept[0].spec.endpoint
         params = [
             p
@@ -177,9 +151,6 @@ def curves_section(results) -> Section:
         if not kept:
             continue
         any_curves = True
-        if not all(r.has_posterior for r in kept):
-            sec.text(_NO_DRAWS.format(what=f"model '{model}'"))
-            continue
         spec = kept[0].spec
         horizon = max([60.0, *spec.landmarks, *spec.rmst_horizons])
         grid = np.linspace(0.0, horizon, 121)
@@ -254,9 +225,6 @@ def effects_section(results) -> Section:
         ]
         if not runs:
             continue
-        if not all(r.has_posterior for r in runs):
-            sec.text(_NO_DRAWS.format(what=f"the {label}"))
-            continue
         draws = {r.label: stacked_draws(r.posterior(), quantity) for r in runs}
         sec.figure(
             Figure(
@@ -320,14 +288,14 @@ def model_comparison_section(results) -> Section:
                 f"The plan fits one family for {endpoint.upper()}; list more model files of this "
                 "endpoint in the plan (or run `resurv sweep`) to compare families."
             )
-        ipd = [r for r in runs if r.has_posterior and "survival_ipd" in r.log_likelihood_names()]
+        ipd = [r for r in runs if "survival_ipd" in r.log_likelihood_names()]
         for priors in dict.fromkeys(r.prior_name for r in ipd):
             import xarray as xr
 
             group = [r for r in ipd if r.prior_name == priors]
             if len(group) < 2:
                 continue
-            trees = {r.model: xr.open_datatree(r.folder / "posterior.nc") for r in group}
+            trees = {r.model: xr.open_datatree(r.path) for r in group}
             try:
                 loo = compare_fits(trees)
             finally:
@@ -336,8 +304,6 @@ def model_comparison_section(results) -> Section:
             sec.table(loo, f"{endpoint.upper()}, prior set '{priors}': PSIS-LOO comparison")
     if not endpoints:
         sec.text("No survival models in this plan.")
-    elif not any(r.has_posterior for r in survival):
-        sec.text("LOO for patient-data fits needs the posterior files, which were not kept.")
     else:
         sec.text(
             "LOO (PSIS, resurv.checks.compare) is shown for patient-data fits only; none here."

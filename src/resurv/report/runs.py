@@ -1,10 +1,15 @@
 """The saved results of a sweep folder, as the report reads them (no refitting).
 
 A sweep folder (:func:`resurv.inference.sweep.run_plan`) holds ``plan.json``, ``sweep.csv`` and one
-folder
-per run under ``fits/`` with ``run.json``, ``summary.csv``, ``published_vs_posterior.csv``,
-``diagnostics.json`` and, when kept, ``posterior.nc``. :func:`load_runs` returns them in plan
-order (models, then prior files); the posterior draws are opened only when a figure needs them.
+folder per run under ``fits/`` with ``run.json``, ``posterior.nc``, ``summary.csv``,
+``published_vs_posterior.csv`` and ``diagnostics.json``. :func:`load_runs` returns the finished
+runs in plan order (models, then prior files).
+
+The report is a pure function of these saved files: each run's model file, prior file and study
+file are read from the provenance its ``posterior.nc`` records (the files' contents as they were
+fitted, :func:`resurv.inference.results.provenance`), never from the files on disk today, and
+the predictive checks from its ``observed_data`` and ``posterior_predictive`` groups; no model is
+rebuilt.
 """
 
 from __future__ import annotations
@@ -14,25 +19,70 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
-from resurv.io.modelspec import ModelSpec, load_model_spec
-from resurv.io.priors import PriorFile, load_priors
+from resurv.errors import InputError
+from resurv.inference.results import OBSERVED_GROUP, PREDICTIVE_GROUP, PUBLISHED_VAR
+from resurv.io.modelspec import ModelSpec, model_spec_from_text
+from resurv.io.priors import PriorFile, priors_from_text
+from resurv.io.study import Study, study_from_text
 
-__all__ = ["Run", "SweepResults", "load_runs"]
+__all__ = ["Run", "SweepResults", "load_runs", "provenance_of", "study_from_provenance"]
 
 log = logging.getLogger(__name__)
 
 
+def provenance_of(path: str | Path) -> dict[str, str]:
+    """The provenance attributes (``resurv_*``) of a saved ``posterior.nc``."""
+    tree = xr.open_datatree(path)
+    try:
+        return {k: str(v) for k, v in tree.attrs.items() if k.startswith("resurv_")}
+    finally:
+        tree.close()
+
+
+def _content(attrs: dict[str, str], key: str, where: Path) -> tuple[str, str, str]:
+    """(text, file name, sha256) of one input file recorded in a fit's provenance."""
+    if f"resurv_{key}_content" not in attrs:
+        raise InputError(
+            where,
+            f"resurv_{key}_content",
+            f"the fit's provenance has no copy of its {key} file, which the report reads; "
+            "refit to record it",
+        )
+    return (
+        attrs[f"resurv_{key}_content"],
+        attrs.get(f"resurv_{key}_file", f"{key}.toml"),
+        attrs.get(f"resurv_{key}_sha256", ""),
+    )
+
+
+def study_from_provenance(attrs: dict[str, str], where: Path) -> Study:
+    """The study (study file or patient-data CSV) a fit recorded in its provenance."""
+    text, name, sha = _content(attrs, "data", where)
+    if Path(name).suffix.lower() == ".csv":
+        import dataclasses
+
+        from resurv.errors import StudyValidationError
+        from resurv.io.patient_data import study_from_csv
+        from resurv.io.tables import load_from_text
+
+        study = load_from_text(study_from_csv, text, name, StudyValidationError)
+        return dataclasses.replace(study, path=name, sha256=sha or study.sha256)
+    return study_from_text(text, name, sha)
+
+
 @dataclass
 class Run:
-    """One fit of the sweep: its record, folder, model specification and prior file."""
+    """One fit of the sweep: its record, folder, provenance, model specification and priors."""
 
     record: dict
     folder: Path
-    spec: ModelSpec | None
-    priors: PriorFile | None
+    spec: ModelSpec
+    priors: PriorFile
+    provenance: dict[str, str] = field(default_factory=dict, repr=False)
     _posterior: xr.Dataset | None = field(default=None, repr=False)
 
     @property
@@ -51,23 +101,47 @@ class Run:
         return f"{self.model} · {self.prior_name}"
 
     @property
-    def has_posterior(self) -> bool:
-        """Whether the posterior draws (``posterior.nc``) were kept."""
-        return (self.folder / "posterior.nc").is_file()
+    def path(self) -> Path:
+        """The run's ``posterior.nc``."""
+        return self.folder / "posterior.nc"
 
     def posterior(self) -> xr.Dataset:
         """The posterior group, loaded into memory once."""
         if self._posterior is None:
-            tree = xr.open_datatree(self.folder / "posterior.nc")
+            tree = xr.open_datatree(self.path)
             try:
                 self._posterior = tree.posterior.to_dataset().load()
             finally:
                 tree.close()
         return self._posterior
 
+    def predictive_checks(self) -> list[tuple[str, np.ndarray, float]]:
+        """``(statistic · arm, replicate draws, value compared)`` per published value checked.
+
+        Read from the saved ``posterior_predictive`` and ``observed_data`` groups, in the order
+        the fit declared the published values; draws flattened in (chain, draw) order.
+        """
+        tree = xr.open_datatree(self.path)
+        try:
+            if OBSERVED_GROUP not in tree.children or PREDICTIVE_GROUP not in tree.children:
+                return []
+            observed = tree[OBSERVED_GROUP].to_dataset().load()
+            predicted = tree[PREDICTIVE_GROUP].to_dataset().load()
+        finally:
+            tree.close()
+        if PUBLISHED_VAR not in predicted:
+            return []
+        draws = predicted[PUBLISHED_VAR].transpose("statistic", "chain", "draw")
+        items = []
+        for k, sid in enumerate(draws["statistic"].values.tolist()):
+            row = observed.sel(statistic=sid)
+            label = f"{row['statistic_name'].item()} · {row['arm'].item()}"
+            items.append((label, draws.values[k].ravel(), float(row[PUBLISHED_VAR].item())))
+        return items
+
     def log_likelihood_names(self) -> list[str]:
         """Variables of the saved ``log_likelihood`` group (empty when none)."""
-        tree = xr.open_datatree(self.folder / "posterior.nc")
+        tree = xr.open_datatree(self.path)
         try:
             if "log_likelihood" not in tree.children:
                 return []
@@ -104,36 +178,56 @@ class SweepResults:
             out.setdefault(run.model, []).append(run)
         return out
 
+    def study(self, path: str) -> Study:
+        """The study of the plan's file ``path``, as the first of its runs recorded it."""
+        for run in self.runs:
+            if run.provenance.get("resurv_data_file") == str(path):
+                return study_from_provenance(run.provenance, run.path)
+        raise InputError(
+            self.folder / "fits",
+            None,
+            f"no finished fit of the study {path} (a run folder with run.json and posterior.nc)",
+        )
+
 
 def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResults:
-    """Read a sweep folder's plan, tidy table and finished runs (those with a ``run.json``).
+    """Read a sweep folder's plan, tidy table and finished runs.
 
-    Runs of grid settings (a prior argument swept over values) are left out of the per-run
-    sections; they appear in the tidy table. Run folders of models or prior files that the plan
-    no longer lists are left out. Runs are ordered as the plan lists models, then
-    prior files.
+    A run is finished when its folder has ``run.json`` and ``posterior.nc``. Its model file and
+    prior file are read from the provenance of its ``posterior.nc``. Runs of grid settings (a
+    prior argument swept over values) are left out of the per-run sections; they appear in the
+    tidy table. Runs whose model or prior file the plan no longer lists are left out. Runs are
+    ordered as the plan lists models, then prior files; the prior sets are those of the runs.
     """
     sweep_dir = Path(sweep_dir)
     plan = json.loads((sweep_dir / "plan.json").read_text())
     table = pd.read_csv(sweep_dir / "sweep.csv")
-    specs = {}
-    for path in plan["models"]:
-        spec = load_model_spec(path)
-        specs[spec.name] = spec
-    prior_files = [load_priors(p) for p in plan["priors"]]
-    priors = {p.name: p for p in prior_files}
-    model_order = {name: i for i, name in enumerate(specs)}
-    prior_order = {name: i for i, name in enumerate(priors)}
+    model_order = {str(p): i for i, p in enumerate(plan["models"])}
+    prior_order = {str(p): i for i, p in enumerate(plan["priors"])}
     runs = []
     for marker in sorted((sweep_dir / "fits").glob("*/run.json")):
         record = json.loads(marker.read_text())
         if record.get("setting") or (study_id and record["study"] != study_id):
             continue
-        if record["model"] not in specs or record["priors"] not in priors:
+        path = marker.parent / "posterior.nc"
+        if not path.is_file():
+            log.info("%s: no posterior.nc (an unfinished run), left out", marker.parent.name)
+            continue
+        attrs = provenance_of(path)
+        files = (attrs.get("resurv_model_file"), attrs.get("resurv_priors_file"))
+        if files[0] not in model_order or files[1] not in prior_order:
             log.info("%s: not in the plan, left out of the report", marker.parent.name)
             continue
-        runs.append(
-            Run(record, marker.parent, specs.get(record["model"]), priors.get(record["priors"]))
-        )
-    runs.sort(key=lambda r: (model_order.get(r.model, 99), prior_order.get(r.prior_name, 99)))
-    return SweepResults(sweep_dir, plan, table, runs, prior_files)
+        spec = model_spec_from_text(*_content(attrs, "model", path)[:2])
+        priors = priors_from_text(*_content(attrs, "priors", path))
+        runs.append(Run(record, marker.parent, spec, priors, attrs))
+
+    def order(run: Run) -> tuple[int, int]:
+        p = run.provenance
+        return model_order[p["resurv_model_file"]], prior_order[p["resurv_priors_file"]]
+
+    runs.sort(key=order)
+    prior_files: dict[str, PriorFile] = {}
+    for run in sorted(runs, key=lambda r: order(r)[1]):
+        prior_files.setdefault(run.priors.name, run.priors)
+    return SweepResults(sweep_dir, plan, table, runs, list(prior_files.values()))
