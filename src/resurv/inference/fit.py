@@ -38,6 +38,7 @@ __all__ = [
     "Fitter",
     "SamplerSettings",
     "compile_settings",
+    "constant_data",
     "model_data_values",
     "package_versions",
     "without_inplace_rewrites",
@@ -51,6 +52,21 @@ _PACKAGES = ("resurv", "pymc", "pytensor", "nutpie", "arviz", "numpy", "scipy", 
 def model_data_values(model: pm.Model) -> dict[str, np.ndarray]:
     """Current values of every ``pm.Data`` container of ``model`` (data and prior settings)."""
     return {d.name: np.asarray(d.get_value()) for d in model.data_vars}
+
+
+def constant_data(model: pm.Model) -> xr.Dataset:
+    """The ``pm.Data`` containers of ``model`` as a dataset, each with dimensions of its own.
+
+    Container ``name`` of rank ``r`` gets dimensions ``name_dim_0 .. name_dim_{r-1}`` (ArviZ's
+    convention): containers of different lengths never share a dimension name, so they cannot
+    conflict when the dataset is assembled.
+    """
+    return xr.Dataset(
+        {
+            name: xr.DataArray(value, dims=[f"{name}_dim_{i}" for i in range(value.ndim)])
+            for name, value in model_data_values(model).items()
+        }
+    )
 
 
 @contextmanager
@@ -229,10 +245,7 @@ class Fitter:
             else:
                 merged = xr.Dataset(potentials)
             tree["log_likelihood"] = xr.DataTree(merged)
-        values = model_data_values(built.model)
-        tree["constant_data"] = xr.DataTree(
-            xr.Dataset({k: xr.DataArray(v) for k, v in values.items()})
-        )
+        tree["constant_data"] = xr.DataTree(constant_data(built.model))
         return tree
 
 
