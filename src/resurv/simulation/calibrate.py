@@ -46,7 +46,7 @@ import xarray as xr
 from scipy import stats
 
 from resurv.errors import InputError, SamplingError
-from resurv.inference.fit import Fitter, SamplerSettings, package_versions
+from resurv.inference.fit import Fitter, SamplerSettings, exact_arithmetic, package_versions
 from resurv.inference.provenance import source_digest as _source_digest
 from resurv.io.modelspec import ModelSpec
 from resurv.io.patient_data import PatientData
@@ -295,7 +295,7 @@ def simulated_replicates(
     # prior predictive sampling cannot draw; the simulated trials give them anyway)
     wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
     # the potentials are the summary likelihood: the draws wanted here are from the prior alone
-    with template.model, warnings.catch_warnings():
+    with template.model, exact_arithmetic(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         prior = pm.sample_prior_predictive(
             draws=replicates,
