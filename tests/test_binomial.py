@@ -111,6 +111,35 @@ def test_frequentist_values_match_scipy_reference():
     assert np.isclose(rows[2]["p_value"], p_two)
 
 
+@pytest.mark.parametrize("n_pair", [(15, 12), (7, 9), (1, 20)])
+def test_exact_intervals_and_fisher_on_every_table(n_pair):
+    """Every table of two arms: Clopper-Pearson limits by their defining tail probabilities,
+    Fisher's two-sided p by enumerating the hypergeometric distribution of the margins."""
+    n0, n1 = n_pair
+    for r0 in range(n0 + 1):
+        for r1 in range(n1 + 1):
+            rows = frequentist_binary([r0, r1], [n0, n1], ["a", "b"])
+            for row, r, n in zip(rows[:2], (r0, r1), (n0, n1)):
+                assert row["estimate"] == r / n
+                # P(X >= r | low) = 0.025 (low = 0 at r = 0); P(X <= r | high) = 0.025 (1 at n)
+                if r == 0:
+                    assert row["ci_low"] == 0.0
+                else:
+                    assert stats.binom.sf(r - 1, n, row["ci_low"]) == pytest.approx(0.025)
+                if r == n:
+                    assert row["ci_high"] == 1.0
+                else:
+                    assert stats.binom.cdf(r, n, row["ci_high"]) == pytest.approx(0.025)
+            total, k = n0 + n1, r0 + r1
+            if k in (0, total):
+                expected = 1.0
+            else:
+                pmf = stats.hypergeom(total, k, n1).pmf(np.arange(0, min(k, n1) + 1))
+                observed = stats.hypergeom(total, k, n1).pmf(r1)
+                expected = min(1.0, pmf[pmf <= observed * (1 + 1e-7)].sum())
+            assert rows[2]["p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
 def test_cli_fit_writes_contract_files_and_is_reproducible(tmp_path, capsys):
     outs = []
     for name in ("a", "b"):

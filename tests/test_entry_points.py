@@ -169,3 +169,54 @@ def test_models_of_the_same_signature_each_call_their_own_graph_function():
         code, logp, _ = _call_logp(compiled, x)
         assert code == 0
         assert logp == pytest.approx(float(model.compile_logp()({"mu": 0.3})), rel=1e-12)
+
+
+def test_patches_apply_under_the_versions_they_were_written_for(caplog):
+    from resurv.inference import _entry_points
+
+    assert _entry_points.unsupported_versions() == {}
+    original = nutpie_compile._make_c_logp_func
+    with caplog.at_level("WARNING"), separately_linked_entry_points():
+        assert nutpie_compile._make_c_logp_func is _entry_points.make_logp_entry
+    assert nutpie_compile._make_c_logp_func is original
+    assert not caplog.records
+
+
+def test_other_versions_fall_back_to_nutpies_compile_with_one_warning(monkeypatch, caplog):
+    from helpers import MODELS, PRIORS, STUDY
+    from resurv.api import build, load_data
+    from resurv.inference import _entry_points
+    from resurv.inference.fit import Fitter, SamplerSettings, compile_settings
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
+
+    installed = {"nutpie": "0.17.2", "numba": _entry_points._installed_version("numba")}
+    monkeypatch.setattr(_entry_points, "_installed_version", installed.__getitem__)
+    monkeypatch.setattr(_entry_points, "_warned", False)
+    assert _entry_points.unsupported_versions() == {"nutpie": "0.17.2"}
+    originals = [getattr(o, a) for o, a in _entry_points._PATCHED]
+    seen_inside = []
+    compile_model = nutpie.compile_pymc_model
+
+    def spy(*args, **kwargs):
+        seen_inside.append([getattr(o, a) for o, a in _entry_points._PATCHED])
+        return compile_model(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", spy)
+    built = build(
+        load_model_spec(MODELS / "response.toml"),
+        load_priors(PRIORS / "vague.toml"),
+        load_data(STUDY),
+    )
+    with caplog.at_level("WARNING", logger="resurv.inference._entry_points"):
+        tree = Fitter(SamplerSettings(draws=400, tune=300, chains=2)).sample(built, seed=2)
+        with compile_settings():  # a second compile context in the process: no second warning
+            pass
+    assert seen_inside == [originals]  # nutpie compiled with its own callbacks
+    warnings = [r for r in caplog.records if r.name == "resurv.inference._entry_points"]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "nutpie 0.17.2" in warnings[0].getMessage()
+    # the fit works: 13/15 disease control under Beta(1, 1) gives Beta(14, 3), mean 14/17
+    p_reference = tree.posterior["p"].isel(arm=0)
+    assert abs(float(p_reference.mean()) - 14 / 17) < 0.03
+    assert int(tree.sample_stats["diverging"].sum()) == 0

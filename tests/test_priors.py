@@ -183,21 +183,43 @@ def test_bad_prior_file_exits_2_naming_file_field_rule(case, tmp_path, capsys):
 def test_every_bundled_prior_file_serves_every_model():
     from resurv.api import build, load_data
     from resurv.io.modelspec import load_model_spec
+    from resurv.models.survival import chosen_priors, required_parameters
 
+    # where each parameter lives, stated here independently of the registry
+    positive = {"median_reference", "median_comparator", "shape", "sdlog", "sigma", "rw_sd"}
+    unit = {"p_reference", "p_comparator"}
     study = load_data(STUDY)
     csv_models = [
         p for p in MODELS.glob("*.toml") if p.name != "plan.toml" and "likelihood" in p.read_text()
     ]
+    assert {load_model_spec(p).likelihood for p in csv_models} == {"binomial", "survival"}
+    served = 0
     for prior_path in sorted(PRIORS.glob("*.toml")):
         priors = load_priors(prior_path)
         for model_path in csv_models:
             spec = load_model_spec(model_path)
+            table = priors.for_endpoint(spec.endpoint)
             if spec.likelihood == "binomial":
-                build(spec, priors, study)
+                built = build(spec, priors, study)
+                needed = ["p_reference", "p_comparator"]
+                assert built.model.free_RVs, (prior_path.name, model_path.name)
             else:
-                from resurv.models.survival import chosen_priors
-
-                chosen_priors(spec, priors)  # every needed parameter, known names, supports
+                chosen = chosen_priors(spec, priors)
+                needed = required_parameters(spec)
+                assert list(chosen) == needed, (prior_path.name, model_path.name)
+                assert all(chosen[p] is table[p] for p in needed)
+            for p in needed:
+                prior = table[p]
+                parts = [prior.informative, prior.vague] if prior.dist == "robust" else [prior]
+                for part in parts:
+                    draws = part.scipy_frozen().rvs(size=2000, random_state=1)
+                    where = (prior_path.name, model_path.name, p, part.describe())
+                    if p in positive:
+                        assert (draws > 0).all(), where
+                    if p in unit:
+                        assert ((draws >= 0) & (draws <= 1)).all(), where
+            served += 1
+    assert served == len(list(PRIORS.glob("*.toml"))) * len(csv_models)
 
 
 # ---------------------------------------------------------------------------------------------

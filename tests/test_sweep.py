@@ -10,7 +10,17 @@ import xarray as xr
 
 from helpers import MODELS, PRIORS, STUDY
 from resurv.inference.fit import Fitter, SamplerSettings
-from resurv.inference.sweep import PlanError, load_plan, run_plan
+from resurv.inference.sweep import (
+    PlanError,
+    _accepts,
+    _run_hash,
+    _settings_for,
+    _with_setting,
+    load_plan,
+    run_plan,
+)
+from resurv.io.modelspec import load_model_spec
+from resurv.io.priors import PriorSpec, load_priors
 
 SETTINGS = SamplerSettings(draws=600, tune=400, chains=2)
 
@@ -67,6 +77,127 @@ def test_grid_applies_only_where_the_argument_exists(tmp_path):
     )
     plan = load_plan(path)
     assert len(plan.grids) == 1 and plan.grids[0].values == (0.0, 1.0)
+    grid = plan.grids[0]
+    spec = load_model_spec(MODELS / "response.toml")
+    vague, robust = (
+        load_priors(PRIORS / "vague.toml"),
+        load_priors(PRIORS / "literature_robust.toml"),
+    )
+    # vague's p_reference is a plain beta (no weight): the file as written, nothing else
+    assert vague.for_endpoint("disease_control")["p_reference"].dist == "beta"
+    assert _settings_for(plan, spec, vague) == [(None, None)]
+    # the robust file: as written, then each weight
+    assert _settings_for(plan, spec, robust) == [(None, None), (grid, 0.0), (grid, 1.0)]
+    # a setting changes that one argument of that file's prior and nothing else
+    for value in grid.values:
+        changed = _with_setting(robust, grid, value)
+        assert changed.name == "literature_robust" and changed.sha256 != robust.sha256
+        new, old = (p.for_endpoint("disease_control")["p_reference"] for p in (changed, robust))
+        assert new.weight == value and old.weight not in (0.0, 1.0)
+        assert (new.informative, new.vague) == (old.informative, old.vague)
+        assert {e: dict(t) for e, t in changed.priors.items() if e != "disease_control"} == {
+            e: dict(t) for e, t in robust.priors.items() if e != "disease_control"
+        }
+        assert (
+            changed.for_endpoint("disease_control")["p_comparator"]
+            == (robust.for_endpoint("disease_control")["p_comparator"])
+        )
+
+
+SECOND_GRIDS = """
+[[grid]]
+endpoint = "disease_control"
+parameter = "p_comparator"
+argument = "weight"
+values = [0.25]
+
+[[grid]]
+endpoint = "os"
+parameter = "log_hr"
+argument = "sigma"
+values = [0.5, 2.0]
+"""
+
+
+def test_several_grids_each_apply_to_their_own_model_and_prior(tmp_path):
+    path = write_plan(
+        tmp_path,
+        models=["response.toml", "os_weibull.toml"],
+        priors=["vague.toml", "literature_robust.toml"],
+        grids=WEIGHT_GRID + SECOND_GRIDS,
+    )
+    plan = load_plan(path)
+    weight_ref, weight_comp, log_hr = plan.grids
+    response = load_model_spec(MODELS / "response.toml")
+    weibull = load_model_spec(MODELS / "os_weibull.toml")
+    vague, robust = (
+        load_priors(PRIORS / "vague.toml"),
+        load_priors(PRIORS / "literature_robust.toml"),
+    )
+    assert _settings_for(plan, response, vague) == [(None, None)]
+    assert _settings_for(plan, response, robust) == [
+        (None, None),
+        (weight_ref, 0.0),
+        (weight_ref, 1.0),
+        (weight_comp, 0.25),
+    ]
+    # log HR: N(0, 1) in vague; a robust mixture whose bare 'sigma' is the informative part's
+    expected = [(None, None), (log_hr, 0.5), (log_hr, 2.0)]
+    assert _settings_for(plan, weibull, vague) == expected
+    assert _settings_for(plan, weibull, robust) == expected
+    assert _with_setting(robust, log_hr, 2.0).for_endpoint("os")["log_hr"].informative.args == {
+        "mu": -0.17,
+        "sigma": 2.0,
+    }
+
+
+def test_a_grid_applies_where_the_prior_has_the_argument_by_name():
+    normal = PriorSpec("normal", {"mu": 0.0, "sigma": 1.0})
+    beta = PriorSpec("beta", {"alpha": 2.0, "beta": 3.0})
+    robust = PriorSpec(
+        "robust", {}, "", 0.8, PriorSpec("normal", {"mu": 0.1, "sigma": 0.3}), normal
+    )
+    assert _accepts(normal, "sigma") and _accepts(normal, "mu")
+    assert not _accepts(normal, "weight") and not _accepts(normal, "alpha")
+    assert _accepts(beta, "alpha") and not _accepts(beta, "sigma")
+    for argument in ("weight", "sigma", "mu", "inf_sigma", "inf_mu", "vague_sigma", "vague_mu"):
+        assert _accepts(robust, argument), argument
+    for argument in ("alpha", "inf_alpha", "vague_weight", "inf_weight", "must", "mustard"):
+        assert not _accepts(robust, argument), argument
+        assert not _accepts(normal, argument), argument
+    # an argument exists whatever the probe value: a positive scale accepts a grid, even though
+    # 0 or a negative value would be refused value by value
+    assert _accepts(PriorSpec("halfnormal", {"sigma": 1.0}), "sigma")
+
+
+def test_run_hash_covers_resurv_source(tmp_path, monkeypatch):
+    from resurv.inference import sweep
+    from resurv.inference.provenance import PACKAGE_ROOT, source_digest
+
+    files = [STUDY, MODELS / "response.toml", PRIORS / "vague.toml"]
+    before = _run_hash(files, 7, SETTINGS)
+    assert _run_hash(files, 7, SETTINGS) == before
+    monkeypatch.setattr(sweep, "source_digest", lambda: "0" * 64)
+    assert _run_hash(files, 7, SETTINGS) != before
+    # the digest reads the whole package (not one subpackage) and follows any edit of its files
+    assert (PACKAGE_ROOT / "inference" / "sweep.py").is_file()
+    tree = tmp_path / "pkg"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.py").write_text("x = 1\n")
+    (tree / "sub" / "b.py").write_text("y = 2\n")
+    first = source_digest(tree)
+    assert source_digest(tree) == first
+    (tree / "sub" / "b.py").write_text("y = 3\n")
+    edited = source_digest(tree)
+    assert edited != first
+    (tree / "sub" / "c.py").write_text("")
+    assert source_digest(tree) != edited
+    (tree / "sub" / "c.py").unlink()
+    (tree / "sub" / "b.py").rename(tree / "sub" / "d.py")
+    assert source_digest(tree) != edited
+    (tree / "notes.txt").write_text("not source")
+    (tree / "sub" / "d.py").rename(tree / "sub" / "b.py")
+    assert source_digest(tree) == edited
 
 
 def beta_posterior_mean(alpha, beta, events, n):
@@ -173,7 +304,7 @@ def test_weight_grid_swaps_data_resumes_and_keeps_a_tidy_table(tmp_path, countin
     assert len(counting_fitter.calls) <= 1
 
 
-def test_unfinished_run_without_marker_is_refitted(tmp_path, counting_fitter):
+def test_unfinished_run_without_marker_is_refitted(tmp_path, counting_fitter, monkeypatch):
     path = write_plan(tmp_path, models=["response.toml"], priors=["vague.toml"])
     plan = load_plan(path)
     out = tmp_path / "out"
@@ -189,6 +320,16 @@ def test_unfinished_run_without_marker_is_refitted(tmp_path, counting_fitter):
     second = run_plan(plan, out, fitter=counting_fitter, progress=said.append)
     assert said == [] and (folder / "psense.csv").is_file()
     pd.testing.assert_frame_equal(first, second, check_exact=False, rtol=1e-5)
+    # a change of resurv's source code invalidates the finished run: it is refitted
+    from resurv.inference import sweep
+
+    monkeypatch.setattr(sweep, "source_digest", lambda: "changed source")
+    said.clear()
+    run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert said == ["fitting response × vague"]
+    said.clear()
+    run_plan(plan, out, fitter=counting_fitter, progress=said.append)
+    assert said == []
 
 
 def simulated_csv(path, n=60, seed=5):

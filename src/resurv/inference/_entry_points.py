@@ -20,8 +20,11 @@ wrong dimension; 1 (log density) or −2 (expansion) an exception; 3 a non-finit
 4 a non-finite log density), and call the same compiled code, so draws are identical
 (``tests/test_entry_points.py``; the compile time saved: ``benchmarks/bench_compile.py``).
 The three patches (nutpie's two callback builders, numba's linking of a library) are undone on
-exit, even after an error. A callback keeps the graph function's dispatcher among its globals,
-so the code it calls lives as long as the callback.
+exit, even after an error. They replace private functions, so they are applied only under the
+versions they were written for (:data:`WRITTEN_FOR`: nutpie 0.16.x, numba 0.68.x); under any
+other version, or when a patched function is missing, nutpie compiles its own callbacks (slower
+to compile, the same draws) and one warning is logged per process. A callback keeps the graph
+function's dispatcher among its globals, so the code it calls lives as long as the callback.
 """
 
 from __future__ import annotations
@@ -29,15 +32,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import metadata
 
 import numba
 import numba.core.codegen as numba_codegen
 import numpy as np
 from nutpie import compile_pymc as nutpie_compile
 
-__all__ = ["GRAPH_FUNCTION_NAME", "separately_linked_entry_points"]
+__all__ = [
+    "GRAPH_FUNCTION_NAME",
+    "WRITTEN_FOR",
+    "separately_linked_entry_points",
+    "unsupported_versions",
+]
 
 log = logging.getLogger(__name__)
+
+#: Release series (version prefixes) of the packages whose private functions are patched here.
+WRITTEN_FOR = {"nutpie": "0.16.", "numba": "0.68."}
+_PATCHED = (
+    (nutpie_compile, "_make_c_logp_func"),
+    (nutpie_compile, "_make_c_expand_func"),
+    (numba_codegen.CPUCodeLibrary, "add_linking_library"),
+)
+_warned = False
 
 #: Name of the function PyTensor's numba linker compiles for a whole graph (its library's name).
 GRAPH_FUNCTION_NAME = "numba_funcified_fgraph"
@@ -172,6 +190,31 @@ def make_expand_entry(n_dim, n_expanded, expand_fn, user_data, shared_keys, shar
     return function, _EXPAND_SIGNATURE
 
 
+def _installed_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def unsupported_versions() -> dict[str, str]:
+    """Installed versions that differ from :data:`WRITTEN_FOR`, by package (empty: all fit)."""
+    installed = {p: _installed_version(p) for p in WRITTEN_FOR}
+    return {p: v for p, v in installed.items() if not v.startswith(WRITTEN_FOR[p])}
+
+
+def _why_not_patched() -> str | None:
+    """Why the patches cannot be applied here (None: they can)."""
+    wrong = unsupported_versions()
+    if wrong:
+        found = ", ".join(f"{p} {v} (written for {WRITTEN_FOR[p]}x)" for p, v in wrong.items())
+        return f"installed {found}"
+    missing = [f"{o.__name__}.{a}" for o, a in _PATCHED if not callable(getattr(o, a, None))]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    return None
+
+
 @contextmanager
 def separately_linked_entry_points() -> Iterator[None]:
     """Within: nutpie compiles its callbacks lean, calling the graph function by symbol.
@@ -180,7 +223,26 @@ def separately_linked_entry_points() -> Iterator[None]:
     pyproject.toml) and numba's ``CPUCodeLibrary.add_linking_library``: a callback's library
     does not link in the library of PyTensor's graph function; that library is finalised (its
     symbols defined in the JIT engine) and the callback's call resolves to it there.
+
+    Under other versions of nutpie or numba than :data:`WRITTEN_FOR` nothing is patched: nutpie
+    compiles its default callbacks, and the first time this happens in a process a warning is
+    logged.
     """
+    global _warned
+    why = _why_not_patched()
+    if why is not None:
+        if not _warned:
+            _warned = True
+            log.warning(
+                "nutpie's default compilation is used (slower to compile, the same draws): "
+                "resurv's lean entry points patch private functions of nutpie and numba and "
+                "were written for nutpie %sx and numba %sx; %s",
+                WRITTEN_FOR["nutpie"],
+                WRITTEN_FOR["numba"],
+                why,
+            )
+        yield
+        return
     originals = (
         nutpie_compile._make_c_logp_func,
         nutpie_compile._make_c_expand_func,

@@ -4,11 +4,13 @@ A fit is a pure function of (model file, prior file, data, seed). The compiled m
 the key of its graph structure; a new fit with the same structure swaps ``pm.Data`` values with
 ``CompiledModel.with_data`` and samples without recompiling.
 
-Models are compiled with :func:`compile_settings`: without PyTensor's in-place rewrites
+Models are compiled with :func:`compile_settings`: without numba's fast-math flags
+(:func:`exact_arithmetic`), without PyTensor's in-place rewrites
 (:func:`without_inplace_rewrites`), with nutpie's callbacks linked by symbol
 (:func:`resurv.inference._entry_points.separately_linked_entry_points`) and without the
-creation-site
-traceback PyTensor records on every graph variable.
+creation-site traceback PyTensor records on every graph variable. Every other PyTensor function
+resurv compiles (log-likelihood and log-prior draws here, prior predictive sampling in
+calibration) is compiled inside :func:`exact_arithmetic`. resurv changes no global setting.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ __all__ = [
     "Fitter",
     "SamplerSettings",
     "compile_settings",
+    "constant_data",
+    "exact_arithmetic",
     "model_data_values",
     "package_versions",
     "without_inplace_rewrites",
@@ -51,6 +55,21 @@ _PACKAGES = ("resurv", "pymc", "pytensor", "nutpie", "arviz", "numpy", "scipy", 
 def model_data_values(model: pm.Model) -> dict[str, np.ndarray]:
     """Current values of every ``pm.Data`` container of ``model`` (data and prior settings)."""
     return {d.name: np.asarray(d.get_value()) for d in model.data_vars}
+
+
+def constant_data(model: pm.Model) -> xr.Dataset:
+    """The ``pm.Data`` containers of ``model`` as a dataset, each with dimensions of its own.
+
+    Container ``name`` of rank ``r`` gets dimensions ``name_dim_0 .. name_dim_{r-1}`` (ArviZ's
+    convention): containers of different lengths never share a dimension name, so they cannot
+    conflict when the dataset is assembled.
+    """
+    return xr.Dataset(
+        {
+            name: xr.DataArray(value, dims=[f"{name}_dim_{i}" for i in range(value.ndim)])
+            for name, value in model_data_values(model).items()
+        }
+    )
 
 
 @contextmanager
@@ -74,10 +93,30 @@ def without_inplace_rewrites() -> Iterator[None]:
 
 
 @contextmanager
-def compile_settings() -> Iterator[None]:
-    """How resurv compiles a model for nutpie: settings that change no value.
+def exact_arithmetic(fastmath: bool = False) -> Iterator[None]:
+    """Within: PyTensor compiles its numba kernels with fast math off (unless ``fastmath``).
 
-    The same seed gives the same draws as ``nutpie.compile_pymc_model`` alone
+    With numba's fast-math flags on (PyTensor's default, ``config.numba__fastmath``), a model's
+    compiled log density rounds differently depending on whether its kernels were compiled in
+    this process or loaded from PyTensor's on-disk cache, so the same seed gave different draws
+    on a fresh machine than on one that had fitted the model before. Without them a fit is a
+    function of (model, priors, data, seed) alone; the cost in sampling speed is measured by
+    ``benchmarks/bench_fastmath.py`` (which passes ``fastmath=True`` for comparison). The flag
+    is read when a function is compiled, and restored on exit, even after an error.
+    """
+    with pytensor.config.change_flags(numba__fastmath=fastmath):
+        yield
+
+
+@contextmanager
+def compile_settings(fastmath: bool = False) -> Iterator[None]:
+    """How resurv compiles a model for nutpie.
+
+    * :func:`exact_arithmetic`: numba's fast-math flags off (``fastmath``: on, for benchmarks),
+      so that draws do not depend on PyTensor's kernel cache.
+
+    The other settings change no value: the same seed gives the same draws as
+    ``nutpie.compile_pymc_model`` alone under the same fast-math setting
     (benchmarks/bench_compile.py, tests/test_entry_points.py):
 
     * :func:`without_inplace_rewrites`;
@@ -89,6 +128,7 @@ def compile_settings() -> Iterator[None]:
       error messages, and resurv's graphs are generated.
     """
     with (
+        exact_arithmetic(fastmath),
         without_inplace_rewrites(),
         separately_linked_entry_points(),
         pytensor.config.change_flags(traceback__limit=0),
@@ -131,6 +171,8 @@ class Fitter:
 
     settings: SamplerSettings = field(default_factory=SamplerSettings)
     _compiled: dict = field(default_factory=dict, repr=False)
+    #: numba fast math for every function compiled (off: draws independent of the kernel cache)
+    fastmath: bool = False
     compile_seconds: dict = field(default_factory=dict)
 
     def compiled(self, built: BuiltModel, var_names: Sequence[str] | None = None):
@@ -143,7 +185,7 @@ class Fitter:
         key = built.key if var_names is None else (built.key, tuple(var_names))
         if key not in self._compiled:
             start = time.perf_counter()
-            with compile_settings():
+            with compile_settings(self.fastmath):
                 self._compiled[key] = nutpie.compile_pymc_model(built.model, var_names=var_names)
             self.compile_seconds[built.key] = time.perf_counter() - start
             log.info("compiled model %s in %.1f s", built.key, self.compile_seconds[built.key])
@@ -212,7 +254,7 @@ class Fitter:
             potentials = {t: post[f"loglik__{t}"] for t in built.potential_terms}
             prior_potentials = {t: post[f"loglik__{t}"] for t in built.prior_potential_terms}
             tree["posterior"] = xr.DataTree(post.drop_vars([f"loglik__{t}" for t in recorded]))
-        with built.model:
+        with built.model, exact_arithmetic(self.fastmath):
             if log_likelihood and built.likelihood_terms:
                 compute_log_likelihood(
                     tree,
@@ -229,10 +271,7 @@ class Fitter:
             else:
                 merged = xr.Dataset(potentials)
             tree["log_likelihood"] = xr.DataTree(merged)
-        values = model_data_values(built.model)
-        tree["constant_data"] = xr.DataTree(
-            xr.Dataset({k: xr.DataArray(v) for k, v in values.items()})
-        )
+        tree["constant_data"] = xr.DataTree(constant_data(built.model))
         return tree
 
 

@@ -58,6 +58,7 @@ import xarray as xr
 from resurv.checks.sensitivity import power_scaling, power_scaling_by_term
 from resurv.errors import InputError
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
+from resurv.inference.provenance import source_digest
 from resurv.inference.results import make_result, provenance, write_fit, write_posterior
 from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
@@ -229,11 +230,13 @@ def _grid(reader: TableReader, prior_paths: tuple[Path, ...]) -> Grid:
 
 
 def _run_hash(files: list[Path], seed: int, settings: SamplerSettings, setting: str = "") -> str:
+    """Hash of a run's inputs: files, seed, sampler, grid setting, resurv's version and source."""
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())
     h.update(json.dumps([seed, settings.draws, settings.tune, settings.chains]).encode())
     h.update(package_versions()["resurv"].encode())
+    h.update(source_digest().encode())
     h.update(setting.encode())
     return h.hexdigest()[:20]
 
@@ -334,12 +337,17 @@ def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
 
 
 def _accepts(spec, argument: str) -> bool:
-    """Whether a prior has ``argument`` (so a grid over it applies)."""
-    try:
-        with_argument(spec, argument, 0.5)
-    except ValueError as exc:
-        return "must" in str(exc)  # the argument exists; only the probe value is out of range
-    return True
+    """Whether a prior has ``argument`` (so a grid over it applies), whatever its value range.
+
+    The arguments are the prior's own (``PriorSpec.values``): a distribution's arguments; for a
+    robust mixture ``weight``, ``inf_<arg>``, ``vague_<arg>`` and a bare ``<arg>`` of the
+    informative component (as :func:`resurv.io.priors.with_argument` reads them). Whether a
+    grid's values are in range is checked separately, value by value.
+    """
+    names = set(spec.values())
+    if spec.dist == "robust":
+        names |= set(spec.informative.values())
+    return argument in names
 
 
 def _settings_for(plan: Plan, spec, priors: PriorFile) -> list[tuple[Grid | None, float | None]]:
@@ -351,8 +359,8 @@ def _settings_for(plan: Plan, spec, priors: PriorFile) -> list[tuple[Grid | None
     out: list[tuple[Grid | None, float | None]] = [(None, None)]
     for grid in plan.grids:
         if grid.applies(spec.endpoint, params, priors.name):
-            spec = priors.for_endpoint(grid.endpoint).get(grid.parameter)
-            if spec is not None and _accepts(spec, grid.argument):
+            prior = priors.for_endpoint(grid.endpoint).get(grid.parameter)
+            if prior is not None and _accepts(prior, grid.argument):
                 out += [(grid, v) for v in grid.values]
     return out
 
@@ -374,12 +382,12 @@ def run_plan(
 ) -> pd.DataFrame:
     """Fit every (study, model, prior file, grid setting) of ``plan``; return the tidy table.
 
-    Runs whose inputs (file contents, grid setting, seed, sampler settings, resurv version) are
-    unchanged since a previous sweep into the same folder are reused, not refitted; a run folder
-    counts as finished only once its ``run.json`` is written (last) and its draws
-    (``posterior.nc``) are there, so an interrupted sweep
-    resumes where it stopped. Grid settings of one model and prior structure share one compiled
-    model (their prior values enter as ``pm.Data``).
+    Runs whose inputs (file contents, grid setting, seed, sampler settings, resurv version and
+    source code) are unchanged since a previous sweep into the same folder are reused, not
+    refitted; a run folder counts as finished only once its ``run.json`` is written (last) and
+    its draws (``posterior.nc``) are there, so an interrupted sweep resumes where it stopped.
+    Grid settings of one model and prior structure share one compiled model (their prior values
+    enter as ``pm.Data``).
     """
     from resurv.api import build, load_data
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from resurv.report import canvas as plt
 
 __all__ = ["forest_plot", "to_png"]
 

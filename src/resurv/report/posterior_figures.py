@@ -7,13 +7,10 @@ files).
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from resurv.checks.ppc import two_sided_ppp  # noqa: E402
+from resurv.report import canvas as plt
 from resurv.report.figures import to_png  # noqa: E402
 
 __all__ = [

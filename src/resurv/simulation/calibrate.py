@@ -46,7 +46,8 @@ import xarray as xr
 from scipy import stats
 
 from resurv.errors import InputError, SamplingError
-from resurv.inference.fit import Fitter, SamplerSettings, package_versions
+from resurv.inference.fit import Fitter, SamplerSettings, exact_arithmetic, package_versions
+from resurv.inference.provenance import source_digest as _source_digest
 from resurv.io.modelspec import ModelSpec
 from resurv.io.patient_data import PatientData
 from resurv.io.priors import PriorFile
@@ -294,7 +295,7 @@ def simulated_replicates(
     # prior predictive sampling cannot draw; the simulated trials give them anyway)
     wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
     # the potentials are the summary likelihood: the draws wanted here are from the prior alone
-    with template.model, warnings.catch_warnings():
+    with template.model, exact_arithmetic(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         prior = pm.sample_prior_predictive(
             draws=replicates,
@@ -468,16 +469,6 @@ def _digest(path) -> str:
     if p is None or not p.is_file():
         return str(path)
     return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def _source_digest() -> str:
-    """SHA-256 of resurv's own source files (a checkpoint is resumed only by the same code)."""
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def checkpoint_identity(
