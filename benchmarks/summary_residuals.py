@@ -33,16 +33,11 @@ from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import load_priors
 from resurv.models.built import stacked_draws
 from resurv.simulation.calibrate import simulated_replicates
-from resurv.statistics.base import (
-    LogRank,
-    MedianReached,
-    RestrictedMean,
-    TrialModel,
-    covariance_pieces,
-)
+from resurv.statistics.base import TrialModel, covariance_pieces
 from resurv.statistics.likelihood import model_statistics
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
+from resurv.statistics.published import LogRank, MedianReached, RestrictedMean
 from resurv.statistics.rmean import km_restricted_mean
 
 ROOT = Path(__file__).resolve().parents[1]

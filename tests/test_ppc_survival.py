@@ -22,7 +22,8 @@ from resurv.checks.ppc_survival import (
     sample_reverse_km,
 )
 from resurv.io.modelspec import load_model_spec
-from resurv.io.study import Arm, Study, SurvivalStatistic
+from resurv.io.study import Arm, Study
+from resurv.statistics.published import from_table
 
 LN2 = np.log(2.0)
 EXP_SPEC = load_model_spec(MODELS / "os_exponential.toml")
@@ -37,13 +38,19 @@ def exp_posterior(median, log_hr, n_draws, **extra):
     )
 
 
+def study_arms(n=(15, 12)):
+    return (Arm("ref", "Reference", n[0], 0), Arm("cmp", "Comparator", n[1], 1))
+
+
 def make_study(*survival, n=(15, 12)):
-    arms = (Arm("ref", "Reference", n[0], 0), Arm("cmp", "Comparator", n[1], 1))
-    return Study(id="s", title="t", citation="c", arms=arms, survival=tuple(survival))
+    arms = study_arms(n)
+    records = tuple(from_table({"endpoint": "os", **s}, arms) for s in survival)
+    return Study(id="s", title="t", citation="c", arms=arms, survival=records)
 
 
 def stat(statistic, **kw):
-    return SurvivalStatistic(endpoint="os", statistic=statistic, **kw)
+    """A study-file [[survival]] table (made a record by :func:`make_study`)."""
+    return {"statistic": statistic, **kw}
 
 
 def rows_by_name(values):

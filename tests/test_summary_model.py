@@ -15,7 +15,7 @@ from resurv.inference.fit import Fitter, SamplerSettings
 from resurv.io.modelspec import ModelSpec, load_model_spec
 from resurv.io.patient_data import PatientData
 from resurv.io.priors import load_priors
-from resurv.io.study import Arm, Study, SurvivalStatistic, load_study
+from resurv.io.study import Arm, Study, load_study
 from resurv.models.built import stacked_draws
 from resurv.models.summary_data import TARGET_ACCEPT, build_survival_summary, reported_statistics
 from resurv.models.survival import build_survival_patients
@@ -28,6 +28,7 @@ from resurv.simulation.calibrate import (
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
+from resurv.statistics.published import LogRank, MedianNotReached, MedianReached
 
 
 def test_bundled_study_statistics_map_to_likelihood_terms():
@@ -83,9 +84,9 @@ def _two_arm_study(n0, n1, accrual, followup):
         citation="simulated",
         arms=(Arm("a", "A", n0, 0), Arm("b", "B", n1, 1)),
         survival=(
-            SurvivalStatistic("os", "median", "a", 1.0),
-            SurvivalStatistic("os", "median", "b", 1.0),
-            SurvivalStatistic("os", "logrank", p_value=0.5, better_arm="b"),
+            MedianReached(0, 1.0, arm="a", endpoint="os"),
+            MedianReached(1, 1.0, arm="b", endpoint="os"),
+            LogRank(0.5, -1, "b", endpoint="os"),
         ),
         followup_priors={
             "accrual_months": PriorSpec("fixed", {"value": accrual}),
@@ -103,7 +104,7 @@ def test_an_arm_with_a_single_statistic_compiles_without_rewrite_failures(caplog
     """
     study = _two_arm_study(15, 12, 36.0, 48.0)
     survival = tuple(
-        SurvivalStatistic("os", "median_not_reached", "b")
+        MedianNotReached(1, arm="b", endpoint="os")
         if s.statistic == "median" and s.arm == "b"
         else s
         for s in study.survival
@@ -155,10 +156,12 @@ def test_reduce_trial_uses_the_papers_estimators(rng):
                 assert by_arm[arm].statistic == "median" and by_arm[arm].value == med.median[0, j]
             else:
                 saw_not_reached = True
-                assert by_arm[arm].statistic == "median_not_reached" and by_arm[arm].value is None
+                assert by_arm[arm].statistic == "median_not_reached"
+                assert getattr(by_arm[arm], "value", None) is None
         logrank = next(s for s in reduced.survival if s.statistic == "logrank")
         assert np.isclose(logrank.p_value, lr.p_value[0])
         assert logrank.better_arm == ("b" if lr.u[0] < 0 else "a")
+        assert logrank.direction == (-1 if lr.u[0] < 0 else 1)
     assert (
         saw_not_reached
     )  # the 15/12 design with 24-60 months of follow-up often censors the median

@@ -18,19 +18,18 @@ from summary_curves import Weibull
 
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import hr, landmark, logrank, median, rmean
-from resurv.statistics.base import (
+from resurv.statistics.base import TrialModel, covariance_pieces
+from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.landmark import km_landmark
+from resurv.statistics.logrank import logrank_test
+from resurv.statistics.median import km_median
+from resurv.statistics.published import (
     HazardRatio,
     Landmark,
     LogRank,
     MedianReached,
     RestrictedMean,
-    TrialModel,
-    covariance_pieces,
 )
-from resurv.statistics.cox import cox_two_arm
-from resurv.statistics.landmark import km_landmark
-from resurv.statistics.logrank import logrank_test
-from resurv.statistics.median import km_median
 from resurv.statistics.rmean import km_restricted_mean
 
 A, F, RHO = 24.0, 12.0, 0.02

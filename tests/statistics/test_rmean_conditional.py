@@ -152,8 +152,9 @@ def _pfs_block(conditional: bool):
     import dataclasses
 
     from resurv.statistics import notreached
-    from resurv.statistics.base import LogRank, MedianReached, RestrictedMean, covariance_pieces
+    from resurv.statistics.base import covariance_pieces
     from resurv.statistics.likelihood import model_statistics
+    from resurv.statistics.published import LogRank, MedianReached, RestrictedMean
 
     m0, k0, m1, k1, a, f, u0, u1 = (pt.dscalar() for _ in range(8))
     trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), a, f, 0.0)
@@ -216,8 +217,9 @@ def _means_and_z_block(own_products: bool, own_variance: bool = False):
     import dataclasses
 
     from resurv.statistics import notreached
-    from resurv.statistics.base import LogRank, RestrictedMean, covariance_pieces
+    from resurv.statistics.base import covariance_pieces
     from resurv.statistics.likelihood import model_statistics
+    from resurv.statistics.published import LogRank, RestrictedMean
 
     m0, k0, m1, k1, a, f, u0, u1 = (pt.dscalar() for _ in range(8))
     trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), a, f, 0.0)

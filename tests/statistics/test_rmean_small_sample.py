@@ -16,7 +16,8 @@ from summary_curves import Weibull
 
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import rmean
-from resurv.statistics.base import RestrictedMean, TrialModel, covariance_pieces
+from resurv.statistics.base import TrialModel, covariance_pieces
+from resurv.statistics.published import RestrictedMean
 from resurv.statistics.rmean import km_restricted_mean
 
 A, F, N = 60.0, 20.0, 15

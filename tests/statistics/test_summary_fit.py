@@ -7,10 +7,10 @@ import pytest
 from summary_curves import Exponential
 
 from resurv.simulation.simulate import simulate_trials
-from resurv.statistics.base import LogRank, MedianReached
 from resurv.statistics.likelihood import add_summary_likelihood
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
+from resurv.statistics.published import LogRank, MedianReached
 
 A, F = 30.0, 18.0
 

@@ -11,18 +11,7 @@ from summary_curves import LogLogistic, Weibull
 
 from helpers import logp_and_dlogp, median_shift_by_quadrature
 from resurv.statistics import hr, landmark, logrank, median, rmean
-from resurv.statistics.base import (
-    EventCount,
-    HazardRatio,
-    Landmark,
-    LogRank,
-    MedianNotReached,
-    MedianReached,
-    RestrictedMean,
-    TrialModel,
-    covariance_pieces,
-    z_from_p,
-)
+from resurv.statistics.base import TrialModel, covariance_pieces, z_from_p
 from resurv.statistics.events import expected_events
 from resurv.statistics.followup import censoring_density, censoring_survival
 from resurv.statistics.likelihood import add_summary_likelihood, normal_pieces
@@ -30,6 +19,15 @@ from resurv.statistics.notreached import (
     largest_time_quantile,
     log_largest_time_density,
     log_not_reached_factor,
+)
+from resurv.statistics.published import (
+    EventCount,
+    HazardRatio,
+    Landmark,
+    LogRank,
+    MedianNotReached,
+    MedianReached,
+    RestrictedMean,
 )
 
 A, F, RHO = 24.0, 12.0, 0.02

@@ -21,19 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from resurv.io.modelspec import ModelSpec
-from resurv.io.study import Study, SurvivalStatistic
+from resurv.io.study import Study
 from resurv.models.built import PublishedValue, stacked_draws
 from resurv.models.survival import curves_from_posterior
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
-from resurv.statistics.cox import cox_two_arm
 from resurv.statistics.km import kaplan_meier, kaplan_meier_table
-from resurv.statistics.landmark import km_landmark
-from resurv.statistics.logrank import logrank_test
-from resurv.statistics.median import km_median
-from resurv.statistics.rmean import km_restricted_mean
+from resurv.statistics.published.base import Estimator, printed_decimals
 
 __all__ = [
     "DesignFn",
@@ -53,9 +48,6 @@ logger = logging.getLogger(__name__)
 #: shape (R,) (one per posterior draw, in :func:`resurv.models.built.stacked_draws` order) or
 #: scalar.
 DesignFn = Callable[[xr.Dataset], tuple]
-
-_Z975 = float(stats.norm.isf(0.025))
-
 
 # --- replicate trials ---
 
@@ -133,24 +125,6 @@ def design_from_posterior(dropout_rate: float = 0.0) -> DesignFn:
 # --- published values ---
 
 
-def printed_decimals(value: float) -> int:
-    """Decimals of a number as written (34.9 → 1, 0.217 → 3, 5 → 0).
-
-    Trailing zeros are lost when the study file stores a float ("0.20" reads as 0.2), so the
-    printed precision may be read coarser than it was: the comparison is then conservative.
-    """
-    text = np.format_float_positional(float(value), trim="-")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
-def _signed_z(p_value, direction):
-    """Signed log-rank Z = sign(O₁ − E₁) · Φ⁻¹(1 − p/2); 0 when U = 0, nan when p is nan."""
-    with np.errstate(divide="ignore"):
-        magnitude = stats.norm.isf(np.asarray(p_value, dtype=float) / 2.0)
-    sign = np.asarray(direction, dtype=float)
-    return np.where(sign == 0, np.where(np.isnan(magnitude), np.nan, 0.0), sign * magnitude)
-
-
 @dataclass
 class _Replicates:
     """Replicate trials of one posterior dataset, simulated once and shared by every row.
@@ -176,141 +150,18 @@ class _Replicates:
             self._posterior = posterior
 
     def get(self, name: str, posterior, rng=None):
-        """A cached quantity: ``curves``, ``trials`` or an estimator's result."""
+        """The draws' ``curves`` or the replicate ``trials``."""
         self._refresh(posterior, rng)
-        if name not in self._cache:
-            t = self._cache["trials"]
-            compute = {
-                "median": lambda: km_median(t.time, t.event, t.arm),
-                "rmean": lambda: km_restricted_mean(t.time, t.event, t.arm),
-                "logrank": lambda: logrank_test(t.time, t.event, t.arm),
-                "cox": lambda: cox_two_arm(t.time, t.event, t.arm),
-            }[name]
-            self._cache[name] = compute()
         return self._cache[name]
 
-
-def _row(statistic, arm, published, predictive, model=None, note="", **kw):
-    """A PublishedValue; without a ``model`` counterpart, the predictive draws serve as one."""
-    if model is None:
-
-        def model(post):
-            return predictive(post, None)
-
-        note = (note + "; " if note else "") + (
-            "design-dependent: the posterior counterpart is the predictive distribution"
-        )
-    return PublishedValue(statistic, arm, float(published), model, predictive, note, **kw)
-
-
-def _stat_rows(s: SurvivalStatistic, study: Study, reps: _Replicates, endpoint: str):
-    """The PublishedValue rows of one published statistic."""
-    rows = []
-    arm = study.arm(s.arm) if s.arm is not None else None
-    j = arm.index if arm is not None else None
-    label = arm.label if arm is not None else "between arms"
-
-    def add(name, published, predictive, model=None, note="", **kw):
-        rows.append(_row(f"{endpoint}_{name}", label, published, predictive, model, note, **kw))
-
-    def est(name, attr, scale=1.0):
-        """Arm j's column of an estimator's result, scaled."""
-        return lambda p, r: scale * getattr(reps.get(name, p, r), attr)[:, j]
-
-    def rounded(fn, value):
-        decimals = printed_decimals(value)
-        return lambda post, rng: np.round(fn(post, rng), decimals)
-
-    kind = s.statistic
-    if kind == "median":
-
-        def model_median(post):
-            if "median_months" in post.data_vars:
-                return stacked_draws(post, "median_months")[:, j]
-            return np.ravel(reps.get("curves", post)[j].median_months())
-
-        note = "replicate KM median; +inf where not reached"
-        add("median_months", s.value, rounded(est("median", "median"), s.value), model_median, note)
-        for k, side in enumerate(("ci_low", "ci_high") if s.ci is not None else ()):
-            note = "log(-log) Brookmeyer-Crowley limit; +inf where not reached"
-            add(f"median_{side}", s.ci[k], rounded(est("median", side), s.ci[k]), note=note)
-    elif kind == "median_not_reached":
-
-        def not_reached(p, r):
-            return (~reps.get("median", p, r).reached[:, j]).astype(float)
-
-        note = "1 = KM median not reached in the replicate"
-        add("median_not_reached", 1.0, not_reached, note=note, check_value=1.0)
-    elif kind == "rmean":
-        note = "SPSS-style KM mean up to the arm's largest observed time"
-        add("rmean_months", s.value, rounded(est("rmean", "rmean"), s.value), note=note)
-        if s.spread is not None:
-            sd = s.spread_kind == "sd"
-            scale = float(np.sqrt(arm.n)) if sd else 1.0
-            note = f"reported ± ({'SD read as SE·√n' if sd else 'Greenwood-type SE'})"
-            add("rmean_se", s.spread, rounded(est("rmean", "se", scale), s.spread), note=note)
-    elif kind == "logrank" and s.better_arm is None:
-        note = "unsigned: the paper does not say which arm did better"
-
-        def p_rep(p, r):
-            return reps.get("logrank", p, r).p_value
-
-        add("logrank_p", s.p_value, rounded(p_rep, s.p_value), note=note)
-    elif kind == "logrank":
-        better = study.arm(s.better_arm)
-        decimals = printed_decimals(s.p_value)
-
-        def z_rep(p, r):
-            lr = reps.get("logrank", p, r)
-            return _signed_z(np.round(lr.p_value, decimals), lr.direction)
-
-        note = (
-            f"signed Z = sign(O1 - E1)·Φ⁻¹(1 - P/2) from the printed P = {s.p_value} and "
-            f"'{better.label}' better; the same P in the other direction is unlike the paper"
-        )
-        add("logrank_z", float(_signed_z(s.p_value, 1 - 2 * better.index)), z_rep, note=note)
-    elif kind == "landmark":
-        t_star = float(s.t_months)
-
-        def km_at(p, r):
-            t = reps.get("trials", p, r)
-            value = km_landmark(t.time, t.event, t_star, t.arm).survival[:, j]
-            last = np.where(t.arm == j, t.time, -np.inf).max(axis=1)
-            return np.where((last < t_star) & (value > 0), np.nan, value)
-
-        def model_survival(post):
-            return np.ravel(reps.get("curves", post)[j].survival(t_star))
-
-        note = "KM survival at t*; nan where the replicate follow-up ends before t*"
-        add(f"survival_{t_star:g}m", s.value, rounded(km_at, s.value), model_survival, note)
-    elif kind == "hr":
-
-        def model_hr(post):
-            if "hr" in post.data_vars:
-                return stacked_draws(post, "hr")
-            return np.exp(stacked_draws(post, "log_hr"))
-
-        def cox_hr(p, r):
-            return np.exp(reps.get("cox", p, r).log_hr)
-
-        def ci_ratio(p, r):
-            return np.exp(2.0 * _Z975 * reps.get("cox", p, r).se)
-
-        model = model_hr if reps.spec.effect == "ph" else None
-        add("hr", s.value, rounded(cox_hr, s.value), model, "Cox HR (Efron ties) of the replicate")
-        if s.ci is not None:
-            note = "upper/lower 95% limit = exp(2·1.96·SE): reflects the number of events"
-            add("hr_ci_ratio", s.ci[1] / s.ci[0], ci_ratio, note=note)
-    elif kind == "events":
-
-        def events(p, r):
-            t = reps.get("trials", p, r)
-            return t.event[:, t.arm == j].sum(axis=1).astype(float)
-
-        add("events", s.value, events, note="events in the replicate", check_value=float(s.value))
-    else:  # pragma: no cover - the study schema admits no other kind
-        raise ValueError(f"unknown survival statistic {kind!r}")
-    return rows
+    def estimate(self, estimator: Estimator, posterior, rng=None):
+        """An estimator's result on the replicate trials (computed once per posterior)."""
+        self._refresh(posterior, rng)
+        key = ("estimate", estimator.name)
+        if key not in self._cache:
+            t = self._cache["trials"]
+            self._cache[key] = estimator(t.time, t.event, t.arm)
+        return self._cache[key]
 
 
 def published_survival_values(
@@ -367,7 +218,7 @@ def published_survival_values(
     reps = _Replicates(spec=spec, n_per_arm=n_per_arm, design=design, seed=seed)
     rows = []
     for s in study.survival_statistics(spec.endpoint):
-        rows.extend(_stat_rows(s, study, reps, spec.endpoint))
+        rows.extend(s.check_rows(study, reps, spec.endpoint))
     return rows
 
 

@@ -17,26 +17,17 @@ from typing import Any
 from resurv.errors import StudyValidationError
 from resurv.io.priors import PriorSpec, parse_prior_table
 from resurv.io.tables import TableReader, read_toml
+from resurv.statistics.published import Published, read_statistic
 
 __all__ = [
     "Arm",
     "BinaryOutcome",
     "IPDSource",
     "Study",
-    "SurvivalStatistic",
     "load_study",
     "study_from_text",
 ]
 
-SURVIVAL_STATISTICS = (
-    "median",
-    "median_not_reached",
-    "rmean",
-    "logrank",
-    "landmark",
-    "hr",
-    "events",
-)
 TIME_UNITS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years": 12.0}
 
 
@@ -65,30 +56,6 @@ class BinaryOutcome:
 
 
 @dataclass(frozen=True)
-class SurvivalStatistic:
-    """One published survival statistic.
-
-    ``statistic`` is one of ``median`` (KM median, reached; ``value`` months, optional ``ci``),
-    ``median_not_reached``, ``rmean`` (SPSS-style KM mean ``value`` ± ``spread`` where
-    ``spread_kind`` says SE or SD), ``logrank`` (``p_value`` and, when known, ``better_arm``),
-    ``landmark`` (survival ``value`` at ``t_months``), ``hr`` (comparator vs reference ``value``
-    with ``ci``), ``events`` (``value`` events in ``arm``).
-    """
-
-    endpoint: str
-    statistic: str
-    arm: str | None = None
-    value: float | None = None
-    spread: float | None = None
-    spread_kind: str | None = None
-    ci: tuple[float, float] | None = None
-    p_value: float | None = None
-    better_arm: str | None = None
-    t_months: float | None = None
-    quote: str = ""
-
-
-@dataclass(frozen=True)
 class IPDSource:
     """Pointer to an individual-patient-data CSV and how to read it."""
 
@@ -110,7 +77,7 @@ class Study:
     citation: str
     arms: tuple[Arm, ...]
     binary: tuple[BinaryOutcome, ...] = ()
-    survival: tuple[SurvivalStatistic, ...] = ()
+    survival: tuple[Published, ...] = ()
     followup_priors: Mapping[str, PriorSpec] = field(default_factory=dict)
     followup_note: str = ""
     ipd: tuple[IPDSource, ...] = ()
@@ -137,8 +104,11 @@ class Study:
         rows = [b for b in self.binary if b.endpoint == endpoint]
         return sorted(rows, key=lambda b: self.arm(b.arm).index)
 
-    def survival_statistics(self, endpoint: str) -> list[SurvivalStatistic]:
-        """The published statistics of one survival endpoint."""
+    def survival_statistics(self, endpoint: str) -> list[Published]:
+        """The published statistics of one survival endpoint, in file order.
+
+        Records of :mod:`resurv.statistics.published`, one class per kind.
+        """
         return [s for s in self.survival if s.endpoint == endpoint]
 
     @property
@@ -208,83 +178,18 @@ def _parse_binary(reader: TableReader, arms: dict[str, Arm]) -> BinaryOutcome:
     )
 
 
-_STAT_KEYS = {
-    "median": (["arm", "value"], ["ci"]),
-    "median_not_reached": (["arm"], []),
-    "rmean": (["arm", "value"], ["spread", "spread_kind"]),
-    "logrank": (["p_value"], ["better_arm"]),
-    "landmark": (["arm", "value", "t_months"], ["ci"]),
-    "hr": (["value"], ["ci", "p_value"]),
-    "events": (["arm", "value"], []),
-}
-
-
-def _parse_survival(reader: TableReader, arms: dict[str, Arm]) -> SurvivalStatistic:
-    kind = reader.string("statistic", choices=SURVIVAL_STATISTICS)
-    required, optional = _STAT_KEYS[kind]
-    reader.only(["endpoint", "statistic", "quote", *required, *optional])
-    for key in required:
-        reader.raw(key)
-    arm = _arm_ref(reader, "arm", list(arms), None)
-    better = _arm_ref(reader, "better_arm", list(arms), None)
-    value = reader.number("value", None)
-    if value is not None:
-        if kind == "landmark" and not 0 < value < 1:
-            raise reader.fail("value", f"a survival probability must be in (0, 1); got {value}")
-        if kind == "events":
-            value = reader.number("value", integer=True)
-            if not 0 <= value <= arms[arm].n:
-                raise reader.fail("value", f"events must be between 0 and {arms[arm].n}")
-        elif value <= 0:
-            raise reader.fail("value", f"must be > 0; got {value}")
-    spread = reader.number("spread", None)
-    if spread is not None and spread <= 0:
-        raise reader.fail("spread", f"an SE or SD must be > 0; got {spread}")
-    spread_kind = reader.string("spread_kind", "se" if spread is not None else None, ["se", "sd"])
-    p_value = reader.number("p_value", None)
-    if p_value is not None and not 0 < p_value < 1:
-        raise reader.fail("p_value", f"must be strictly between 0 and 1; got {p_value}")
-    ci = None
-    if reader.has("ci"):
-        ci_list = reader.numbers("ci", positive=kind != "landmark")
-        if len(ci_list) != 2 or not ci_list[0] < ci_list[1]:
-            raise reader.fail("ci", "must be [lower, upper] with lower < upper")
-        if value is not None and not ci_list[0] <= value <= ci_list[1]:
-            raise reader.fail(
-                "ci", f"[{ci_list[0]}, {ci_list[1]}] does not contain the estimate {value}"
-            )
-        ci = (ci_list[0], ci_list[1])
-    t_months = reader.number("t_months", None, positive=True)
-    return SurvivalStatistic(
-        reader.string("endpoint"),
-        kind,
-        arm,
-        value,
-        spread,
-        spread_kind,
-        ci,
-        p_value,
-        better,
-        t_months,
-        reader.string("quote", ""),
-    )
-
-
-def _check_survival_consistency(stats: list[SurvivalStatistic], top: TableReader) -> None:
+def _check_survival_consistency(stats: list[Published], top: TableReader) -> None:
     seen: dict[tuple, int] = {}
     for i, s in enumerate(stats):
-        key = (s.endpoint, s.statistic, s.arm, s.t_months)
+        key = s.key()
         if key in seen:
             raise top.fail(f"survival[{i}]", f"repeats survival[{seen[key]}] ({s.statistic})")
         seen[key] = i
     for i, s in enumerate(stats):
-        if s.statistic == "median_not_reached" and (s.endpoint, "median", s.arm, None) in seen:
-            j = seen[(s.endpoint, "median", s.arm, None)]
-            raise top.fail(
-                f"survival[{i}]",
-                f"says the median of arm '{s.arm}' ({s.endpoint}) was not reached, "
-                f"but survival[{j}] gives a median value",
-            )
+        for j, other in enumerate(stats):
+            rule = s.conflict(other)
+            if rule is not None:
+                raise top.fail(f"survival[{i}]", rule.format(other=f"survival[{j}]"))
 
 
 def _parse_ipd(reader: TableReader, base: Path) -> IPDSource:
@@ -335,7 +240,7 @@ def load_study(path: str | Path) -> Study:
         if (b.endpoint, b.arm) in seen:
             raise top.fail(f"binary[{i}]", f"repeats endpoint '{b.endpoint}' for arm '{b.arm}'")
         seen.add((b.endpoint, b.arm))
-    survival = [_parse_survival(r, by_id) for r in top.subs("survival", [])]
+    survival = [read_statistic(r, by_id) for r in top.subs("survival", [])]
     _check_survival_consistency(survival, top)
     followup_priors: dict[str, PriorSpec] = {}
     note = ""

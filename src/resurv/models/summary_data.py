@@ -18,10 +18,9 @@ import pytensor.tensor as pt
 from resurv.errors import StudyValidationError
 from resurv.io.modelspec import ModelSpec
 from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
-from resurv.io.study import Study, SurvivalStatistic
+from resurv.io.study import Study
 from resurv.models.built import BuiltModel, stacked_draws
 from resurv.models.survival import add_derived, add_survival_parameters, chosen_priors, coords_for
-from resurv.statistics import base as reported
 from resurv.statistics.base import SUMMARY_NODES, TrialModel
 from resurv.statistics.events import expected_events
 from resurv.statistics.likelihood import add_summary_likelihood
@@ -35,44 +34,20 @@ TARGET_ACCEPT = 0.97
 DESIGN_REGION_TERM = "design__follow_up_beyond_medians"
 
 
-def _to_reported(s: SurvivalStatistic, study: Study):
-    arm = study.arm(s.arm).index if s.arm else None
-    if s.statistic == "median":
-        lo, hi = s.ci if s.ci else (None, None)
-        return reported.MedianReached(arm, s.value, lo, hi)
-    if s.statistic == "median_not_reached":
-        return reported.MedianNotReached(arm)
-    if s.statistic == "rmean":
-        return reported.RestrictedMean(arm, s.value, s.spread)
-    if s.statistic == "logrank":
-        direction = None
-        if s.better_arm is not None:
-            # U = O₁ − E₁ < 0 when the comparator (arm 1) did better
-            direction = -1 if study.arm(s.better_arm).index == 1 else 1
-        return reported.LogRank(s.p_value, direction)
-    if s.statistic == "landmark":
-        lo, hi = s.ci if s.ci else (None, None)
-        return reported.Landmark(arm, s.t_months, s.value, lo, hi)
-    if s.statistic == "hr":
-        lo, hi = s.ci if s.ci else (None, None)
-        return reported.HazardRatio(s.value, lo, hi)
-    return reported.EventCount(arm, int(s.value))
-
-
 def reported_statistics(study: Study, endpoint: str) -> list:
-    """The study's published statistics of ``endpoint`` as summary-likelihood terms."""
-    return [_to_reported(s, study) for s in study.survival_statistics(endpoint)]
+    """The study's published statistics of ``endpoint``: the records the likelihood takes."""
+    return study.survival_statistics(endpoint)
 
 
 def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
     """Follow-up design values: random variables with the study's priors, or fixed numbers.
 
-    A reached median is the time of an observed event, so the end of follow-up A + F lies beyond
-    the largest reported median c: the design prior is restricted to A + F > c. The last random
-    design variable (F, else A) is sampled from its prior truncated at c minus the other, with
-    the probability of the region, log P(F > c − A), as potential :data:`DESIGN_REGION_TERM`
-    (kept with the log prior): together they give the prior p(A) p(F) 1{A + F > c}, and the
-    sampler meets no wall at A + F = c.
+    A reached median is the time of an observed event (a statistic's ``observed_event_time``),
+    so the end of follow-up A + F lies beyond the largest reported median c: the design prior
+    is restricted to A + F > c. The last random design variable (F, else A) is sampled from its
+    prior truncated at c minus the other, with the probability of the region, log P(F > c − A),
+    as potential :data:`DESIGN_REGION_TERM` (kept with the log prior): together they give the
+    prior p(A) p(F) 1{A + F > c}, and the sampler meets no wall at A + F = c.
     """
     if "accrual_months" not in study.followup_priors or (
         "followup_months" not in study.followup_priors
@@ -83,7 +58,7 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
             f"model '{spec.name}' fits published summaries, which depend on follow-up: give "
             "accrual_months and followup_months (a value or a prior) in [followup]",
         )
-    reached = [s.value_months for s in statistics if isinstance(s, reported.MedianReached)]
+    reached = [t for s in statistics if (t := s.observed_event_time()) is not None]
     random = [
         n for n in ("accrual_months", "followup_months") if study.followup_priors[n].dist != "fixed"
     ]

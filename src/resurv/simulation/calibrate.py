@@ -51,16 +51,12 @@ from resurv.inference.provenance import source_digest as _source_digest
 from resurv.io.modelspec import ModelSpec
 from resurv.io.patient_data import PatientData
 from resurv.io.priors import PriorFile
-from resurv.io.study import Study, SurvivalStatistic
+from resurv.io.study import Study
 from resurv.models.built import BuiltModel, stacked_draws
 from resurv.models.summary_data import DESIGN_VARIABLES, build_survival_summary
 from resurv.models.survival import build_survival_patients, curves_from_posterior
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
-from resurv.statistics.cox import cox_two_arm
-from resurv.statistics.landmark import km_landmark
-from resurv.statistics.logrank import logrank_test
-from resurv.statistics.median import km_median
-from resurv.statistics.rmean import km_restricted_mean
+from resurv.statistics.published.base import TrialData
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -104,42 +100,12 @@ def targets_for(spec: ModelSpec) -> dict[str, Callable]:
 def reduce_trial(study: Study, endpoint: str, time_, event, arm) -> Study:
     """The study as a paper would have reported one simulated trial of its design.
 
-    Each published statistic of ``endpoint`` is recomputed with the paper's estimator; a median
-    (reached or not) becomes whichever the simulated KM curve gives.
+    Each published statistic of ``endpoint`` is recomputed with the paper's estimator (its
+    kind's ``reduce``, :mod:`resurv.statistics.published`); a median (reached or not) becomes
+    whichever the simulated KM curve gives. The study keeps the statistics of ``endpoint`` only.
     """
-    time_, event, arm = (np.asarray(x)[None, :] for x in (time_, event, arm))
-    med = km_median(time_, event, arm)
-    out = []
-    for s in study.survival_statistics(endpoint):
-        j = study.arm(s.arm).index if s.arm else None
-        if s.statistic in ("median", "median_not_reached"):
-            if med.reached[0, j]:
-                out.append(SurvivalStatistic(endpoint, "median", s.arm, float(med.median[0, j])))
-            else:
-                out.append(SurvivalStatistic(endpoint, "median_not_reached", s.arm))
-        elif s.statistic == "rmean":
-            est = km_restricted_mean(time_, event, arm)
-            se = float(est.se[0, j])
-            out.append(
-                dataclasses.replace(s, value=float(est.rmean[0, j]), spread=se if se > 0 else None)
-            )
-        elif s.statistic == "logrank":
-            lr = logrank_test(time_, event, arm == 1)
-            p = float(np.clip(lr.p_value[0], 1e-300, 1.0 - 1e-12))
-            better = None
-            if s.better_arm is not None:
-                better = study.arms[1 if lr.u[0] < 0 else 0].id
-            out.append(dataclasses.replace(s, p_value=p, better_arm=better))
-        elif s.statistic == "landmark":
-            lm = km_landmark(time_, event, s.t_months, arm)
-            value = float(np.clip(lm.survival[0, j], 1e-6, 1 - 1e-6))
-            out.append(dataclasses.replace(s, value=value, ci=None))
-        elif s.statistic == "hr":
-            cox = cox_two_arm(time_, event, arm == 1)
-            out.append(dataclasses.replace(s, value=float(np.exp(cox.log_hr[0])), ci=None))
-        elif s.statistic == "events":
-            n_events = int(np.sum(event[0][arm[0] == j]))
-            out.append(dataclasses.replace(s, value=n_events))
+    trial = TrialData(*(np.asarray(x)[None, :] for x in (time_, event, arm)))
+    out = [s.reduce(trial, study) for s in study.survival_statistics(endpoint)]
     return dataclasses.replace(study, survival=tuple(out))
 
 

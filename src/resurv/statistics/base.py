@@ -1,10 +1,11 @@
 """Reported statistics and the model-side building blocks of the summary-data likelihood.
 
 A paper reports statistics (medians, "median not reached", SPSS-style means, a log-rank p-value,
-landmark survival, a hazard ratio, event counts). The dataclasses below hold them as reported.
-Reported standard errors and confidence-interval limits are kept **only as posterior predictive
-check targets**: the summary likelihood never uses them as variances, because a reported SE is
-itself a noisy statistic of the same deaths (resurv statistical design, section 4). Every variance
+landmark survival, a hazard ratio, event counts); the records of
+:mod:`resurv.statistics.published` hold them as reported, one module per kind. Reported standard
+errors and confidence-interval limits are kept **only as posterior predictive check targets**:
+the summary likelihood never uses them as variances, because a reported SE is itself a noisy
+statistic of the same deaths (resurv statistical design, section 4). Every variance
 and covariance in the likelihood is the model-implied one.
 
 Model side. Every statistic X is, asymptotically, its model value plus a sum of martingale
@@ -22,7 +23,6 @@ Brookmeyer R, Crowley J. Biometrics 1982;38:29; Lakatos E. Biometrics 1988;44:22
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,17 +37,9 @@ from resurv.statistics.quadrature import GRADING_POWER, integrate, log_integrate
 
 __all__ = [
     "ArmInfluence",
-    "EventCount",
-    "HazardRatio",
-    "Landmark",
-    "LogRank",
-    "MedianNotReached",
-    "MedianReached",
     "ModelStatistic",
-    "ReportedStatistic",
     "SOFT_MIN_WIDTH",
     "SUMMARY_NODES",
-    "RestrictedMean",
     "SurvivalCurve",
     "TrialModel",
     "covariance_pieces",
@@ -60,161 +52,6 @@ def z_from_p(p_value: float) -> float:
     if not 0.0 < p_value <= 1.0:
         raise ValueError(f"p-value must be in (0, 1], got {p_value}")
     return float(stats.norm.isf(p_value / 2.0))
-
-
-# --------------------------------------------------------------------------------------------
-# Reported statistics
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MedianReached:
-    """A Kaplan–Meier median that was reached (T1); enters the likelihood as log(median).
-
-    ``ci_low``/``ci_high`` are check targets only, never used as a variance.
-    """
-
-    arm: int
-    value_months: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return f"log_median_arm{self.arm}"
-
-    def observed(self) -> float:
-        """Value on the likelihood scale: log of the median in months."""
-        return math.log(self.value_months)
-
-
-@dataclass(frozen=True)
-class MedianNotReached:
-    """The KM curve of ``arm`` stayed above ½ up to the arm's largest observed time (T2)."""
-
-    arm: int
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return f"median_not_reached_arm{self.arm}"
-
-
-@dataclass(frozen=True)
-class RestrictedMean:
-    """SPSS-style KM mean: the area under the KM curve up to the arm's largest observed time (T3).
-
-    ``reported_se`` (an SE, or an SD where a study says so) is a check target only: the
-    likelihood uses the model-implied variance, never the reported one.
-    """
-
-    arm: int
-    value_months: float
-    reported_se: float | None = None
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return f"restricted_mean_arm{self.arm}"
-
-    def observed(self) -> float:
-        """Value on the likelihood scale: the mean in months."""
-        return float(self.value_months)
-
-
-@dataclass(frozen=True)
-class LogRank:
-    """Two-sided log-rank test (T4); enters the likelihood as Z = U/√V, U = O₁ − E₁.
-
-    ``direction`` is the sign of U: +1 when the comparator arm (arm 1) had more deaths than
-    expected (did worse), −1 when it did better, ``None`` when the paper does not say (the
-    likelihood then mixes both signs: folded normal).
-    """
-
-    p_value: float
-    direction: int | None = None
-
-    def __post_init__(self):
-        if self.direction not in (None, 1, -1):
-            raise ValueError("direction must be +1, -1 or None")
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return "logrank_z"
-
-    @property
-    def folded(self) -> bool:
-        """True when the sign of Z is unknown."""
-        return self.direction is None
-
-    def observed(self) -> float:
-        """Z on the likelihood scale: signed when the direction is known, |Z| otherwise."""
-        z = z_from_p(self.p_value)
-        return z if self.direction is None else self.direction * z
-
-
-@dataclass(frozen=True)
-class Landmark:
-    """KM survival of ``arm`` at ``t_months`` (CI limits are check targets only)."""
-
-    arm: int
-    t_months: float
-    survival: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return f"landmark_arm{self.arm}_t{self.t_months:g}"
-
-    def observed(self) -> float:
-        """Value on the likelihood scale: the survival probability."""
-        return float(self.survival)
-
-
-@dataclass(frozen=True)
-class HazardRatio:
-    """Hazard ratio of arm 1 versus arm 0; enters as log HR (CI width is a check target only)."""
-
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return "log_hr"
-
-    def observed(self) -> float:
-        """Value on the likelihood scale: log HR."""
-        return math.log(self.value)
-
-
-@dataclass(frozen=True)
-class EventCount:
-    """Number of events observed in ``arm``; modelled as Poisson(expected events)."""
-
-    arm: int
-    events: int
-
-    @property
-    def label(self) -> str:
-        """Stable name of the statistic."""
-        return f"events_arm{self.arm}"
-
-
-ReportedStatistic = (
-    MedianReached
-    | MedianNotReached
-    | RestrictedMean
-    | LogRank
-    | Landmark
-    | HazardRatio
-    | EventCount
-)
 
 
 # --------------------------------------------------------------------------------------------

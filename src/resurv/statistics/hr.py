@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 
-from resurv.statistics.base import ArmInfluence, HazardRatio, ModelStatistic, TrialModel
+from resurv.statistics.base import ArmInfluence, ModelStatistic, TrialModel
 
 __all__ = [
     "influence",
@@ -137,7 +137,7 @@ def influence_table(trial: TrialModel, log_hr=None) -> dict[int, ArmInfluence]:
     return {0: ArmInfluence(sign=-1.0, log_abs=arm0), 1: ArmInfluence(sign=1.0, log_abs=arm1)}
 
 
-def model_statistic(trial: TrialModel, reported: HazardRatio | None = None) -> ModelStatistic:
+def model_statistic(trial: TrialModel, reported=None) -> ModelStatistic:
     """Mean and influence of a reported log hazard ratio."""
     log_hr = model_mean(trial)
     integrands = (

@@ -63,7 +63,7 @@ def km_landmark(time, event, t_star, arm=None) -> LandmarkEstimate:
 
 import pytensor.tensor as pt  # noqa: E402
 
-from resurv.statistics.base import ArmInfluence, Landmark, ModelStatistic, TrialModel  # noqa: E402
+from resurv.statistics.base import ArmInfluence, ModelStatistic, TrialModel  # noqa: E402
 
 __all__ += ["influence", "model_mean", "model_statistic"]
 
@@ -82,10 +82,10 @@ def influence(trial: TrialModel, arm: int, t_months) -> ArmInfluence:
     )
 
 
-def model_statistic(trial: TrialModel, reported: Landmark) -> ModelStatistic:
+def model_statistic(trial: TrialModel, reported) -> ModelStatistic:
     """Mean and influence of a reported landmark survival."""
     return ModelStatistic(
         label=reported.label,
-        mean=model_mean(trial, reported.arm, reported.t_months),
-        influence={reported.arm: influence(trial, reported.arm, reported.t_months)},
+        mean=model_mean(trial, reported.index, reported.t_months),
+        influence={reported.index: influence(trial, reported.index, reported.t_months)},
     )

@@ -39,21 +39,9 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from resurv.statistics import hr, landmark, logrank, median, notreached, rmean
-from resurv.statistics.base import (
-    SUMMARY_NODES,
-    EventCount,
-    HazardRatio,
-    Landmark,
-    LogRank,
-    MedianNotReached,
-    MedianReached,
-    ModelStatistic,
-    RestrictedMean,
-    TrialModel,
-    covariance_pieces,
-)
-from resurv.statistics.events import expected_events
+from resurv.statistics import notreached
+from resurv.statistics.base import SUMMARY_NODES, ModelStatistic, TrialModel, covariance_pieces
+from resurv.statistics.published import COUNT, FACTOR, KINDS, NORMAL
 
 __all__ = [
     "REPORTING_RESOLUTION",
@@ -65,42 +53,29 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_GAUSSIAN = (MedianReached, RestrictedMean, Landmark, HazardRatio, LogRank)
-#: Resolution of published values on the likelihood scale: log median and log HR to 0.1%
-#: (relative), mean to 0.01 month, survival to 0.001, Z to 0.001.
-REPORTING_RESOLUTION = {
-    MedianReached: 1e-3,
-    HazardRatio: 1e-3,
-    RestrictedMean: 1e-2,
-    Landmark: 1e-3,
-    LogRank: 1e-3,
-}
+#: Resolution of published values on the likelihood scale, by kind of the normal block (each
+#: kind's ``resolution``): log median and log HR to 0.1% (relative), mean to 0.01 month,
+#: survival to 0.001, Z to 0.001.
+REPORTING_RESOLUTION = {cls: cls.resolution for cls in KINDS.values() if cls.block == NORMAL}
 
 
 def structure_key(statistics: Sequence) -> tuple:
-    """What fixes the model graph: statistic kinds, arms, landmark times, log-rank folding.
+    """What fixes the model graph: each statistic's ``structure()`` (kind, arm, options).
 
     Two sets of statistics with the same key share one compiled model (only data differ).
     """
-    key = []
-    for s in _ordered(statistics):
-        if isinstance(s, Landmark):
-            key.append(("Landmark", s.arm, float(s.t_months)))
-        elif isinstance(s, LogRank):
-            key.append(("LogRank", s.folded))
-        elif isinstance(s, HazardRatio):
-            key.append(("HazardRatio",))
-        else:
-            key.append((type(s).__name__, s.arm))
-    return tuple(key)
+    return tuple(s.structure() for s in _ordered(statistics))
 
 
 def _ordered(statistics):
-    """Normal-block statistics first (log-rank last), then T2 and event counts."""
-    gaussian = [s for s in statistics if isinstance(s, _GAUSSIAN) and not isinstance(s, LogRank)]
-    gaussian += [s for s in statistics if isinstance(s, LogRank)]
-    rest = [s for s in statistics if not isinstance(s, _GAUSSIAN)]
-    return gaussian + sorted(rest, key=lambda s: (type(s).__name__, s.arm))
+    """Normal-block statistics first (the log-rank Z last), then factors and counts by kind, arm.
+
+    Within the normal block the given order is kept, except that kinds ``last_in_block`` go last.
+    """
+    gaussian = [s for s in statistics if s.block == NORMAL]
+    gaussian = sorted(gaussian, key=lambda s: s.last_in_block)
+    rest = [s for s in statistics if s.block != NORMAL]
+    return gaussian + sorted(rest, key=lambda s: (type(s).__name__, s.index))
 
 
 @dataclass
@@ -135,11 +110,11 @@ class SummaryLikelihood:
         values = {}
         if self.observed_data is not None:
             values[self.observed_data] = np.array(
-                [s.observed() for s in ordered if isinstance(s, _GAUSSIAN)], dtype=float
+                [s.observed() for s in ordered if s.block == NORMAL], dtype=float
             )
         if self.events_data is not None:
             values[self.events_data] = np.array(
-                [s.events for s in ordered if isinstance(s, EventCount)], dtype=np.int64
+                [s.observed() for s in ordered if s.block == COUNT], dtype=np.int64
             )
         return values
 
@@ -163,26 +138,14 @@ def model_statistics(
 
     ``horizons`` maps an arm to the horizon τ_j of its SPSS mean (its largest observed time).
     """
-    return [_model_statistic(trial, s, horizons or {}) for s in reported]
-
-
-def _model_statistic(trial, s, horizons) -> ModelStatistic:
-    if isinstance(s, MedianReached):
-        return median.model_statistic(trial, s)
-    if isinstance(s, RestrictedMean):
-        return rmean.model_statistic(trial, s, horizons[s.arm])
-    if isinstance(s, Landmark):
-        return landmark.model_statistic(trial, s)
-    if isinstance(s, HazardRatio):
-        return hr.model_statistic(trial, s)
-    return logrank.model_statistic(trial, s)
+    return [s.model_statistic(trial, horizons or {}) for s in reported]
 
 
 def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic], reported=None):
     """Mean vector and model-implied covariance matrix of the normal block.
 
     The diagonal gets the variance of the reporting resolution δ²/12 of each statistic
-    (:data:`REPORTING_RESOLUTION`, on the likelihood scale): published values are rounded, and
+    (its kind's ``resolution``, on the likelihood scale): published values are rounded, and
     without it the matrix is singular where the model variance underflows (a landmark far in the
     tail) or where two statistics are almost collinear (log-rank Z and log HR under PH).
     """
@@ -191,7 +154,7 @@ def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic], rep
     if reported is None:
         floor = np.zeros(len(model_stats))
     else:
-        floor = np.array([REPORTING_RESOLUTION[type(s)] ** 2 / 12.0 for s in reported])
+        floor = np.array([s.resolution**2 / 12.0 for s in reported])
     return mean, cov + np.diag(floor)
 
 
@@ -266,30 +229,28 @@ def add_summary_likelihood(
         influence=influence,
     )
     ordered = _ordered(statistics)
-    arms_with_median = {s.arm for s in ordered if isinstance(s, MedianReached)}
-    not_reached = [s for s in ordered if isinstance(s, MedianNotReached)]
-    if arms_with_median & {s.arm for s in not_reached}:
-        raise ValueError("an arm cannot report both a reached and a not-reached median")
-    gaussian = [s for s in ordered if isinstance(s, _GAUSSIAN)]
-    events = [s for s in ordered if isinstance(s, EventCount)]
+    for s in ordered:
+        for other in ordered:
+            if s.conflict(other) is not None:
+                raise ValueError(f"contradictory statistics: {s.label} and {other.label}")
+    gaussian = [s for s in ordered if s.block == NORMAL]
+    factors = [s for s in ordered if s.block == FACTOR]
+    counts = [s for s in ordered if s.block == COUNT]
     result = SummaryLikelihood(
         name=name,
         structure=structure_key(statistics),
         gaussian_labels=[s.label for s in gaussian],
         observed_data=f"{name}_summary_observed" if gaussian else None,
-        folded_logrank=bool(gaussian) and isinstance(gaussian[-1], LogRank) and gaussian[-1].folded,
-        events_data=f"{name}_events_observed" if events else None,
-        events_arms=[s.arm for s in events],
+        folded_logrank=bool(gaussian) and gaussian[-1].folded,
+        events_data=f"{name}_events_observed" if counts else None,
+        events_arms=[s.index for s in counts],
     )
     values = result.data_values(statistics)
     if observed_values:
         values.update({k: np.asarray(v) for k, v in observed_values.items()})
 
-    horizon_arms = sorted(
-        {s.arm for s in ordered if isinstance(s, MedianNotReached | RestrictedMean)}
-    )
     horizons = {}
-    for arm in horizon_arms:
+    for arm in sorted({s.index for s in ordered if s.needs_horizon}):
         horizons[arm] = _horizon(name, trial, arm)
         result.horizon_names[arm] = f"{name}_horizon_arm{arm}"
         result.loglik_terms.append(f"{name}_horizon_logp_arm{arm}")
@@ -304,20 +265,19 @@ def add_summary_likelihood(
         pm.Potential(f"{name}_summary_loglik", pt.sum(pieces))
         result.loglik_terms.append(f"{name}_summary_loglik")
         for k, s in enumerate(gaussian):
-            if isinstance(s, MedianReached):
-                term = f"{name}_median_support_arm{s.arm}"
-                pm.Potential(term, median.log_support_factor(trial, s.arm, pt.exp(observed[k])))
+            for term, value in s.observed_terms(name, trial, observed[k]):
+                pm.Potential(term, value)
                 result.loglik_terms.append(term)
 
-    for s in not_reached:
-        term = f"{name}_not_reached_arm{s.arm}"
-        pm.Potential(term, notreached.log_not_reached_factor(trial, s.arm, horizons[s.arm]))
-        result.loglik_terms.append(term)
+    for s in factors:
+        for term, value in s.factor_terms(name, trial, horizons):
+            pm.Potential(term, value)
+            result.loglik_terms.append(term)
 
-    if events:
-        counts = pm.Data(result.events_data, values[result.events_data])
-        expected = pt.stack([expected_events(trial, arm) for arm in result.events_arms])
-        pm.Poisson(f"{name}_events", mu=expected, observed=counts)
+    if counts:
+        observed_counts = pm.Data(result.events_data, values[result.events_data])
+        expected = pt.stack([s.expected_count(trial) for s in counts])
+        pm.Poisson(f"{name}_events", mu=expected, observed=observed_counts)
         result.loglik_terms.append(f"{name}_events")
 
     logger.debug("summary likelihood %s: %s", name, result)

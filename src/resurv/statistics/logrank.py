@@ -111,7 +111,7 @@ def logrank_test(time, event, arm) -> LogrankEstimate:
 
 import pytensor.tensor as pt  # noqa: E402
 
-from resurv.statistics.base import ArmInfluence, LogRank, ModelStatistic, TrialModel  # noqa: E402
+from resurv.statistics.base import ArmInfluence, ModelStatistic, TrialModel  # noqa: E402
 
 __all__ += ["expected_score", "influence", "log_variance", "model_mean", "model_statistic"]
 
@@ -242,7 +242,7 @@ def influence_table(trial: TrialModel) -> dict[int, ArmInfluence]:
     return {0: ArmInfluence(sign=-1.0, log_abs=arm0), 1: ArmInfluence(sign=1.0, log_abs=arm1)}
 
 
-def model_statistic(trial: TrialModel, reported: LogRank | None = None) -> ModelStatistic:
+def model_statistic(trial: TrialModel, reported=None) -> ModelStatistic:
     """Mean and influence of the log-rank Z (Z > 0 when arm 1 had more deaths than expected)."""
     integrands = influence(trial) if trial.influence == "full" else influence_table(trial)
     return ModelStatistic(label="logrank_z", mean=model_mean(trial), influence=integrands)

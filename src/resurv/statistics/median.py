@@ -127,7 +127,6 @@ from pytensor.gradient import disconnected_grad  # noqa: E402
 
 from resurv.statistics.base import (  # noqa: E402
     ArmInfluence,
-    MedianReached,
     ModelStatistic,
     TrialModel,
 )
@@ -234,15 +233,15 @@ def small_sample_shift(trial: TrialModel, arm: int):
     return weight * (curvature + discreteness)
 
 
-def model_statistic(trial: TrialModel, reported: MedianReached) -> ModelStatistic:
+def model_statistic(trial: TrialModel, reported) -> ModelStatistic:
     """Mean and influence of a reported (reached) median.
 
     The mean is log m_j plus its small-sample shift (:func:`small_sample_shift`).
     """
     return ModelStatistic(
         label=reported.label,
-        mean=model_mean(trial, reported.arm) + small_sample_shift(trial, reported.arm),
-        influence={reported.arm: influence(trial, reported.arm)},
+        mean=model_mean(trial, reported.index) + small_sample_shift(trial, reported.index),
+        influence={reported.index: influence(trial, reported.index)},
     )
 
 

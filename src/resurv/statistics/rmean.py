@@ -103,7 +103,6 @@ from resurv.statistics import followup  # noqa: E402
 from resurv.statistics.base import (  # noqa: E402
     ArmInfluence,
     ModelStatistic,
-    RestrictedMean,
     TrialModel,
 )
 
@@ -334,7 +333,7 @@ def conditional_area_moments(trial: TrialModel, arm: int, largest_time_months):
 
 
 def model_statistic(
-    trial: TrialModel, reported: RestrictedMean, horizon_months, *, largest_time: bool = True
+    trial: TrialModel, reported, horizon_months, *, largest_time: bool = True
 ) -> ModelStatistic:
     """Mean, variance and influence of a reported SPSS-style mean with horizon τ_j.
 
@@ -347,19 +346,19 @@ def model_statistic(
     built into the matrix so that it stays positive definite (:class:`ModelStatistic`,
     ``covariance_with``; docs/statistics.md, T3).
     """
-    arm_influence = influence(trial, reported.arm, horizon_months)
+    arm_influence = influence(trial, reported.index, horizon_months)
     if not largest_time:
         return ModelStatistic(
             label=reported.label,
-            mean=model_mean(trial, reported.arm, horizon_months),
-            influence={reported.arm: arm_influence},
+            mean=model_mean(trial, reported.index, horizon_months),
+            influence={reported.index: arm_influence},
         )
-    area = conditional_area(trial, reported.arm, horizon_months)
+    area = conditional_area(trial, reported.index, horizon_months)
     arm_influence.products_with = area.influence_products
     return ModelStatistic(
         label=reported.label,
         mean=area.mean,
-        influence={reported.arm: arm_influence},
+        influence={reported.index: arm_influence},
         variance=area.variance,
         covariance_with=area.covariance,
     )

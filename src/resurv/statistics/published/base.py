@@ -1,0 +1,365 @@
+"""What every kind of published statistic declares, and the helpers its module uses.
+
+A published statistic is a record (a frozen dataclass, subclass of :class:`Published`) holding
+the values as the paper printed them, the arm they belong to (``arm``: its id in the study
+file, ``index``: 0 reference, 1 comparator) and the sentence they came from. Its class says
+everything else about the kind:
+
+* **study-file schema**: ``statistic`` (the value of the ``statistic`` key), ``required`` and
+  ``optional`` keys, :meth:`Published.parse` (every validation rule), the position of the kind
+  in lists of kinds (``position``), and :meth:`Published.conflict` for contradictions between
+  records (a median reached and not reached in the same arm);
+* **model side**: its block of the summary likelihood (``block``: the joint normal
+  :data:`NORMAL`, an own factor :data:`FACTOR`, or a Poisson count :data:`COUNT`), whether it
+  needs the arm's latent largest observed time (``needs_horizon``), the compile-key part
+  :meth:`Published.structure`, its value on the likelihood scale :meth:`Published.observed`
+  and the reporting resolution (``resolution``), its model value and influence function
+  :meth:`Published.model_statistic`, and the extra terms it adds
+  (:meth:`Published.observed_terms`, :meth:`Published.factor_terms`,
+  :meth:`Published.expected_count`);
+* **the paper's estimator** on patient data (:class:`Estimator`): how a simulated trial reports
+  it (:meth:`Published.reduce`; a kind may return a record of another kind) and its posterior
+  predictive check rows (:meth:`Published.check_rows`);
+* **its words**: :meth:`Published.describe`, the value as a report prints it.
+
+The summary likelihood (:mod:`resurv.statistics.likelihood`), the summary-data model builder,
+the predictive checks (:mod:`resurv.checks.ppc_survival`) and the calibration loop
+(:mod:`resurv.simulation.calibrate`) call these methods and never branch on the kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+from scipy import stats
+
+from resurv.models.built import PublishedValue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from resurv.io.study import Arm, Study
+    from resurv.io.tables import TableReader
+    from resurv.statistics.base import ModelStatistic, TrialModel
+
+__all__ = [
+    "COUNT",
+    "FACTOR",
+    "NORMAL",
+    "CheckRows",
+    "Estimator",
+    "Published",
+    "Replicates",
+    "TrialData",
+    "arm_ref",
+    "common_fields",
+    "printed_decimals",
+    "read_ci",
+    "read_p_value",
+    "read_positive_value",
+    "rounded",
+    "signed_z",
+]
+
+#: Block of the summary likelihood: one joint normal over the trial's statistics.
+NORMAL = "normal"
+#: Block of the summary likelihood: the statistic is its own factor (a potential).
+FACTOR = "factor"
+#: Block of the summary likelihood: a count, Poisson(expected count).
+COUNT = "count"
+
+
+# --------------------------------------------------------------------------------------------
+# The paper's estimators
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A paper's estimator on patient data, ``function(time, event, arm)``, vectorized over trials.
+
+    ``name`` identifies it: the predictive checks and the reduction of a simulated trial compute
+    each estimator once per trial set and share the result between the kinds that read it
+    (a reached and a not-reached median read the same KM median).
+    """
+
+    name: str
+    function: Callable[[Any, Any, Any], Any]
+
+    def __call__(self, time, event, arm):
+        """The estimate on trials of shape (R, n) (or one trial of shape (n,))."""
+        return self.function(time, event, arm)
+
+
+@dataclass
+class TrialData:
+    """One trial's patient data as arrays of shape (1, n), with each estimator computed once."""
+
+    time: np.ndarray
+    event: np.ndarray
+    arm: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def estimate(self, estimator: Estimator):
+        """The estimator's result on this trial (computed on first use)."""
+        if estimator.name not in self._cache:
+            self._cache[estimator.name] = estimator(self.time, self.event, self.arm)
+        return self._cache[estimator.name]
+
+
+class Replicates(Protocol):
+    """Replicate trials of a posterior, one per draw, shared by every check row of a study.
+
+    ``get("curves", posterior)`` and ``get("trials", posterior, rng)`` give the draws' curves
+    and the simulated trials; ``estimate(estimator, posterior, rng)`` an estimator's result on
+    them (arrays of shape (R, …), one row per draw). ``spec`` is the model.
+    """
+
+    spec: Any
+
+    def get(self, name: str, posterior, rng=None): ...  # noqa: D102
+
+    def estimate(self, estimator: Estimator, posterior, rng=None): ...  # noqa: D102
+
+
+# --------------------------------------------------------------------------------------------
+# Study-file helpers
+# --------------------------------------------------------------------------------------------
+
+
+def arm_ref(reader: TableReader, key: str, arms: Mapping[str, Arm]) -> str | None:
+    """The arm id under ``key`` (None when absent); an unknown id is refused."""
+    value = reader.string(key, None)
+    if value is None:
+        return value
+    if value not in arms:
+        raise reader.fail(key, f"unknown arm '{value}'; arms are {', '.join(arms)}")
+    return value
+
+
+def read_positive_value(reader: TableReader) -> float | None:
+    """``value``, which must be > 0 (None when absent)."""
+    value = reader.number("value", None)
+    if value is not None and value <= 0:
+        raise reader.fail("value", f"must be > 0; got {value}")
+    return value
+
+
+def read_p_value(reader: TableReader) -> float | None:
+    """``p_value``, strictly between 0 and 1 (None when absent)."""
+    p_value = reader.number("p_value", None)
+    if p_value is not None and not 0 < p_value < 1:
+        raise reader.fail("p_value", f"must be strictly between 0 and 1; got {p_value}")
+    return p_value
+
+
+def read_ci(reader: TableReader, value, positive: bool = True) -> tuple[float, float] | None:
+    """``ci`` = [lower, upper] containing ``value`` (None when absent)."""
+    if not reader.has("ci"):
+        return None
+    ci_list = reader.numbers("ci", positive=positive)
+    if len(ci_list) != 2 or not ci_list[0] < ci_list[1]:
+        raise reader.fail("ci", "must be [lower, upper] with lower < upper")
+    if value is not None and not ci_list[0] <= value <= ci_list[1]:
+        raise reader.fail(
+            "ci", f"[{ci_list[0]}, {ci_list[1]}] does not contain the estimate {value}"
+        )
+    return (ci_list[0], ci_list[1])
+
+
+def common_fields(reader: TableReader) -> dict:
+    """The fields every record has: ``endpoint`` and ``quote``."""
+    return {"endpoint": reader.string("endpoint"), "quote": reader.string("quote", "")}
+
+
+# --------------------------------------------------------------------------------------------
+# Predictive-check helpers
+# --------------------------------------------------------------------------------------------
+
+#: Φ⁻¹(0.975).
+Z975 = float(stats.norm.isf(0.025))
+
+
+def printed_decimals(value: float) -> int:
+    """Decimals of a number as written (34.9 → 1, 0.217 → 3, 5 → 0).
+
+    Trailing zeros are lost when the study file stores a float ("0.20" reads as 0.2), so the
+    printed precision may be read coarser than it was: the comparison is then conservative.
+    """
+    text = np.format_float_positional(float(value), trim="-")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def signed_z(p_value, direction):
+    """Signed log-rank Z = sign(O₁ − E₁) · Φ⁻¹(1 − p/2); 0 when U = 0, nan when p is nan."""
+    with np.errstate(divide="ignore"):
+        magnitude = stats.norm.isf(np.asarray(p_value, dtype=float) / 2.0)
+    sign = np.asarray(direction, dtype=float)
+    return np.where(sign == 0, np.where(np.isnan(magnitude), np.nan, 0.0), sign * magnitude)
+
+
+def rounded(fn, value):
+    """``fn``'s draws rounded to the decimals ``value`` was printed with."""
+    decimals = printed_decimals(value)
+    return lambda post, rng: np.round(fn(post, rng), decimals)
+
+
+class CheckRows:
+    """The :class:`~resurv.models.built.PublishedValue` rows of one published statistic.
+
+    ``index`` and ``label`` are those of the record's arm (None and ``"between arms"`` for a
+    statistic between arms); row names are ``{endpoint}_{name}``.
+    """
+
+    def __init__(self, record: Published, study: Study, replicates: Replicates, endpoint: str):
+        self.arm = study.arm(record.arm) if record.arm is not None else None
+        self.index = self.arm.index if self.arm is not None else None
+        self.label = self.arm.label if self.arm is not None else "between arms"
+        self.replicates = replicates
+        self.endpoint = endpoint
+        self.rows: list[PublishedValue] = []
+
+    def add(self, name, published, predictive, model=None, note="", **kw) -> None:
+        """Add a row; without a ``model`` counterpart, the predictive draws serve as one."""
+        if model is None:
+
+            def model(post):
+                return predictive(post, None)
+
+            note = (note + "; " if note else "") + (
+                "design-dependent: the posterior counterpart is the predictive distribution"
+            )
+        self.rows.append(
+            PublishedValue(
+                f"{self.endpoint}_{name}",
+                self.label,
+                float(published),
+                model,
+                predictive,
+                note,
+                **kw,
+            )
+        )
+
+    def column(self, estimator: Estimator, attr: str, scale: float = 1.0):
+        """Predictive draws: the arm's column of an estimator's result on the replicates, scaled."""
+        j, reps = self.index, self.replicates
+        return lambda p, r: scale * getattr(reps.estimate(estimator, p, r), attr)[:, j]
+
+
+# --------------------------------------------------------------------------------------------
+# The kind interface
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Published:
+    """A published survival statistic; subclasses are the kinds (one module each).
+
+    Fields common to every kind: ``arm`` (the arm id in the study file; None for a statistic
+    between arms), ``endpoint`` and ``quote``. A kind about one arm also has ``index``, the
+    arm's index (0 reference, 1 comparator), as its first field.
+    """
+
+    #: Value of the ``statistic`` key in the study file.
+    statistic: ClassVar[str]
+    #: Keys the study file must give (besides endpoint, statistic and quote).
+    required: ClassVar[tuple[str, ...]] = ()
+    #: Keys the study file may give.
+    optional: ClassVar[tuple[str, ...]] = ()
+    #: Place of the kind in lists of kinds (the study-file schema's choices).
+    position: ClassVar[int] = 1000
+    #: Block of the summary likelihood: :data:`NORMAL`, :data:`FACTOR` or :data:`COUNT`.
+    block: ClassVar[str] = NORMAL
+    #: Normal block: placed after every other statistic (the log-rank Z, possibly folded).
+    last_in_block: ClassVar[bool] = False
+    #: Needs the arm's latent largest observed time τ_j (the horizon of T2 and T3).
+    needs_horizon: ClassVar[bool] = False
+    #: Normal block: resolution of printed values on the likelihood scale (δ, rounding
+    #: variance δ²/12 on the diagonal).
+    resolution: ClassVar[float] = 0.0
+
+    arm: str | None = None
+    endpoint: str = ""
+    quote: str = ""
+
+    # --- study file ---
+
+    @classmethod
+    def parse(cls, reader: TableReader, arms: Mapping[str, Arm]) -> Published:
+        """The record of one ``[[survival]]`` table (keys already restricted and present)."""
+        raise NotImplementedError
+
+    def key(self) -> tuple:
+        """What no two records of a study may share (a repeat is refused)."""
+        return (self.endpoint, self.statistic, self.arm)
+
+    def conflict(self, other: Published) -> str | None:
+        """Why this record and ``other`` cannot both be published, or None.
+
+        The sentence may hold ``{other}``, the place of the other record.
+        """
+        return None
+
+    # --- summary likelihood ---
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic."""
+        raise NotImplementedError
+
+    def structure(self) -> tuple:
+        """What the record fixes of the model graph (part of the compile key)."""
+        return (type(self).__name__, self.index)
+
+    @property
+    def folded(self) -> bool:
+        """Normal block: True when only |x| is known (the likelihood mixes both signs)."""
+        return False
+
+    def observed(self) -> float:
+        """The value on the likelihood scale (normal block) or the count (count block)."""
+        raise NotImplementedError
+
+    def model_statistic(self, trial: TrialModel, horizons: Mapping) -> ModelStatistic:
+        """Normal block: model value x(θ) and influence integrands.
+
+        ``horizons`` maps an arm index to its latent largest observed time τ_j.
+        """
+        raise NotImplementedError
+
+    def observed_terms(self, name: str, trial: TrialModel, observed) -> list[tuple[str, Any]]:
+        """Normal block: extra log-likelihood terms ``(name, expression)`` given the value."""
+        return []
+
+    def factor_terms(self, name: str, trial: TrialModel, horizons: Mapping) -> list:
+        """Factor block: the log-likelihood terms ``(name, expression)``."""
+        raise NotImplementedError
+
+    def expected_count(self, trial: TrialModel):
+        """Count block: the expected count (Poisson mean)."""
+        raise NotImplementedError
+
+    def observed_event_time(self) -> float | None:
+        """A time (months) at which the statistic says an event was observed, or None.
+
+        The follow-up must extend beyond it (a reached KM median is the time of an event).
+        """
+        return None
+
+    # --- simulation and checks ---
+
+    def reduce(self, trial: TrialData, study: Study) -> Published:
+        """The record a paper would print for this statistic of a simulated trial."""
+        raise NotImplementedError
+
+    def describe(self, study: Study) -> str:
+        """The published value in words, as the report's table of published numbers prints it."""
+        return self.statistic
+
+    def check_rows(
+        self, study: Study, replicates: Replicates, endpoint: str
+    ) -> list[PublishedValue]:
+        """The posterior predictive check rows of the statistic."""
+        raise NotImplementedError
