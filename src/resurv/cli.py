@@ -323,10 +323,78 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     p.set_defaults(func=cmd_run)
 
-    from resurv.io.elicit import add_elicit_parser
-
-    add_elicit_parser(sub)
+    _add_elicit_parser(sub)
     return parser
+
+
+def cmd_elicit(args) -> int:
+    """Run ``resurv elicit KIND ...`` or ``resurv elicit --curves PRIORS --model M --png OUT``."""
+    from resurv.io.elicit import elicit, prior_entry_toml, prior_predictive_curves
+
+    if args.ess:
+        from resurv.checks.prior_ess import ess_table
+        from resurv.io.priors import load_priors
+
+        table = ess_table(load_priors(args.ess))
+        table = table[table["scale"] != ""].drop(columns="source")
+        sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.1f}") + "\n")
+        return 0
+    if args.curves:
+        if not (args.model and args.png):
+            raise InputError(None, "--curves", "needs --model and --png")
+        prior_predictive_curves(
+            args.curves, args.model, args.png, n_draws=args.draws, seed=args.seed
+        )
+        if not args.quiet:
+            sys.stdout.write(f"wrote {args.png}\n")
+        return 0
+    if args.kind is None or args.upper is None:
+        raise InputError(None, "kind", "give KIND and --upper (or --curves PRIORS)")
+    result = elicit(
+        args.kind,
+        upper=args.upper,
+        lower=args.lower,
+        center=args.center,
+        mass=args.mass,
+        unit=args.unit,
+    )
+    text = prior_entry_toml(args.endpoint, args.parameter, result.spec)
+    if args.out:
+        with open(args.out, "a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+    sys.stdout.write(text)
+    return 0
+
+
+def _add_elicit_parser(sub) -> argparse.ArgumentParser:
+    """Add the ``elicit`` subcommand to the command line's subparsers."""
+    from resurv.io.elicit import ELICITORS
+
+    p = sub.add_parser(
+        "elicit",
+        help="turn 'median 36 months, 90%% sure between 20 and 60' into a prior-file entry",
+        description="Maximum-entropy elicitation (PreliZ maxent) written as a prior-file entry; "
+        "or, with --curves, a plot of the survival curves a prior file implies for a model.",
+    )
+    p.add_argument("kind", nargs="?", choices=list(ELICITORS), help="lognormal, ratio or beta")
+    p.add_argument("--center", type=float, help="median (lognormal), ratio, or mean (beta)")
+    p.add_argument("--lower", type=float, help="lower end (omit for 'sure below UPPER')")
+    p.add_argument("--upper", type=float, help="upper end of the interval")
+    p.add_argument("--mass", type=float, default=0.9, help="probability of the interval (0.9)")
+    p.add_argument("--unit", default="", help="unit for the source text, e.g. months")
+    p.add_argument("--endpoint", default="os", help="endpoint table of the entry (default os)")
+    p.add_argument("--parameter", default="median_reference", help="parameter of the entry")
+    p.add_argument("--out", help="append the entry to this prior file")
+    p.add_argument("--curves", metavar="PRIORS", help="plot prior predictive survival curves")
+    p.add_argument(
+        "--ess", metavar="PRIORS", help="print each prior's ESS (moment and ELIR methods)"
+    )
+    p.add_argument("--model", help="survival model file for --curves")
+    p.add_argument("--png", help="output PNG for --curves")
+    p.add_argument("--draws", type=int, default=2000, help="prior draws for --curves")
+    p.add_argument("--seed", type=int, default=1, help="seed for --curves")
+    p.set_defaults(func=cmd_elicit)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -253,7 +253,7 @@ def test_spss_mean_inner_products_on_its_grid_match_the_quadrature():
     """⟨a, a⟩ and ⟨a, a_Z⟩ of the T3 integrand: trapezoid on the conditional grid vs quadrature.
 
     The quadrature (Gauss–Legendre with spectral tail integrals) is itself checked against
-    scipy.integrate.quad (tests/terms/test_summary_likelihood.py). Over random curves (Weibull
+    scipy.integrate.quad (tests/statistics/test_summary_likelihood.py). Over random curves (Weibull
     shapes 0.3-4) and designs around the bundled study, the largest observed time at random
     quantiles of its law.
     """

@@ -23,10 +23,8 @@ Every entry is written as TOML with a ``source`` line that says how it was elici
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +36,6 @@ from resurv.io.priors import DISTRIBUTIONS, PriorSpec
 __all__ = [
     "ELICITORS",
     "Elicited",
-    "add_elicit_parser",
     "elicit",
     "prior_entry_toml",
     "prior_predictive_curves",
@@ -134,23 +131,37 @@ def _beta(center, lower, upper, mass) -> PriorSpec:
     return PriorSpec("beta", {"alpha": float(dist.alpha), "beta": float(dist.beta)})
 
 
-#: kind -> (function, name of the centre, what it is for)
-ELICITORS = {
-    "lognormal": (_lognormal, "median", "medians (months) and shapes"),
-    "ratio": (_ratio, "ratio", "normal prior on log HR or log time ratio, stated as a ratio"),
-    "beta": (_beta, "mean", "probabilities"),
-}
-
-
-def _achieved(spec: PriorSpec, kind: str, lower, upper) -> tuple[float, float | None]:
+def _achieved_ratio(spec: PriorSpec, lower, upper) -> tuple[float, float]:
+    """Mass of a normal prior on the log ratio on [lower, upper] (ratio scale), and e^median."""
     frozen = spec.scipy_frozen()
-    if kind == "ratio":
-        low = -np.inf if lower is None else math.log(lower)
-        mass = frozen.cdf(math.log(upper)) - frozen.cdf(low)
-        return float(mass), float(math.exp(frozen.median()))
-    mass = frozen.cdf(upper) - frozen.cdf(lower or 0.0)
-    center = frozen.median() if kind == "lognormal" else frozen.mean()
-    return float(mass), float(center)
+    low = -np.inf if lower is None else math.log(lower)
+    mass = frozen.cdf(math.log(upper)) - frozen.cdf(low)
+    return float(mass), float(math.exp(frozen.median()))
+
+
+def _achieved_median(spec: PriorSpec, lower, upper) -> tuple[float, float]:
+    """Mass on [lower, upper] and the median."""
+    frozen = spec.scipy_frozen()
+    return float(frozen.cdf(upper) - frozen.cdf(lower or 0.0)), float(frozen.median())
+
+
+def _achieved_mean(spec: PriorSpec, lower, upper) -> tuple[float, float]:
+    """Mass on [lower, upper] and the mean."""
+    frozen = spec.scipy_frozen()
+    return float(frozen.cdf(upper) - frozen.cdf(lower or 0.0)), float(frozen.mean())
+
+
+#: kind -> (function, name of the centre, what it is for, what it achieves: (mass, centre))
+ELICITORS = {
+    "lognormal": (_lognormal, "median", "medians (months) and shapes", _achieved_median),
+    "ratio": (
+        _ratio,
+        "ratio",
+        "normal prior on log HR or log time ratio, stated as a ratio",
+        _achieved_ratio,
+    ),
+    "beta": (_beta, "mean", "probabilities", _achieved_mean),
+}
 
 
 def elicit(
@@ -185,13 +196,13 @@ def elicit(
     """
     if kind not in ELICITORS:
         raise ElicitationError(None, "kind", f"must be one of {', '.join(ELICITORS)}; got {kind}")
-    fn, center_name, _ = ELICITORS[kind]
+    fn, center_name, _, achieved = ELICITORS[kind]
     spec = fn(center, lower, upper, mass)
     u = f" {unit}" if unit else ""
     said = f"{center_name} {center:g}{u}, " if center is not None else ""
     where = f"between {lower:g} and {upper:g}" if lower is not None else f"below {upper:g}"
     statement = f"{said}{100 * mass:g}% sure it is {where}{u}"
-    achieved_mass, achieved_center = _achieved(spec, kind, lower, upper)
+    achieved_mass, achieved_center = achieved(spec, lower, upper)
     if abs(achieved_mass - mass) > 0.005:
         raise ElicitationError(
             None,
@@ -305,69 +316,3 @@ def prior_predictive_curves(
     fig.savefig(out_png, dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return out
-
-
-def cmd_elicit(args) -> int:
-    """Run ``resurv elicit KIND ...`` or ``resurv elicit --curves PRIORS --model M --png OUT``."""
-    if args.ess:
-        from resurv.checks.prior_ess import ess_table
-        from resurv.io.priors import load_priors
-
-        table = ess_table(load_priors(args.ess))
-        table = table[table["scale"] != ""].drop(columns="source")
-        sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.1f}") + "\n")
-        return 0
-    if args.curves:
-        if not (args.model and args.png):
-            raise InputError(None, "--curves", "needs --model and --png")
-        prior_predictive_curves(
-            args.curves, args.model, args.png, n_draws=args.draws, seed=args.seed
-        )
-        if not args.quiet:
-            sys.stdout.write(f"wrote {args.png}\n")
-        return 0
-    if args.kind is None or args.upper is None:
-        raise InputError(None, "kind", "give KIND and --upper (or --curves PRIORS)")
-    result = elicit(
-        args.kind,
-        upper=args.upper,
-        lower=args.lower,
-        center=args.center,
-        mass=args.mass,
-        unit=args.unit,
-    )
-    text = prior_entry_toml(args.endpoint, args.parameter, result.spec)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as fh:
-            fh.write("\n" + text)
-    sys.stdout.write(text)
-    return 0
-
-
-def add_elicit_parser(sub) -> argparse.ArgumentParser:
-    """Add the ``elicit`` subcommand to the command line's subparsers."""
-    p = sub.add_parser(
-        "elicit",
-        help="turn 'median 36 months, 90%% sure between 20 and 60' into a prior-file entry",
-        description="Maximum-entropy elicitation (PreliZ maxent) written as a prior-file entry; "
-        "or, with --curves, a plot of the survival curves a prior file implies for a model.",
-    )
-    p.add_argument("kind", nargs="?", choices=list(ELICITORS), help="lognormal, ratio or beta")
-    p.add_argument("--center", type=float, help="median (lognormal), ratio, or mean (beta)")
-    p.add_argument("--lower", type=float, help="lower end (omit for 'sure below UPPER')")
-    p.add_argument("--upper", type=float, help="upper end of the interval")
-    p.add_argument("--mass", type=float, default=0.9, help="probability of the interval (0.9)")
-    p.add_argument("--unit", default="", help="unit for the source text, e.g. months")
-    p.add_argument("--endpoint", default="os", help="endpoint table of the entry (default os)")
-    p.add_argument("--parameter", default="median_reference", help="parameter of the entry")
-    p.add_argument("--out", help="append the entry to this prior file")
-    p.add_argument("--curves", metavar="PRIORS", help="plot prior predictive survival curves")
-    p.add_argument(
-        "--ess", metavar="PRIORS", help="print each prior's ESS (moment and ELIR methods)"
-    )
-    p.add_argument("--model", help="survival model file for --curves")
-    p.add_argument("--png", help="output PNG for --curves")
-    p.add_argument("--draws", type=int, default=2000, help="prior draws for --curves")
-    p.add_argument("--seed", type=int, default=1, help="seed for --curves")
-    p.set_defaults(func=cmd_elicit)
-    return p

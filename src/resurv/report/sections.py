@@ -27,23 +27,6 @@ __all__ = [
 ]
 
 
-def _published_text(s, study) -> str:
-    if s.statistic == "median":
-        return f"median {s.value} months"
-    if s.statistic == "median_not_reached":
-        return "median not reached"
-    if s.statistic == "rmean":
-        return f"mean {s.value} ± {s.spread} ({s.spread_kind}) months"
-    if s.statistic == "logrank":
-        side = f", {study.arm(s.better_arm).label} better" if s.better_arm else ""
-        return f"log-rank P = {s.p_value}" + (side or ", direction not stated")
-    if s.statistic == "landmark":
-        return f"S({s.t_months}) = {s.value}"
-    if s.statistic == "hr":
-        return f"HR {s.value}"
-    return f"{s.value} {s.statistic}"
-
-
 def study_section(study) -> Section:
     """The study, its arms and every published number with the sentence it came from."""
     sec = Section("The study and its published values")
@@ -69,7 +52,7 @@ def study_section(study) -> Section:
             {
                 "endpoint": s.endpoint,
                 "arm": study.arm(s.arm).label if s.arm else "between arms",
-                "published": _published_text(s, study),
+                "published": s.describe(study),
                 "quote": s.quote,
             }
         )

@@ -176,7 +176,7 @@ def influence(trial: TrialModel) -> dict[int, ArmInfluence]:
 
     The table of the statistical design gives U's martingale integrands a₁ = π₀/(π₀+π₁),
     a₀ = −π₁/(π₀+π₁). Two first-order terms are missing from it when E[U] ≠ 0 (checked by
-    simulation, tests/terms/test_influence_model.py): U's compensator ∫ ψ(Y₀, Y₁) du,
+    simulation, tests/statistics/test_influence_model.py): U's compensator ∫ ψ(Y₀, Y₁) du,
     ψ = Y₀Y₁(h₁ − h₀)/(Y₀+Y₁), moves with the at-risk counts, and the test's variance V̂ is
     random too. The at-risk count moves as δY_j(u) = −π_j(u) ∫₀^u (dM_j + dM_j^c)/π_j (deaths
     and censoring; the KM-type representation of Y_j/n_j − S_j G), so the death part of

@@ -205,7 +205,7 @@ def small_sample_shift(trial: TrialModel, arm: int):
     whole second-order bias, so both are weighted by w_j = (1 − π_c)^{n_j}, the probability that
     none of the n_j patients is censored before both the median and their event,
     π_c = ∫₀^{m_j} S_j g du. Simulated against the KM median of 60 000 arms per design
-    (n 10-25, Weibull shapes 0.8 and 1.3; tests/terms/test_median_small_sample.py): where
+    (n 10-25, Weibull shapes 0.8 and 1.3; tests/statistics/test_median_small_sample.py): where
     w_j ≈ 1 the bias, 0.01-0.22 without the shift, is below 0.005 with it; with censoring before
     the median it is smaller than without the shift, but even-sized arms keep part of it
     (n = 12, F = 6 < m: −0.064 without, −0.046 with): their curves still land on ½ more often

@@ -241,7 +241,7 @@ class ConditionalArea:
         (:func:`influence`) that :func:`resurv.statistics.base.covariance_pieces` needs when the
         log-rank Z is the only other statistic on the arm, without integrating A at every
         quadrature node (within 1% of the quadrature: 0.65% at worst, for Weibull shapes near
-        4; tests/terms/test_rmean_conditional.py).
+        4; tests/statistics/test_rmean_conditional.py).
         """
         area_to = _cumulative_trapezoid(self.survival, self.d_time)
         remaining = area_to[-1] - area_to
