@@ -110,7 +110,7 @@ def prior_posterior_figure(panels: list[list[tuple]], row_labels, col_labels, ti
                 ax.set_title(col_labels[j], fontsize=9)
             if j == 0:
                 ax.set_ylabel(row_labels[i], fontsize=9)
-    axes[0][0].legend(fontsize=7, frameon=False)
+    axes[0][0].legend(fontsize=7, frameon=False, loc="upper right")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return to_png(fig)
