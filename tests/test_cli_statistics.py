@@ -211,10 +211,10 @@ def test_realistic_combinations_fit_through_the_cli(tmp_path, parts):
 
 
 def test_every_kind_of_statistic_is_in_the_matrix():
-    from resurv.io.study import SURVIVAL_STATISTICS
+    from resurv.statistics.published import KINDS
 
     covered = {s for parts in ALONE for part in parts for s, _ in ENTRIES[part]}
-    assert covered == set(SURVIVAL_STATISTICS)
+    assert covered == set(KINDS)
 
 
 def test_a_median_beside_not_reached_for_the_same_arm_is_refused(tmp_path, capsys):

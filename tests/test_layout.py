@@ -57,7 +57,8 @@ def test_library_is_grouped_by_stage():
 
 STATISTIC_NAMES = r"(median|median_not_reached|rmean|logrank|landmark|hr|events)"
 KIND_DISPATCH = re.compile(
-    r"\.statistic\s*(==|!=|in)\s|\b(kind|statistic)\s*(==|!=)\s*[\"']" + STATISTIC_NAMES
+    r"\.statistic\s*(==|!=|in)\s|\b(kind|statistic)\s*(==|!=)\s*[\"']"
+    + STATISTIC_NAMES
     + r"[\"']|isinstance\([^)]*\b(MedianReached|MedianNotReached|RestrictedMean|LogRank|"
     r"Landmark|HazardRatio|EventCount)\b"
 )

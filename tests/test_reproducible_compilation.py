@@ -18,7 +18,7 @@ def test_importing_resurv_changes_no_global_setting():
     code = (
         "import pytensor, matplotlib; default = pytensor.config.numba__fastmath; "
         "import resurv, resurv.api, resurv.cli, resurv.inference.sweep, resurv.report.build, "
-        "resurv.report.figures, resurv.report.posterior_figures, resurv.report.ppc_figures; "
+        "resurv.report.figures, resurv.report.posterior_figures; "
         "print(pytensor.config.numba__fastmath == default, "
         "matplotlib.rcParams._get_backend_or_none())"
     )
