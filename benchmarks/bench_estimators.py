@@ -21,6 +21,7 @@ from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.km import kaplan_meier
 from resurv.statistics.landmark import km_landmark
 from resurv.statistics.logrank import logrank_test
@@ -62,8 +63,7 @@ def main():
         rng,
         [weibull_inverse(18.0, 1.3), weibull_inverse(30.0, 1.3)],
         (15, 12),
-        accrual_months=36.0,
-        followup_months=12.0,
+        FollowUp(36.0, 12.0),
         n_trials=args.trials,
     )
     t, e, a = trials.time, trials.event, trials.arm

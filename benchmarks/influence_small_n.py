@@ -22,6 +22,7 @@ from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import hr, landmark, logrank, median, rmean
 from resurv.statistics.base import TrialModel, covariance_pieces
 from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.landmark import km_landmark
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
@@ -56,7 +57,9 @@ class Weibull:
 
 
 def simulate(rng, curves, n, n_trials):
-    trials = simulate_trials(rng, [c.inverse for c in curves], n, A, F, 0.0, n_trials=n_trials)
+    trials = simulate_trials(
+        rng, [c.inverse for c in curves], n, FollowUp(A, F, 0.0), n_trials=n_trials
+    )
     time, event, arm = trials.time, trials.event, trials.arm
     med = km_median(time, event, arm)
     area = km_restricted_mean(np.minimum(time, TAU), event & (time <= TAU), arm)
@@ -76,7 +79,7 @@ def simulate(rng, curves, n, n_trials):
 
 
 def model(curves, n):
-    trial = TrialModel(curves, n, A, F, 0.0)
+    trial = TrialModel(curves, n, FollowUp(A, F, 0.0))
     stats_ = [
         median.model_statistic(trial, MedianReached(0, 1.0)),
         median.model_statistic(trial, MedianReached(1, 1.0)),

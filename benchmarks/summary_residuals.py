@@ -34,6 +34,7 @@ from resurv.io.priors import load_priors
 from resurv.models.built import stacked_draws
 from resurv.simulation.calibrate import simulated_replicates
 from resurv.statistics.base import TrialModel, covariance_pieces
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.likelihood import model_statistics
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
@@ -77,7 +78,7 @@ def calibration_trials(replicates: int, seed: int):
 def normal_block(n, conditional_covariance: bool):
     """Function (truth..., τ0, τ1) -> (mean, covariance) of the five statistics."""
     m0, k0, m1, k1, a, f, t0, t1 = (pt.dscalar() for _ in range(8))
-    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), n, a, f, 0.0)
+    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), n, FollowUp(a, f, 0.0))
     reported = [MedianReached(0, 1.0), MedianReached(1, 1.0), RestrictedMean(0, 1.0)]
     reported += [RestrictedMean(1, 1.0), LogRank(0.5, 1)]
     stats_ = model_statistics(trial, reported, {0: t0, 1: t1})

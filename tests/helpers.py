@@ -38,16 +38,14 @@ def logp_and_dlogp(model):
     return lambda point: tuple(fn(point))
 
 
-def median_shift_by_quadrature(curve, n, accrual, followup, dropout, m):
+def median_shift_by_quadrature(curve, n, design, m):
     """Small-sample shift of the log KM median (resurv.statistics.median.small_sample_shift), by scipy.
 
-    ``curve`` has ``log_hazard(t, np)`` and ``cum_hazard(t, np)``; m is its median. Integrals by
-    QUADPACK, h' by a central difference in log t.
+    ``curve`` has ``log_hazard(t, np)`` and ``cum_hazard(t, np)``; m is its median; ``design`` a
+    FollowUp of floats. Integrals by QUADPACK, h' by a central difference in log t.
     """
     import numpy as np
     from scipy import integrate as sint
-
-    from resurv.statistics.followup import censoring_density, censoring_survival
 
     def hazard(t):
         return np.exp(curve.log_hazard(np.asarray(t, dtype=float), np))
@@ -55,13 +53,12 @@ def median_shift_by_quadrature(curve, n, accrual, followup, dropout, m):
     def survival(t):
         return np.exp(-curve.cum_hazard(np.asarray(t, dtype=float), np))
 
+    accrual, followup = design.accrual_months, design.followup_months
     upper = min(m, accrual + followup)  # the integrals end with follow-up
     points = [followup] if followup < upper else None
     v = (
         sint.quad(
-            lambda u: (
-                hazard(u) / (n * survival(u) * censoring_survival(u, accrual, followup, dropout))
-            ),
+            lambda u: hazard(u) / (n * survival(u) * design.censoring_survival(u)),
             0,
             upper,
             points=points,
@@ -73,7 +70,7 @@ def median_shift_by_quadrature(curve, n, accrual, followup, dropout, m):
     step = 1e-5
     elasticity = (np.log(hazard(m * np.exp(step))) - np.log(hazard(m * np.exp(-step)))) / (2 * step)
     censored_first = sint.quad(
-        lambda u: survival(u) * censoring_density(u, accrual, followup, dropout),
+        lambda u: survival(u) * design.censoring_density(u),
         0,
         upper,
         points=points,

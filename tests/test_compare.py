@@ -16,6 +16,7 @@ from resurv.inference.fit import SamplerSettings
 from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import load_priors
 from resurv.simulation.simulate import simulate_trials, write_ipd_csv
+from resurv.statistics.followup import FollowUp
 
 ROOT = Path(__file__).resolve().parents[1]
 LN2 = math.log(2.0)
@@ -36,8 +37,7 @@ def weibull_fits(fitter, tmp_path_factory):
         rng,
         [_weibull_inverse(12.0, 2.0, 1.0), _weibull_inverse(12.0, 2.0, 0.7)],
         [150, 150],
-        accrual_months=24.0,
-        followup_months=24.0,
+        FollowUp(24.0, 24.0),
         n_trials=1,
     )
     path = write_ipd_csv(tmp_path_factory.mktemp("cmp") / "weibull2.csv", trials.row(0))

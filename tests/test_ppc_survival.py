@@ -23,6 +23,7 @@ from resurv.checks.ppc_survival import (
 )
 from resurv.io.modelspec import load_model_spec
 from resurv.io.study import Arm, Study
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import from_table
 
 LN2 = np.log(2.0)
@@ -130,22 +131,26 @@ def test_replicate_trials_use_each_draws_design(rng):
     curves = curves_from_posterior(EXP_SPEC, spec_post)
     accrual = np.linspace(6.0, 60.0, 400)
     follow = np.linspace(1.0, 3.0, 400)
-    trials = replicate_trials(curves, (15, 12), accrual, follow, 0.0, rng)
+    trials = replicate_trials(curves, (15, 12), FollowUp(accrual, follow, 0.0), rng)
     assert trials.time.shape == (400, 27)
     assert np.all(trials.time.max(axis=1) <= accrual + follow)
     # administrative censoring only: nobody is censored before the minimum follow-up F
     assert np.all(trials.event[trials.time < follow[:, None]])
     with pytest.raises(ValueError, match="inconsistent"):
-        replicate_trials(curves, (15, 12), accrual[:10], 2.0, 0.0, rng)
+        replicate_trials(curves, (15, 12), FollowUp(accrual[:10], 2.0, 0.0), rng)
 
 
 def test_design_helpers():
     post = exp_posterior(12.0, 0.0, 6, accrual_months=30.0, followup_months=9.0)
-    accrual, follow, dropout = design_from_posterior(0.01)(post)
+    design = design_from_posterior(0.01)(post)
+    assert isinstance(design, FollowUp)
+    accrual, follow, dropout = design.accrual_months, design.followup_months, design.dropout_rate
     assert np.all(accrual == 30.0) and np.all(follow == 9.0) and np.all(dropout == 0.01)
     post = post.assign(dropout_rate=post["accrual_months"] * 0 + 0.05)
-    assert np.all(design_from_posterior()(post)[2] == 0.05)
-    assert [v.shape for v in fixed_design(24.0, 12.0)(post)] == [(6,)] * 3
+    assert np.all(design_from_posterior()(post).dropout_rate == 0.05)
+    fixed = fixed_design(FollowUp(24.0, 12.0))(post)
+    values = (fixed.accrual_months, fixed.followup_months, fixed.dropout_rate)
+    assert [v.shape for v in values] == [(6,)] * 3
 
 
 def test_predictive_matches_independent_simulation():
@@ -158,7 +163,9 @@ def test_predictive_matches_independent_simulation():
         stat("logrank", p_value=0.123456, better_arm="cmp"),
     )
     post = exp_posterior(median0, log_hr, 4000)
-    values = rows_by_name(published_survival_values(EXP_SPEC, study, fixed_design(accrual, follow)))
+    values = rows_by_name(
+        published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(accrual, follow)))
+    )
     rng = np.random.default_rng(11)
     draws = {key: pv.predictive(post, rng) for key, pv in values.items()}
 
@@ -194,7 +201,7 @@ def test_predictive_matches_independent_simulation():
 
 def test_signed_logrank_uses_direction():
     post = exp_posterior(10.0, -0.6, 2000)  # expected Z about -2.5 at n = 40/40
-    design = fixed_design(24.0, 24.0)
+    design = fixed_design(FollowUp(24.0, 24.0))
     ppp = {}
     for better in ("cmp", "ref"):
         study = make_study(stat("logrank", p_value=0.01, better_arm=better), n=(40, 40))
@@ -214,7 +221,7 @@ def test_signed_logrank_uses_direction():
 
 
 def test_not_reached_rows():
-    design = fixed_design(12.0, 6.0)
+    design = fixed_design(FollowUp(12.0, 6.0))
     study = make_study(stat("median_not_reached", arm="ref"), stat("median", arm="cmp", value=30.0))
     # medians of 1000 months followed for at most 18: almost never reached (a KM curve still
     # drops to 0 when the patient followed longest has the event)
@@ -241,7 +248,7 @@ def test_not_reached_rate_matches_reference():
     median0, accrual, follow, n = 20.0, 24.0, 6.0, (15, 12)
     study = make_study(stat("median_not_reached", arm="ref"))
     post = exp_posterior(median0, 0.0, 4000)
-    (pv,) = published_survival_values(EXP_SPEC, study, fixed_design(accrual, follow))
+    (pv,) = published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(accrual, follow)))
     share = pv.predictive(post, np.random.default_rng(5)).mean()
     ref_rng = np.random.default_rng(6)
     rate = LN2 / median0
@@ -267,7 +274,9 @@ def test_landmark_and_events_against_closed_forms():
         n=n,
     )
     post = exp_posterior(median0, log_hr, 6000)
-    values = rows_by_name(published_survival_values(EXP_SPEC, study, fixed_design(accrual, follow)))
+    values = rows_by_name(
+        published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(accrual, follow)))
+    )
     land = values[("os_survival_9m", "Comparator")]
     s_true = np.exp(-rates[1] * t_star)
     np.testing.assert_allclose(land.posterior(post), s_true, rtol=1e-12)
@@ -307,7 +316,9 @@ def test_hr_rows_and_shared_replicates():
         n=n,
     )
     post = exp_posterior(median0, log_hr, 1000, hr=np.exp(log_hr))
-    values = rows_by_name(published_survival_values(EXP_SPEC, study, fixed_design(24.0, 24.0)))
+    values = rows_by_name(
+        published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(24.0, 24.0)))
+    )
     hr = values[("os_hr", "between arms")]
     np.testing.assert_allclose(hr.posterior(post), np.exp(log_hr))
     rng = np.random.default_rng(4)
@@ -335,7 +346,7 @@ def test_ppp_calibrated_at_the_truth():
     # every dataset meets the same predictive distribution: simulate it once, with many draws
     post = exp_posterior(median0, log_hr, 20000)
     study = make_study(stat("median", arm="ref", value=12.345678), n=n)
-    (pv,) = published_survival_values(EXP_SPEC, study, fixed_design(accrual, follow))
+    (pv,) = published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(accrual, follow)))
     predicted = pv.predictive(post, np.random.default_rng(22))
     data_rng = np.random.default_rng(21)
     ppps = []
@@ -354,7 +365,7 @@ def test_ppp_conservative_under_the_posterior():
     """Data from the prior, conjugate Gamma posteriors of the two exponential rates: the ppp of
     the reference median is never anti-conservative, and flags a median three times too long."""
     a0, b0, accrual, follow, n = 3.0, 3.0 * 12.0 / LN2, 24.0, 24.0, (15, 12)
-    design = fixed_design(accrual, follow)
+    design = fixed_design(FollowUp(accrual, follow))
     rng = np.random.default_rng(31)
     ppps, flagged = [], []
     for _ in range(150):
@@ -429,6 +440,6 @@ def test_weibull_posterior_from_curves():
     """Without ``median_months`` in the posterior, the median comes from the curves."""
     post = exp_posterior(20.0, np.log(0.5), 10, shape=2.0)
     study = make_study(stat("median", arm="cmp", value=28.0))
-    (pv,) = published_survival_values(WEIBULL_SPEC, study, fixed_design(30.0, 30.0))
+    (pv,) = published_survival_values(WEIBULL_SPEC, study, fixed_design(FollowUp(30.0, 30.0)))
     # Weibull PH: m1 = m0 · HR^(−1/k)
     np.testing.assert_allclose(pv.posterior(post), 20.0 * 0.5 ** (-1 / 2.0), rtol=1e-10)

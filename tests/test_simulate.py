@@ -5,6 +5,7 @@ import pytest
 from scipy import integrate
 
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials, write_ipd_csv
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.km import kaplan_meier
 
 # Curves written out here, independent of resurv.families.
@@ -67,7 +68,11 @@ def expected_event_fraction(density, accrual, follow, dropout):
 def test_event_fraction_matches_integral(rng, dropout):
     accrual, follow, n_trials = 24.0, 12.0, 20000
     trials = simulate_trials(
-        rng, [exp_inverse, weibull_inverse], (15, 12), accrual, follow, dropout, n_trials=n_trials
+        rng,
+        [exp_inverse, weibull_inverse],
+        (15, 12),
+        FollowUp(accrual, follow, dropout),
+        n_trials=n_trials,
     )
     for j, density in enumerate([exp_density, weibull_density]):
         observed = trials.event[:, trials.arm == j].mean()
@@ -77,7 +82,9 @@ def test_event_fraction_matches_integral(rng, dropout):
 
 
 def test_plateau_gives_infinite_times_censored(rng):
-    trials = simulate_trials(rng, [cure_inverse, exp_inverse], (40, 10), 12.0, 60.0, n_trials=5000)
+    trials = simulate_trials(
+        rng, [cure_inverse, exp_inverse], (40, 10), FollowUp(12.0, 60.0), n_trials=5000
+    )
     cured = trials.event[:, trials.arm == 0]
     expected = expected_event_fraction(cure_density, 12.0, 60.0, 0.0)
     assert abs(cured.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / cured.size)
@@ -87,7 +94,7 @@ def test_plateau_gives_infinite_times_censored(rng):
 def test_km_of_simulated_trials_is_unbiased_for_true_survival(rng):
     n_trials = 2000
     trials = simulate_trials(
-        rng, [exp_inverse, weibull_inverse], (100, 100), 24.0, 24.0, n_trials=n_trials
+        rng, [exp_inverse, weibull_inverse], (100, 100), FollowUp(24.0, 24.0), n_trials=n_trials
     )
     times = np.array([3.0, 8.0, 14.0, 24.0])
     survival, _ = kaplan_meier(trials.time, trials.event, trials.arm).at(times)
@@ -100,7 +107,7 @@ def test_km_of_simulated_trials_is_unbiased_for_true_survival(rng):
 def test_design_values_per_draw(rng):
     accrual = np.tile([6.0, 48.0], 5000)
     follow = np.tile([2.0, 30.0], 5000)
-    trials = simulate_trials(rng, [exp_inverse, exp_inverse], (15, 12), accrual, follow)
+    trials = simulate_trials(rng, [exp_inverse, exp_inverse], (15, 12), FollowUp(accrual, follow))
     assert trials.time.shape == (10000, 27) and trials.event.dtype == bool
     np.testing.assert_array_equal(trials.arm, [0] * 15 + [1] * 12)
     for k in (0, 1):
@@ -118,7 +125,9 @@ def test_observed_time_is_event_time_when_event(rng):
         exposures["h"] = h.copy()
         return exp_inverse(h)
 
-    trials = simulate_trials(rng, [exp_inverse, recording_inverse], (3, 4), 10.0, 5.0, n_trials=50)
+    trials = simulate_trials(
+        rng, [exp_inverse, recording_inverse], (3, 4), FollowUp(10.0, 5.0), n_trials=50
+    )
     event_time = exp_inverse(exposures["h"])
     arm1 = trials.arm == 1
     observed = trials.time[:, arm1]
@@ -130,17 +139,21 @@ def test_observed_time_is_event_time_when_event(rng):
 
 def test_bad_designs_raise(rng):
     with pytest.raises(ValueError, match="n_trials"):
-        simulate_trials(rng, [exp_inverse, exp_inverse], (3, 3), 10.0, 5.0)
+        simulate_trials(rng, [exp_inverse, exp_inverse], (3, 3), FollowUp(10.0, 5.0))
     with pytest.raises(ValueError, match="inconsistent"):
-        simulate_trials(rng, [exp_inverse, exp_inverse], (3, 3), np.ones(4), np.ones(5))
+        simulate_trials(rng, [exp_inverse, exp_inverse], (3, 3), FollowUp(np.ones(4), np.ones(5)))
     with pytest.raises(ValueError, match="shape"):
-        simulate_trials(rng, [exp_inverse, lambda h: h[:, :1]], (3, 3), 10.0, 5.0, n_trials=2)
+        simulate_trials(
+            rng, [exp_inverse, lambda h: h[:, :1]], (3, 3), FollowUp(10.0, 5.0), n_trials=2
+        )
     with pytest.raises(ValueError):
-        simulate_trials(rng, [exp_inverse, exp_inverse], (3, 3), 0.0, 5.0, n_trials=2)
+        simulate_trials(rng, [exp_inverse, exp_inverse], (3, 3), FollowUp(0.0, 5.0), n_trials=2)
 
 
 def test_write_ipd_csv_round_trip(rng, tmp_path):
-    trials = simulate_trials(rng, [exp_inverse, weibull_inverse], (15, 12), 24.0, 12.0, n_trials=3)
+    trials = simulate_trials(
+        rng, [exp_inverse, weibull_inverse], (15, 12), FollowUp(24.0, 12.0), n_trials=3
+    )
     path = write_ipd_csv(tmp_path / "trial.csv", trials.row(1))
     with path.open() as handle:
         rows = list(csv.DictReader(handle))

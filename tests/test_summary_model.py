@@ -26,6 +26,7 @@ from resurv.simulation.calibrate import (
     reduce_trial,
 )
 from resurv.simulation.simulate import simulate_trials
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
 from resurv.statistics.published import LogRank, MedianNotReached, MedianReached
@@ -142,7 +143,7 @@ def test_log_normal_summary_model_has_a_finite_gradient_for_steep_curves():
 def test_reduce_trial_uses_the_papers_estimators(rng):
     study = _two_arm_study(15, 12, 36.0, 24.0)
     curves = [lambda h: 20.0 * h / np.log(2), lambda h: 30.0 * h / np.log(2)]
-    trials = simulate_trials(rng, curves, [15, 12], 36.0, 24.0, n_trials=40)
+    trials = simulate_trials(rng, curves, [15, 12], FollowUp(36.0, 24.0), n_trials=40)
     saw_not_reached = False
     for r in range(40):
         row = trials.row(r)
@@ -173,7 +174,7 @@ def test_summary_posterior_is_consistent_with_the_ipd_posterior(fitter):
     n = 120
     true_log_hr = np.log(0.6)
     curves = [lambda h: 24.0 * h / np.log(2), lambda h: 24.0 * h / np.log(2) / np.exp(true_log_hr)]
-    trials = simulate_trials(rng, curves, [n, n], 36.0, 48.0, n_trials=1)
+    trials = simulate_trials(rng, curves, [n, n], FollowUp(36.0, 48.0), n_trials=1)
     row = trials.row(0)
     t, e, a = row.time[0], row.event[0], row.arm
     study = reduce_trial(_two_arm_study(n, n, 36.0, 48.0), "os", t, e, a)

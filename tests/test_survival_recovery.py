@@ -25,6 +25,7 @@ from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import load_priors
 from resurv.models.built import stacked_draws
 from resurv.simulation.simulate import simulate_trials, write_ipd_csv
+from resurv.statistics.followup import FollowUp
 
 pytestmark = pytest.mark.slow
 
@@ -144,8 +145,7 @@ def coverage(fitter, tmp_path_factory):
             np.random.default_rng(1000 + m),
             inverses,
             [N_PER_ARM, N_PER_ARM],
-            accrual_months=24.0,
-            followup_months=36.0,
+            FollowUp(24.0, 36.0),
             n_trials=N_DATASETS,
         )
         keys = set()

@@ -110,6 +110,7 @@ def cmd_simulate(args) -> int:
 
     from resurv.families import FAMILIES, Curve
     from resurv.simulation.simulate import simulate_trials, write_ipd_csv
+    from resurv.statistics.followup import FollowUp
 
     if args.family not in FAMILIES:
         raise InputError(None, "--family", f"must be one of {', '.join(FAMILIES)}")
@@ -143,9 +144,8 @@ def cmd_simulate(args) -> int:
     curves = (Curve(fam, params), Curve(fam, params, log_hr=args.log_hr, log_tr=args.log_tr))
     rng = np.random.default_rng(args.seed)
     inverses = [c.inv_cum_hazard for c in curves]
-    trials = simulate_trials(
-        rng, inverses, args.n, args.accrual, args.followup, args.dropout, n_trials=1
-    )
+    design = FollowUp(args.accrual, args.followup, args.dropout)
+    trials = simulate_trials(rng, inverses, args.n, design, n_trials=1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_ipd_csv(out, trials)

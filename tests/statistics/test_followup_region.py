@@ -15,7 +15,7 @@ from resurv.io.priors import load_priors
 from resurv.io.study import load_study
 from resurv.models.summary_data import DESIGN_REGION_TERM
 from resurv.statistics.base import TrialModel
-from resurv.statistics.followup import censoring_survival, sample_censoring_times
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.median import log_support_factor
 
 # the bundled study: accrual ~ U(24, 96), minimum follow-up ~ U(3, 48), largest OS median 67.5
@@ -51,22 +51,18 @@ def _study_with_fixed(tmp_path, **values):
 
 def test_support_factor_is_the_chance_that_a_patient_is_observed_at_the_median(rng):
     curve, n, accrual, follow = Weibull(40.0, 1.2), 12, 36.0, 30.0
-    trial = TrialModel((curve, curve), (n, n), accrual, follow, 0.0)
+    design = FollowUp(accrual, follow, 0.0)
+    trial = TrialModel((curve, curve), (n, n), design)
     x = pt.dscalar("x")
     factor = pytensor.function([x], pt.exp(log_support_factor(trial, 0, x)))
     reps = 100_000
     times = curve.sample(rng, (reps, n))
-    cens = sample_censoring_times(rng, accrual, follow, 0.0, size=(reps, n))
+    cens = design.sample_censoring_times(rng, size=(reps, n))
     observed = np.minimum(times, cens)
     for median_months in (30.0, 45.0, 60.0, 64.0):
         closed = (
             1
-            - (
-                1
-                - curve.survival_np(median_months)
-                * censoring_survival(median_months, accrual, follow)
-            )
-            ** n
+            - (1 - curve.survival_np(median_months) * design.censoring_survival(median_months)) ** n
         )
         assert np.isclose(factor(median_months), closed, rtol=1e-12)
         simulated = np.mean((observed >= median_months).any(axis=1))

@@ -20,6 +20,7 @@ from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import hr, landmark, logrank, median, rmean
 from resurv.statistics.base import TrialModel, covariance_pieces
 from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.landmark import km_landmark
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
@@ -44,7 +45,9 @@ def _inverse(curve):
 
 def simulated_statistics(rng, curves, n, n_trials):
     """(R, 6) statistics; the mean of arm 1 is the KM area up to a fixed τ (administrative cut)."""
-    trials = simulate_trials(rng, [_inverse(c) for c in curves], n, A, F, RHO, n_trials=n_trials)
+    trials = simulate_trials(
+        rng, [_inverse(c) for c in curves], n, FollowUp(A, F, RHO), n_trials=n_trials
+    )
     time, event, arm = trials.time, trials.event, trials.arm
     med = km_median(time, event, arm)
     land = km_landmark(time, event, T_STAR, arm)
@@ -68,7 +71,7 @@ def simulated_statistics(rng, curves, n, n_trials):
 
 
 def model_moments(curves, n):
-    trial = TrialModel(curves, n, A, F, RHO, influence="full")
+    trial = TrialModel(curves, n, FollowUp(A, F, RHO), influence="full")
     stats_ = [
         median.model_statistic(trial, MedianReached(0, 1.0)),
         median.model_statistic(trial, MedianReached(1, 1.0)),

@@ -10,6 +10,7 @@ from helpers import median_shift_by_quadrature
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import median
 from resurv.statistics.base import TrialModel
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.median import km_median
 
 N_SIM = 60_000
@@ -24,10 +25,10 @@ N_SIM = 60_000
     ],
 )
 def test_shift_matches_its_formula_by_quadrature(curve, n, design):
-    trial = TrialModel([curve, curve], [n, n], *design)
+    trial = TrialModel([curve, curve], [n, n], FollowUp(*design))
     m_graph = median.curve_median(curve)
     got, m = pytensor.function([], [median.small_sample_shift(trial, 0), m_graph])()
-    expected = median_shift_by_quadrature(curve, n, *design, float(m))
+    expected = median_shift_by_quadrature(curve, n, FollowUp(*design), float(m))
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
@@ -35,9 +36,9 @@ def test_shift_differentiates_the_hazard_in_t_only():
     """A curve parametrised by its median (as resurv's families are): h' is ∂h/∂t at fixed m."""
     m = pt.dscalar("m")
     curve = Weibull(m, 1.3)
-    trial = TrialModel([curve, curve], [12, 12], 24.0, 8.0, 0.0)
+    trial = TrialModel([curve, curve], [12, 12], FollowUp(24.0, 8.0, 0.0))
     got = pytensor.function([m], median.small_sample_shift(trial, 0))(14.0)
-    expected = median_shift_by_quadrature(Weibull(14.0, 1.3), 12, 24.0, 8.0, 0.0, 14.0)
+    expected = median_shift_by_quadrature(Weibull(14.0, 1.3), 12, FollowUp(24.0, 8.0, 0.0), 14.0)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
@@ -45,7 +46,7 @@ def test_shift_is_finite_and_fades_when_the_model_median_is_beyond_follow_up():
     """m = 60 > A + F = 30: every patient is censored before m (no region is cut off)."""
     curve = Weibull(60.0, 1.3)
     for n in (12, 15):
-        trial = TrialModel([curve, curve], [n, n], 24.0, 6.0, 0.0)
+        trial = TrialModel([curve, curve], [n, n], FollowUp(24.0, 6.0, 0.0))
         shift = float(pytensor.function([], median.small_sample_shift(trial, 0))())
         assert np.isfinite(shift) and abs(shift) < 1e-3
 
@@ -58,7 +59,7 @@ def _simulated_log_median_bias(curve, n, design, seed):
         return scale * c ** (1.0 / curve.shape)
 
     trials = simulate_trials(
-        np.random.default_rng(seed), [inv, inv], [n, 1], *design, n_trials=N_SIM
+        np.random.default_rng(seed), [inv, inv], [n, 1], FollowUp(*design), n_trials=N_SIM
     )
     est = km_median(trials.time[:, :n], trials.event[:, :n])
     log_median = np.log(est.median[est.reached])
@@ -70,7 +71,7 @@ def _simulated_log_median_bias(curve, n, design, seed):
 
 
 def _model_shift(curve, n, design):
-    trial = TrialModel([curve, curve], [n, n], *design)
+    trial = TrialModel([curve, curve], [n, n], FollowUp(*design))
     return float(pytensor.function([], median.small_sample_shift(trial, 0))())
 
 

@@ -15,6 +15,7 @@ from resurv.simulation.calibrate import reduce_trial
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import published
 from resurv.statistics.cox import cox_two_arm
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.landmark import km_landmark
 from resurv.statistics.likelihood import add_summary_likelihood, structure_key
 from resurv.statistics.logrank import logrank_test
@@ -115,7 +116,7 @@ def test_a_not_reached_median_contradicts_a_reached_one_of_the_same_arm_only():
 
 def test_reduce_reports_each_statistic_with_the_papers_estimator(rng):
     inverses = [lambda h, m=m: m / np.log(2.0) ** (1 / 1.2) * h ** (1 / 1.2) for m in (20, 30)]
-    trials = simulate_trials(rng, inverses, [15, 12], 24.0, 36.0, 0.0, 1)
+    trials = simulate_trials(rng, inverses, [15, 12], FollowUp(24.0, 36.0, 0.0), 1)
     row = trials.row(0)
     t, e, a = row.time[0], row.event[0], row.arm
     survival = tuple(record(name) for name in TABLES if name != "median_not_reached")
@@ -206,7 +207,11 @@ def test_a_new_kind_is_one_module(tmp_path, monkeypatch):
     )
     with pm.Model() as model:
         added = add_summary_likelihood(
-            "os", [Weibull(20.0, 1.2), Weibull(30.0, 1.2)], [15, 12], 24.0, 36.0, 0.0, stats_
+            "os",
+            [Weibull(20.0, 1.2), Weibull(30.0, 1.2)],
+            [15, 12],
+            FollowUp(24.0, 36.0, 0.0),
+            stats_,
         )
     assert added.gaussian_labels == ["log_median_arm1", "log_median_upper_arm0", "logrank_z"]
     observed = model["os_summary_observed"].get_value()

@@ -12,8 +12,9 @@ import pytensor.tensor as pt
 import pytest
 from summary_curves import Weibull
 
-from resurv.statistics import followup, logrank, rmean
+from resurv.statistics import logrank, rmean
 from resurv.statistics.base import TrialModel
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.rmean import km_restricted_mean
 
@@ -26,7 +27,7 @@ def _conditional_trials(rng, curve, n, tau, n_trials):
     times, events = np.empty(0), np.empty(0, dtype=bool)
     while times.size < need:
         t = curve.sample(rng, 4 * need)
-        c = followup.sample_censoring_times(rng, A, F, 0.0, size=4 * need)
+        c = FollowUp(A, F, 0.0).sample_censoring_times(rng, size=4 * need)
         y = np.minimum(t, c)
         keep = y < tau
         times = np.concatenate([times, y[keep]])
@@ -38,7 +39,7 @@ def _conditional_trials(rng, curve, n, tau, n_trials):
 
 def _model(curve, n):
     tau = pt.dscalar("tau")
-    trial = TrialModel((curve, curve), (n, n), A, F, 0.0)
+    trial = TrialModel((curve, curve), (n, n), FollowUp(A, F, 0.0))
     return pytensor.function([tau], list(rmean.conditional_area_moments(trial, 0, tau)))
 
 
@@ -64,7 +65,7 @@ def test_conditional_mean_and_variance_match_direct_simulation(median_months, sh
 def test_conditional_moments_are_smooth_in_tau_and_the_shape():
     """Finite gradients everywhere NUTS goes (H(0) = 0 exactly; shape < 1 has h(0) = ∞)."""
     tau, k = pt.dscalar("tau"), pt.dscalar("k")
-    trial = TrialModel((Weibull(30.0, k), Weibull(30.0, k)), (15, 15), A, F, 0.0)
+    trial = TrialModel((Weibull(30.0, k), Weibull(30.0, k)), (15, 15), FollowUp(A, F, 0.0))
     mean, var = rmean.conditional_area_moments(trial, 0, tau)
     fn = pytensor.function([tau, k], [mean, var, *pytensor.grad(mean + var, [tau, k])])
     for t, shape in [(10.0, 0.5), (45.0, 1.0), (79.0, 2.5)]:
@@ -78,14 +79,14 @@ def test_conditional_moments_are_smooth_in_tau_and_the_shape():
 
 
 def test_an_arm_of_one_is_refused():
-    trial = TrialModel((Weibull(30.0, 1.0), Weibull(30.0, 1.0)), (1, 15), A, F, 0.0)
+    trial = TrialModel((Weibull(30.0, 1.0), Weibull(30.0, 1.0)), (1, 15), FollowUp(A, F, 0.0))
     with pytest.raises(ValueError, match="at least 2 patients in arm 0"):
         rmean.conditional_area_moments(trial, 0, 20.0)
 
 
 def _unconditional_arm(rng, curve, n, n_trials):
     t = curve.sample(rng, n_trials * n).reshape(n_trials, n)
-    c = followup.sample_censoring_times(rng, A, F, 0.0, size=n_trials * n).reshape(n_trials, n)
+    c = FollowUp(A, F, 0.0).sample_censoring_times(rng, size=n_trials * n).reshape(n_trials, n)
     return np.minimum(t, c), t <= c
 
 
@@ -112,7 +113,7 @@ def test_covariance_of_the_area_with_the_logrank_z_matches_direct_simulation(
     area = km_restricted_mean(time, event, arm).rmean[:, 0]
     z = logrank_test(time, event, arm == 1).z
 
-    trial = TrialModel((curve, curve), (n0, n1), A, F, 0.0)
+    trial = TrialModel((curve, curve), (n0, n1), FollowUp(A, F, 0.0))
     conditional = rmean.conditional_area(trial, 0, tau)
     z_influence = logrank.model_statistic(trial).influence[0]
     model_cov = pytensor.function([], conditional.covariance(z_influence))()
@@ -129,7 +130,9 @@ def test_covariance_with_the_logrank_z_has_finite_gradients_that_match_differenc
     (Evaluating the log-rank integrand at u = 0 gave nan shape-gradients: (t/σ)^k at t = 0.)
     """
     tau, k, follow_up = pt.dscalar("tau"), pt.dscalar("k"), pt.dscalar("F")
-    trial = TrialModel((Weibull(30.0, k), Weibull(20.0, 1.3)), (15, 12), A, follow_up, 0.0)
+    trial = TrialModel(
+        (Weibull(30.0, k), Weibull(20.0, 1.3)), (15, 12), FollowUp(A, follow_up, 0.0)
+    )
     cov = rmean.conditional_area(trial, 0, tau).covariance(
         logrank.model_statistic(trial).influence[0]
     )
@@ -157,7 +160,7 @@ def _pfs_block(conditional: bool):
     from resurv.statistics.published import LogRank, MedianReached, RestrictedMean
 
     m0, k0, m1, k1, a, f, u0, u1 = (pt.dscalar() for _ in range(8))
-    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), a, f, 0.0)
+    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), FollowUp(a, f, 0.0))
     # the largest observed times at quantiles u of their law (as the model draws them)
     t0, t1 = (notreached.largest_time_quantile(trial, j, pt.log(u)) for j, u in ((0, u0), (1, u1)))
     reported = [MedianReached(0, 1.0), MedianReached(1, 1.0), RestrictedMean(0, 1.0)]
@@ -222,7 +225,7 @@ def _means_and_z_block(own_products: bool, own_variance: bool = False):
     from resurv.statistics.published import LogRank, RestrictedMean
 
     m0, k0, m1, k1, a, f, u0, u1 = (pt.dscalar() for _ in range(8))
-    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), a, f, 0.0)
+    trial = TrialModel((Weibull(m0, k0), Weibull(m1, k1)), (15, 12), FollowUp(a, f, 0.0))
     t0, t1 = (notreached.largest_time_quantile(trial, j, pt.log(u)) for j, u in ((0, u0), (1, u1)))
     reported = [RestrictedMean(0, 1.0), RestrictedMean(1, 1.0), LogRank(0.5, None)]
     stats_ = model_statistics(trial, reported, {0: t0, 1: t1})

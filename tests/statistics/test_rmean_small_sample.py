@@ -17,6 +17,7 @@ from summary_curves import Weibull
 from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import rmean
 from resurv.statistics.base import TrialModel, covariance_pieces
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import RestrictedMean
 from resurv.statistics.rmean import km_restricted_mean
 
@@ -37,7 +38,7 @@ def _tau_quantiles(curve, k):
 def _model_moments(curve):
     """E[mean] = E_τ m(τ) and Var[mean] = E_τ v(τ) + Var_τ m(τ) under the model."""
     tau = pt.dscalar("tau")
-    trial = TrialModel((curve, curve), (N, N), A, F, 0.0)
+    trial = TrialModel((curve, curve), (N, N), FollowUp(A, F, 0.0))
     stat = rmean.model_statistic(trial, RestrictedMean(0, 1.0), tau)
     fn = pytensor.function([tau], [stat.mean, covariance_pieces(trial, [stat])[0, 0]])
     mu, v = np.array([fn(t) for t in _tau_quantiles(curve, 200)]).T
@@ -50,7 +51,11 @@ def test_model_variance_of_the_spss_mean_matches_simulation_at_n15(median_months
     scale = median_months / np.log(2.0) ** (1.0 / shape)
     rng = np.random.default_rng(20261128)
     trials = simulate_trials(
-        rng, [lambda h: scale * h ** (1.0 / shape)] * 2, (N, N), A, F, 0.0, n_trials=10_000
+        rng,
+        [lambda h: scale * h ** (1.0 / shape)] * 2,
+        (N, N),
+        FollowUp(A, F, 0.0),
+        n_trials=10_000,
     )
     means = km_restricted_mean(trials.time, trials.event, trials.arm).rmean.ravel()
     model_mean, model_var = _model_moments(curve)

@@ -7,6 +7,7 @@ import pytest
 from summary_curves import Exponential
 
 from resurv.simulation.simulate import simulate_trials
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.likelihood import add_summary_likelihood
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
@@ -20,7 +21,9 @@ def test_large_trial_summaries_recover_log_hr():
     rng = np.random.default_rng(11)
     median0, log_hr_true, n = 14.0, np.log(0.7), (250, 250)
     rates = [np.log(2) / median0, np.log(2) / median0 * np.exp(log_hr_true)]
-    trials = simulate_trials(rng, [lambda h, r=r: h / r for r in rates], n, A, F, 0.0, n_trials=1)
+    trials = simulate_trials(
+        rng, [lambda h, r=r: h / r for r in rates], n, FollowUp(A, F, 0.0), n_trials=1
+    )
     med = km_median(trials.time, trials.event, trials.arm)
     lr = logrank_test(trials.time, trials.event, trials.arm)
     statistics = [
@@ -33,7 +36,7 @@ def test_large_trial_summaries_recover_log_hr():
         log_hr = pm.Normal("log_hr", 0.0, 1.0)
         m0 = pt.exp(log_m0)
         curves = [Exponential(m0), Exponential(m0 * pt.exp(-log_hr))]
-        add_summary_likelihood("os", curves, n, A, F, 0.0, statistics, n_nodes=24)
+        add_summary_likelihood("os", curves, n, FollowUp(A, F, 0.0), statistics, n_nodes=24)
         idata = pm.sample(
             draws=400,
             tune=400,

@@ -13,7 +13,7 @@ from helpers import logp_and_dlogp, median_shift_by_quadrature
 from resurv.statistics import hr, landmark, logrank, median, rmean
 from resurv.statistics.base import TrialModel, covariance_pieces, z_from_p
 from resurv.statistics.events import expected_events
-from resurv.statistics.followup import censoring_density, censoring_survival
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.likelihood import add_summary_likelihood, normal_pieces
 from resurv.statistics.notreached import (
     largest_time_quantile,
@@ -60,7 +60,7 @@ class Reference:
 
     def __init__(self, curves, n, a=A, f=F, rho=RHO):
         self.curves, self.n, self.end = curves, n, a + f
-        self.g = lambda u: censoring_survival(u, a, f, rho)
+        self.g = FollowUp(a, f, rho).censoring_survival
 
     def pi(self, j, u):
         return self.n[j] * self.curves[j].survival_np(u) * self.g(u)
@@ -212,7 +212,7 @@ class Reference:
 
 @pytest.fixture(scope="module")
 def trial():
-    return TrialModel(CURVES, N, A, F, RHO, n_nodes=32, influence="full")
+    return TrialModel(CURVES, N, FollowUp(A, F, RHO), n_nodes=32, influence="full")
 
 
 def test_means_match_quadrature(trial):
@@ -245,7 +245,7 @@ def test_means_match_quadrature(trial):
 
 def test_cox_limit_is_the_log_hr_under_ph():
     curves = (Weibull(14.0, 1.3), Weibull(14.0 * 1.6, 1.3))  # HR = (m0/m1)^k
-    value = pytensor.function([], hr.model_mean(TrialModel(curves, N, A, F, RHO)))()
+    value = pytensor.function([], hr.model_mean(TrialModel(curves, N, FollowUp(A, F, RHO))))()
     assert np.isclose(value, 1.3 * np.log(1 / 1.6), atol=1e-10)
 
 
@@ -273,7 +273,7 @@ def test_spss_mean_influence_on_quadrature_pieces_matches_quad(shape, upper):
     # on the nodes of each piece of [0, upper] (split at F), the inner area ∫_u^τ S comes from
     # spectral integration of S over the rest of the piece plus one sum from the piece's end to τ
     curve = Weibull(20.0, shape)
-    trial = TrialModel((curve, curve), N, A, F, RHO)
+    trial = TrialModel((curve, curve), N, FollowUp(A, F, RHO))
     tau = 30.0
     influence = rmean.influence(trial, 1, tau)
     seen = []
@@ -304,7 +304,7 @@ def test_a_hazard_singular_at_zero_is_integrated_accurately(small_shape):
     # a Weibull shape k ≪ 1 (h ∝ u^{k−1}, seen in posteriors under vague priors): the pieces from
     # 0 are graded with p = 2/k, so means and covariances still match scipy quad
     curves = (Weibull(14.0, 1.3), Weibull(20.0, small_shape))
-    trial = TrialModel(curves, N, A, F, RHO, n_nodes=32, influence="full")
+    trial = TrialModel(curves, N, FollowUp(A, F, RHO), n_nodes=32, influence="full")
     assert pytensor.function([], trial.grading)() == pytest.approx(2.0 / small_shape)
     tau, t_star = 30.0, 9.0
     model_stats = [
@@ -358,16 +358,14 @@ def test_generic_median_solver_and_its_gradient():
 def test_horizon_density_is_the_distribution_of_the_largest_time(rng):
     curve, n = Weibull(30.0, 1.2), 15
     tau = pt.dscalar("tau")
-    trial = TrialModel((curve, curve), (n, n), A, F, RHO)
+    trial = TrialModel((curve, curve), (n, n), FollowUp(A, F, RHO))
     density = pytensor.function([tau], pt.exp(log_largest_time_density(trial, 0, tau)))
     total = sint.quad(lambda x: density(x), 0, A + F, points=[F], limit=200)[0]
     assert np.isclose(total, 1.0, atol=1e-8)
     # simulate the largest observed time of an arm of 15
-    from resurv.statistics.followup import sample_censoring_times
-
     reps = 40_000
     times = curve.sample(rng, (reps, n))
-    cens = sample_censoring_times(rng, A, F, RHO, size=(reps, n))
+    cens = FollowUp(A, F, RHO).sample_censoring_times(rng, size=(reps, n))
     largest = np.minimum(times, cens).max(axis=1)
     for x in [15.0, 25.0, 33.0]:
         cdf = sint.quad(lambda y: density(y), 0, x, points=[F] if x > F else None)[0]
@@ -375,10 +373,10 @@ def test_horizon_density_is_the_distribution_of_the_largest_time(rng):
         assert abs(emp - cdf) < 4 * np.sqrt(cdf * (1 - cdf) / reps) + 1e-9
     # closed form of the CDF, (1 - S G)^n
     x = 25.0
-    closed = (1 - curve.survival_np(x) * censoring_survival(x, A, F, RHO)) ** n
+    closed = (1 - curve.survival_np(x) * FollowUp(A, F, RHO).censoring_survival(x)) ** n
     cdf = sint.quad(lambda y: density(y), 0, x, points=[F])[0]
     assert np.isclose(cdf, closed, rtol=1e-8)
-    assert censoring_density(x, A, F, RHO) > 0
+    assert FollowUp(A, F, RHO).censoring_density(x) > 0
 
 
 @pytest.mark.parametrize("rho", [0.0, RHO])
@@ -387,14 +385,14 @@ def test_largest_time_quantile_inverts_the_closed_form_cdf(rho):
     median_, shape, n = pt.dscalar("median"), pt.dscalar("shape"), 12
     accrual, follow, log_u = pt.dscalar("A"), pt.dscalar("F"), pt.dscalar("log_u")
     trial = TrialModel(
-        (Weibull(median_, shape), Weibull(median_, shape)), (n, n), accrual, follow, rho
+        (Weibull(median_, shape), Weibull(median_, shape)), (n, n), FollowUp(accrual, follow, rho)
     )
     tau = largest_time_quantile(trial, 0, log_u)
     inputs = [median_, shape, accrual, follow, log_u]
     fn = pytensor.function(inputs, [tau, *pytensor.grad(tau, inputs)])
 
     def cdf(x, m, k, a, f):
-        return (1 - Weibull(m, k).survival_np(x) * censoring_survival(x, a, f, rho)) ** n
+        return (1 - Weibull(m, k).survival_np(x) * FollowUp(a, f, rho).censoring_survival(x)) ** n
 
     # below F (only events) and beyond F (administrative censoring), shapes either side of 1
     for m, k, a, f, u in [
@@ -445,7 +443,9 @@ def test_horizon_in_a_model_uses_the_parameter_values_not_fresh_draws():
         value = float(fn(point))
         m1 = np.exp(log_m0) * np.exp(-log_hr / 0.8)
         u = 1.0 / (1.0 + np.exp(-raw))
-        cdf = (1 - Weibull(m1, 0.8).survival_np(value) * censoring_survival(value, A, F, RHO)) ** 12
+        cdf = (
+            1 - Weibull(m1, 0.8).survival_np(value) * FollowUp(A, F, RHO).censoring_survival(value)
+        ) ** 12
         assert np.isclose(cdf, u, rtol=1e-9)
         assert float(fn(point)) == value  # deterministic: no random draws inside
         g = grad(point)
@@ -455,7 +455,7 @@ def test_horizon_in_a_model_uses_the_parameter_values_not_fresh_draws():
 
 def test_not_reached_factor_matches_greenwood_formula():
     curve = Weibull(60.0, 1.0)
-    trial = TrialModel((curve, curve), (15, 12), A, F, 0.0)
+    trial = TrialModel((curve, curve), (15, 12), FollowUp(A, F, 0.0))
     tau = 30.0
     got = pytensor.function([], log_not_reached_factor(trial, 1, tau))()
     ref = Reference((curve, curve), (15, 12), rho=0.0)
@@ -469,7 +469,12 @@ def _model(curves_fn, statistics, a=A, f=F, rho=0.0, n=(15, 12), influence="full
         log_m0 = pm.Normal("log_m0", np.log(30.0), 1.0)
         log_hr = pm.Normal("log_hr", 0.0, 1.0)
         summary = add_summary_likelihood(
-            "os", curves_fn(log_m0, log_hr), n, a, f, rho, statistics, influence=influence
+            "os",
+            curves_fn(log_m0, log_hr),
+            n,
+            FollowUp(a, f, rho),
+            statistics,
+            influence=influence,
         )
     return model, summary
 
@@ -507,7 +512,9 @@ def test_joint_normal_matches_scipy_and_data_swap():
     ref = Reference(curves, n, a, f, 0.0)
     influences = ref.influences(30.0, 9.0)
     cov = ref.covariance([influences[0], influences[1], influences[4]])
-    shifts = [median_shift_by_quadrature(c, k, a, f, 0.0, c.median) for c, k in zip(curves, n)]
+    shifts = [
+        median_shift_by_quadrature(c, k, FollowUp(a, f, 0.0), c.median) for c, k in zip(curves, n)
+    ]
     mean = np.array(
         [
             np.log(m0) + shifts[0],
@@ -556,7 +563,7 @@ def test_far_tail_likelihood_and_gradient_are_finite(statistics):
 
 def test_at_risk_weights_finite_when_both_curves_underflow():
     curves = (Weibull(1.0, 3.0), Weibull(1.5, 3.0))
-    trial = TrialModel(curves, (15, 12), 100.0, 100.0, 0.0)
+    trial = TrialModel(curves, (15, 12), FollowUp(100.0, 100.0, 0.0))
     u = pt.as_tensor_variable(np.array([50.0, 100.0, 150.0]))  # S_j(u) = 0.0 in float64
     assert pytensor.function([], pt.exp(-trial.cum_hazard(0, u)))().max() == 0.0
     weights = logrank.influence(trial)
@@ -572,10 +579,10 @@ def test_at_risk_weights_finite_when_both_curves_underflow():
 def test_table_influence_is_the_design_table_and_agrees_under_the_null():
     """The cheap design-table integrands equal the full ones when the arms have equal hazards."""
     curve = Weibull(20.0, 1.2)
-    stats_kw = dict(n_per_arm=(15, 12), accrual_months=36.0, followup_months=24.0)
+    stats_kw = dict(n_per_arm=(15, 12), design=FollowUp(36.0, 24.0, 0.0))
     covs = {}
     for kind in ("table", "full"):
-        trial = TrialModel((curve, curve), dropout_rate=0.0, influence=kind, **stats_kw)
+        trial = TrialModel((curve, curve), influence=kind, **stats_kw)
         model_stats = [
             median.model_statistic(trial, MedianReached(0, 1.0)),
             logrank.model_statistic(trial),
@@ -587,7 +594,7 @@ def test_table_influence_is_the_design_table_and_agrees_under_the_null():
     curves = (Weibull(20.0, 1.2), Weibull(40.0, 1.2))
     covs = {}
     for kind in ("table", "full"):
-        trial = TrialModel(curves, dropout_rate=0.0, influence=kind, **stats_kw)
+        trial = TrialModel(curves, influence=kind, **stats_kw)
         model_stats = [
             median.model_statistic(trial, MedianReached(0, 1.0)),
             logrank.model_statistic(trial),

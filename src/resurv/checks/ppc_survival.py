@@ -27,6 +27,7 @@ from resurv.io.study import Study
 from resurv.models.built import PublishedValue, stacked_draws
 from resurv.models.survival import curves_from_posterior
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.km import kaplan_meier, kaplan_meier_table
 from resurv.statistics.published.base import Estimator, printed_decimals
 
@@ -44,10 +45,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``design(posterior_dataset) -> (accrual_months, followup_months, dropout_rate)``, each of
-#: shape (R,) (one per posterior draw, in :func:`resurv.models.built.stacked_draws` order) or
-#: scalar.
-DesignFn = Callable[[xr.Dataset], tuple]
+#: ``design(posterior_dataset) -> FollowUp`` whose A, F and ρ each have shape (R,) (one per
+#: posterior draw, in :func:`resurv.models.built.stacked_draws` order) or are scalars.
+DesignFn = Callable[[xr.Dataset], FollowUp]
 
 # --- replicate trials ---
 
@@ -57,9 +57,7 @@ def _n_draws(curves) -> int:
     return max(int(np.shape(c.cum_hazard(np.ones((1, 1))))[0]) for c in curves)
 
 
-def replicate_trials(
-    curves, n_per_arm, accrual_months, followup_months, dropout_rate, rng
-) -> SimulatedTrials:
+def replicate_trials(curves, n_per_arm, design: FollowUp, rng) -> SimulatedTrials:
     """One simulated trial of the published size per posterior draw.
 
     Row r uses the curves' parameters of draw r (shape (R, 1), as
@@ -73,8 +71,8 @@ def replicate_trials(
         Reference and comparator curves, NumPy parameters of shape (R, 1) (or scalars).
     n_per_arm : pair of int
         Published arm sizes n₀, n₁.
-    accrual_months, followup_months, dropout_rate : float or array_like of shape (R,)
-        Design values, shared or one per draw.
+    design : FollowUp
+        Design values A, F, ρ, each a float (shared) or an array of shape (R,) (one per draw).
     rng : numpy.random.Generator
         Source of randomness.
 
@@ -84,21 +82,20 @@ def replicate_trials(
         R trials of n₀ + n₁ patients.
     """
     n_rows = _n_draws(curves)
-    design = (accrual_months, followup_months, dropout_rate)
-    per_draw = any(np.ndim(v) == 1 for v in design)
+    values = (design.accrual_months, design.followup_months, design.dropout_rate)
+    per_draw = any(np.ndim(v) == 1 for v in values)
     n_trials = None if (per_draw and n_rows == 1) else n_rows
     inverses = [lambda h, c=c: c.inv_cum_hazard(h) for c in curves]
-    return simulate_trials(
-        rng, inverses, n_per_arm, accrual_months, followup_months, dropout_rate, n_trials
-    )
+    return simulate_trials(rng, inverses, n_per_arm, design, n_trials)
 
 
-def fixed_design(accrual_months: float, followup_months: float, dropout_rate: float = 0.0):
-    """A :data:`DesignFn` returning the same design for every draw."""
+def fixed_design(fixed: FollowUp) -> DesignFn:
+    """A :data:`DesignFn` returning the same (scalar) design ``fixed`` for every draw."""
+    values = (fixed.accrual_months, fixed.followup_months, fixed.dropout_rate)
 
-    def design(posterior: xr.Dataset):
+    def design(posterior: xr.Dataset) -> FollowUp:
         n = stacked_draws(posterior, next(iter(posterior.data_vars))).shape[0]
-        return tuple(np.full(n, float(v)) for v in (accrual_months, followup_months, dropout_rate))
+        return FollowUp(*(np.full(n, float(v)) for v in values))
 
     return design
 
@@ -110,14 +107,14 @@ def design_from_posterior(dropout_rate: float = 0.0) -> DesignFn:
     ``dropout_rate`` here is the fixed value used when the posterior has none.
     """
 
-    def design(posterior: xr.Dataset):
+    def design(posterior: xr.Dataset) -> FollowUp:
         accrual = stacked_draws(posterior, "accrual_months")
         follow = stacked_draws(posterior, "followup_months")
         if "dropout_rate" in posterior.data_vars:
             dropout = stacked_draws(posterior, "dropout_rate")
         else:
             dropout = np.full(accrual.shape, float(dropout_rate))
-        return accrual, follow, dropout
+        return FollowUp(accrual, follow, dropout)
 
     return design
 
@@ -144,8 +141,7 @@ class _Replicates:
         if self._posterior is not posterior:
             rng = rng if rng is not None else np.random.default_rng(self.seed)
             curves = curves_from_posterior(self.spec, posterior)
-            accrual, follow, dropout = self.design(posterior)
-            trials = replicate_trials(curves, self.n_per_arm, accrual, follow, dropout, rng)
+            trials = replicate_trials(curves, self.n_per_arm, self.design(posterior), rng)
             self._cache = {"curves": curves, "trials": trials}
             self._posterior = posterior
 

@@ -23,6 +23,7 @@ from resurv.models.built import BuiltModel, stacked_draws
 from resurv.models.survival import add_derived, add_survival_parameters, chosen_priors, coords_for
 from resurv.statistics.base import SUMMARY_NODES, TrialModel
 from resurv.statistics.events import expected_events
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.likelihood import add_summary_likelihood
 from resurv.statistics.likelihood import structure_key as statistics_key
 
@@ -39,7 +40,7 @@ def reported_statistics(study: Study, endpoint: str) -> list:
     return study.survival_statistics(endpoint)
 
 
-def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
+def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
     """Follow-up design values: random variables with the study's priors, or fixed numbers.
 
     A reached median is the time of an observed event (a statistic's ``observed_event_time``),
@@ -94,7 +95,7 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> dict:
             pm.Potential(DESIGN_REGION_TERM, log_region)
         else:
             design[name] = make_prior(name, prior)
-    return design
+    return FollowUp(**design)
 
 
 def build_survival_summary(
@@ -120,9 +121,7 @@ def build_survival_summary(
             spec.endpoint,
             params.curves,
             n_per_arm,
-            design["accrual_months"],
-            design["followup_months"],
-            design["dropout_rate"],
+            design,
             statistics,
             n_nodes=n_nodes,
         )
@@ -130,9 +129,7 @@ def build_survival_summary(
         trial = TrialModel(
             params.curves,
             n_per_arm,
-            design["accrual_months"],
-            design["followup_months"],
-            design["dropout_rate"],
+            design,
             n_nodes=n_nodes,
         )
         pm.Deterministic(
@@ -190,6 +187,6 @@ def _published(spec: ModelSpec, study: Study, design_names: dict) -> list:
                 import numpy as np
 
                 out.append(np.full(n, fixed.get(name, 0.0)))
-        return tuple(out)
+        return FollowUp(*out)
 
     return published_survival_values(spec, study, design)

@@ -56,6 +56,7 @@ from resurv.models.built import BuiltModel, stacked_draws
 from resurv.models.summary_data import DESIGN_VARIABLES, build_survival_summary
 from resurv.models.survival import build_survival_patients, curves_from_posterior
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.published.base import TrialData
 
 __all__ = [
@@ -269,16 +270,14 @@ def simulated_replicates(
             random_seed=int(rng.integers(2**31)),
         ).prior.to_dataset()
     curves = curves_from_posterior(spec, prior)
-    design = [
-        stacked_draws(prior, v) if v in prior else np.zeros(replicates) for v in DESIGN_VARIABLES
-    ]
+    design = FollowUp(
+        *(stacked_draws(prior, v) if v in prior else np.zeros(replicates) for v in DESIGN_VARIABLES)
+    )
     trials = simulate_trials(
         rng,
         [c.inv_cum_hazard for c in curves],
         [a.n for a in study.arms],
-        design[0],
-        design[1],
-        design[2],
+        design,
         n_trials=replicates,
     )
     return SimulatedReplicates(prior, trials, rng, template)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resurv.statistics.followup import sample_censoring_times
+from resurv.statistics.followup import FollowUp
 
 __all__ = ["SimulatedTrials", "simulate_trials", "write_ipd_csv"]
 
@@ -63,17 +63,15 @@ def simulate_trials(
     rng: np.random.Generator,
     inv_cum_hazard: Sequence[Callable[[np.ndarray], np.ndarray]],
     n_per_arm: Sequence[int],
-    accrual_months,
-    followup_months,
-    dropout_rate=0.0,
+    design: FollowUp,
     n_trials: int | None = None,
 ) -> SimulatedTrials:
     """Simulate R two-arm trials with uniform accrual, minimum follow-up and dropout.
 
     Event times by inversion: T = H_j⁻¹(E), E ~ Exp(1), since P(T > t) = P(E > H_j(t)) =
     exp(−H_j(t)) = S_j(t). Censoring C = min(A + F − entry, D), entry ~ U(0, A), D ~ Exp(ρ)
-    (:func:`resurv.statistics.followup.sample_censoring_times`). Observed time min(T, C), event 1{T
-    ≤ C}.
+    (:meth:`resurv.statistics.followup.FollowUp.sample_censoring_times`). Observed time
+    min(T, C), event 1{T ≤ C}.
 
     Parameters
     ----------
@@ -85,8 +83,9 @@ def simulate_trials(
         per-draw parameters are captured by the callable with shape (R, 1).
     n_per_arm : sequence of two ints
         n₀, n₁.
-    accrual_months, followup_months, dropout_rate : float or array_like of shape (R,)
-        Design values A, F and ρ (per month), one per trial or shared.
+    design : FollowUp
+        Design values A, F and ρ (per month), each a float (shared) or an array of shape (R,)
+        (one per trial).
     n_trials : int, optional
         R; needed when every design value is a scalar, otherwise inferred (and checked).
 
@@ -101,7 +100,7 @@ def simulate_trials(
         raise ValueError("each arm needs at least one patient")
     lengths = {
         np.asarray(v).shape[0]
-        for v in (accrual_months, followup_months, dropout_rate)
+        for v in (design.accrual_months, design.followup_months, design.dropout_rate)
         if np.ndim(v) == 1
     }
     if n_trials is not None:
@@ -111,9 +110,9 @@ def simulate_trials(
     if not lengths:
         raise ValueError("n_trials is required when every design value is a scalar")
     n_trials = lengths.pop()
-    accrual = _per_trial(accrual_months, "accrual_months", n_trials)
-    follow = _per_trial(followup_months, "followup_months", n_trials)
-    dropout = _per_trial(dropout_rate, "dropout_rate", n_trials)
+    accrual = _per_trial(design.accrual_months, "accrual_months", n_trials)
+    follow = _per_trial(design.followup_months, "followup_months", n_trials)
+    dropout = _per_trial(design.dropout_rate, "dropout_rate", n_trials)
     if np.any(accrual <= 0) or np.any(follow < 0) or np.any(dropout < 0):
         raise ValueError("need accrual_months > 0, followup_months >= 0, dropout_rate >= 0")
 
@@ -128,7 +127,8 @@ def simulate_trials(
             )
         event_times.append(times)
     event_time = np.concatenate(event_times, axis=1)
-    censoring = sample_censoring_times(rng, accrual, follow, dropout, size=(n_trials, sum(sizes)))
+    per_trial = FollowUp(accrual, follow, dropout)
+    censoring = per_trial.sample_censoring_times(rng, size=(n_trials, sum(sizes)))
     event = event_time <= censoring
     time = np.where(event, event_time, censoring)
     arm = np.repeat(np.array([0, 1]), sizes)

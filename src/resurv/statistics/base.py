@@ -32,7 +32,7 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 from scipy import stats
 
-from resurv.statistics import followup
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.quadrature import GRADING_POWER, integrate, log_integrate, scaled_integrate
 
 __all__ = [
@@ -139,8 +139,9 @@ class TrialModel:
         Curve of arm 0 (reference) and arm 1 (comparator).
     n_per_arm : sequence of int
         Number of patients per arm.
-    accrual_months, followup_months, dropout_rate : float or tensor
-        Follow-up design (resurv statistical design, section 3); may be random variables.
+    design : FollowUp
+        Follow-up design A, F, ρ (resurv statistical design, section 3); its values may be
+        random variables. Held as float64 tensors.
     n_nodes : int
         Gauss–Legendre nodes per smooth piece of each integral (default
         :data:`SUMMARY_NODES`).
@@ -154,18 +155,14 @@ class TrialModel:
 
     curves: Sequence[SurvivalCurve]
     n_per_arm: Sequence[int]
-    accrual_months: Any
-    followup_months: Any
-    dropout_rate: Any = 0.0
+    design: FollowUp
     n_nodes: int = SUMMARY_NODES
     influence: str = "table"
 
     def __post_init__(self):
         if self.influence not in ("table", "full"):
             raise ValueError(f"influence must be 'table' or 'full'; got {self.influence!r}")
-        self.accrual_months = pt.as_tensor_variable(self.accrual_months, dtype="float64")
-        self.followup_months = pt.as_tensor_variable(self.followup_months, dtype="float64")
-        self.dropout_rate = pt.as_tensor_variable(self.dropout_rate, dtype="float64")
+        self.design = self.design.as_tensors()
         self.grading = self.grading_power(GRADING_POWER)
 
     def small_time_power(self, arm: int):
@@ -197,12 +194,12 @@ class TrialModel:
     @property
     def max_followup(self):
         """A + F, the end of all follow-up (π_j = 0 beyond)."""
-        return self.accrual_months + self.followup_months
+        return self.design.max_followup_months
 
     @property
     def breakpoints(self):
         """Points where G has a kink (its value at F); integrals are split there."""
-        return [self.followup_months]
+        return [self.design.followup_months]
 
     def log_hazard(self, arm: int, t):
         """Log h_j(t)."""
@@ -218,15 +215,11 @@ class TrialModel:
 
     def log_censoring(self, t):
         """Log G(t)."""
-        return followup.log_censoring_survival(
-            t, self.accrual_months, self.followup_months, self.dropout_rate, xp=pt
-        )
+        return self.design.log_censoring_survival(t, xp=pt)
 
     def censoring_density(self, t):
         """g(t) = −dG/dt."""
-        return followup.censoring_density(
-            t, self.accrual_months, self.followup_months, self.dropout_rate, xp=pt
-        )
+        return self.design.censoring_density(t, xp=pt)
 
     def log_at_risk(self, arm: int, t):
         """Log π_j(t) = log n_j − H_j(t) + log G(t)."""

@@ -41,6 +41,7 @@ import pytensor.tensor as pt
 
 from resurv.statistics import notreached
 from resurv.statistics.base import SUMMARY_NODES, ModelStatistic, TrialModel, covariance_pieces
+from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import COUNT, FACTOR, KINDS, NORMAL
 
 __all__ = [
@@ -182,9 +183,7 @@ def add_summary_likelihood(
     name: str,
     curves,
     n_per_arm,
-    accrual_months,
-    followup_months,
-    dropout_rate,
+    design: FollowUp,
     statistics: Sequence,
     observed_values: dict | None = None,
     n_nodes: int = SUMMARY_NODES,
@@ -201,8 +200,8 @@ def add_summary_likelihood(
         ``median_months`` is used when present).
     n_per_arm : sequence of int
         Patients per arm.
-    accrual_months, followup_months, dropout_rate : float or tensor
-        Follow-up design A, F, ρ (may be random variables).
+    design : FollowUp
+        Follow-up design A, F, ρ (its values may be random variables).
     statistics : sequence of reported statistics (:mod:`resurv.statistics.base`)
         At most one of each kind per arm; a reached and a not-reached median of the same arm
         are contradictory.
@@ -222,9 +221,7 @@ def add_summary_likelihood(
     trial = TrialModel(
         curves,
         n_per_arm,
-        accrual_months,
-        followup_months,
-        dropout_rate,
+        design,
         n_nodes=n_nodes,
         influence=influence,
     )

@@ -99,7 +99,6 @@ def km_restricted_mean(time, event, arm=None) -> RestrictedMeanEstimate:
 
 import pytensor.tensor as pt  # noqa: E402
 
-from resurv.statistics import followup  # noqa: E402
 from resurv.statistics.base import (  # noqa: E402
     ArmInfluence,
     ModelStatistic,
@@ -276,15 +275,13 @@ def conditional_area(trial: TrialModel, arm: int, largest_time_months) -> Condit
         raise ValueError(f"an SPSS mean needs at least 2 patients in arm {arm}; got {n:g}")
     eps = 1.0 / (n - 1.0)
     tau = pt.as_tensor_variable(largest_time_months, dtype="float64")
-    split = pt.minimum(trial.followup_months, tau)
+    split = pt.minimum(trial.design.followup_months, tau)
     s = np.linspace(0.0, 1.0, CONDITIONAL_GRID_POINTS)
     grid = pt.concatenate([split * s**2, split + (tau - split) * s[1:]])
     # H(0) = 0 exactly (a Weibull H = (t/σ)^k has a nan shape-gradient at t = 0)
     cum_hazard = pt.concatenate([pt.zeros((1,)), trial.cum_hazard(arm, grid[1:])])
     survival = pt.exp(-cum_hazard)
-    sg = survival * followup.censoring_survival(
-        grid, trial.accrual_months, trial.followup_months, trial.dropout_rate, xp=pt
-    )
+    sg = survival * trial.design.censoring_survival(grid, xp=pt)
     below = 1.0 - sg[-1]  # P(Y < τ)
     survival_y = (sg - sg[-1]) / below
     d_hazard = pt.diff(cum_hazard)
