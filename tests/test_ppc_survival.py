@@ -15,11 +15,9 @@ from resurv.checks.ppc import two_sided_ppp
 from resurv.checks.ppc_survival import (
     design_from_posterior,
     fixed_design,
-    km_vs_predictive,
     printed_decimals,
     published_survival_values,
     replicate_trials,
-    sample_reverse_km,
 )
 from resurv.io.modelspec import load_model_spec
 from resurv.io.study import Arm, Study
@@ -142,12 +140,18 @@ def test_replicate_trials_use_each_draws_design(rng):
 
 def test_design_helpers():
     post = exp_posterior(12.0, 0.0, 6, accrual_months=30.0, followup_months=9.0)
-    design = design_from_posterior(0.01)(post)
+    design = design_from_posterior({"dropout_rate": 0.01})(post)
     assert isinstance(design, FollowUp)
     accrual, follow, dropout = design.accrual_months, design.followup_months, design.dropout_rate
     assert np.all(accrual == 30.0) and np.all(follow == 9.0) and np.all(dropout == 0.01)
+    assert np.all(design_from_posterior()(post).dropout_rate == 0.0)
     post = post.assign(dropout_rate=post["accrual_months"] * 0 + 0.05)
-    assert np.all(design_from_posterior()(post).dropout_rate == 0.05)
+    assert np.all(design_from_posterior({"dropout_rate": 0.01})(post).dropout_rate == 0.05)
+    # a design value fixed in the study file is not in the posterior
+    partial = post.drop_vars("accrual_months")
+    assert np.all(design_from_posterior({"accrual_months": 36.0})(partial).accrual_months == 36.0)
+    with pytest.raises(KeyError, match="accrual_months"):
+        design_from_posterior()(partial)
     fixed = fixed_design(FollowUp(24.0, 12.0))(post)
     values = (fixed.accrual_months, fixed.followup_months, fixed.dropout_rate)
     assert [v.shape for v in values] == [(6,)] * 3
@@ -394,46 +398,6 @@ def test_ppp_conservative_under_the_posterior():
     assert np.mean(ppps <= 0.1) < 0.1 + 3 * np.sqrt(0.09 / 150)
     assert np.mean(ppps <= 0.5) < 0.5 + 3 * np.sqrt(0.25 / 150)
     assert np.mean(flagged) > 0.5
-
-
-def test_sample_reverse_km(rng):
-    # all censored: the reverse KM is the empirical distribution of the times
-    time = np.array([3.0, 5.0, 8.0, 13.0])
-    draws = sample_reverse_km(rng, time, np.zeros(4), 40000)
-    assert set(np.unique(draws)) == set(time)
-    counts = np.array([np.sum(draws == t) for t in time])
-    assert stats.chisquare(counts).pvalue > 1e-3
-    # with events: P(C ≤ c) = 1 − Ĝ(c), Ĝ the KM of the censorings, by hand:
-    # times 2c 4e 6c 8c 10e: at 2 (5 at risk) Ĝ = 4/5; at 6 (3 at risk) 8/15; at 8 (2) 4/15
-    time = np.array([2.0, 4.0, 6.0, 8.0, 10.0])
-    event = np.array([0, 1, 0, 0, 1])
-    draws = sample_reverse_km(rng, time, event, 60000)
-    probs = np.array([1 / 5, 4 / 5 - 8 / 15, 8 / 15 - 4 / 15, 4 / 15])  # at 2, 6, 8, beyond
-    counts = np.array([np.sum(draws == 2), np.sum(draws == 6), np.sum(draws == 8)])
-    counts = np.append(counts, np.sum(np.isinf(draws)))
-    assert counts.sum() == draws.size
-    assert stats.chisquare(counts, probs * draws.size).pvalue > 1e-3
-
-
-def test_km_vs_predictive_bands(rng):
-    from resurv.io.patient_data import PatientData
-
-    median0, log_hr = 12.0, -0.5
-    rates = [LN2 / median0, LN2 / median0 * np.exp(log_hr)]
-    time, event, arm = simulate_reference(rng, rates, (80, 80), 24.0, 12.0)
-    data = PatientData(time, event, arm, None, ("A", "B"), "sim.csv")
-    good = km_vs_predictive(EXP_SPEC, data, exp_posterior(median0, log_hr, 1000), rng)
-    assert good.n_replicates == 1000 and good.observed.shape == (101, 2)
-    assert np.all(good.lower_95 <= good.lower_50) and np.all(good.upper_50 <= good.upper_95)
-    assert np.all(good.share_outside_95() < 0.15)
-    # the pointwise replicate median tracks the true curve where many are at risk
-    early = good.grid <= 20.0
-    truth = np.exp(-np.outer(good.grid[early], rates))
-    np.testing.assert_allclose(good.median[early], truth, atol=0.06)
-    # a model with medians three times too long leaves the observed curves outside
-    bad = km_vs_predictive(EXP_SPEC, data, exp_posterior(3 * median0, log_hr, 400), rng)
-    assert bad.n_replicates == 400
-    assert np.all(bad.share_outside_95() > 0.5)
 
 
 def test_weibull_posterior_from_curves():

@@ -7,16 +7,12 @@ log-rank test and its direction, landmark survival, Cox hazard ratio, event coun
 published value then falls somewhere in its predictive distribution; the two-sided posterior
 predictive p-value (:func:`resurv.checks.ppc.two_sided_ppp`) says where (resurv statistical design,
 section 5; Gelman A, Meng XL, Stern H. Statistica Sinica 1996;6:733).
-
-For patient-data fits, :func:`km_vs_predictive` compares the observed Kaplan–Meier curves with
-pointwise bands of Kaplan–Meier curves of replicate trials that reuse the observed censoring
-pattern (censoring times drawn from each arm's reverse Kaplan–Meier estimate).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,19 +24,15 @@ from resurv.models.built import PublishedValue, stacked_draws
 from resurv.models.survival import curves_from_posterior
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
 from resurv.statistics.followup import FollowUp
-from resurv.statistics.km import kaplan_meier, kaplan_meier_table
 from resurv.statistics.published.base import Estimator, printed_decimals
 
 __all__ = [
     "DesignFn",
-    "KMPredictiveBands",
     "design_from_posterior",
     "fixed_design",
-    "km_vs_predictive",
     "printed_decimals",
     "published_survival_values",
     "replicate_trials",
-    "sample_reverse_km",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,21 +92,26 @@ def fixed_design(fixed: FollowUp) -> DesignFn:
     return design
 
 
-def design_from_posterior(dropout_rate: float = 0.0) -> DesignFn:
+def design_from_posterior(fixed: Mapping[str, float] | None = None) -> DesignFn:
     """A :data:`DesignFn` reading the design from the posterior of a summary-data model.
 
-    Reads ``accrual_months``, ``followup_months`` and, when sampled, ``dropout_rate``;
-    ``dropout_rate`` here is the fixed value used when the posterior has none.
+    Each of ``accrual_months``, ``followup_months`` and ``dropout_rate`` is read from the
+    posterior where it was sampled, and is otherwise the value in ``fixed`` (the study file's
+    fixed design values; a dropout rate given nowhere is 0).
     """
+    fixed = dict(fixed or {})
 
     def design(posterior: xr.Dataset) -> FollowUp:
-        accrual = stacked_draws(posterior, "accrual_months")
-        follow = stacked_draws(posterior, "followup_months")
-        if "dropout_rate" in posterior.data_vars:
-            dropout = stacked_draws(posterior, "dropout_rate")
-        else:
-            dropout = np.full(accrual.shape, float(dropout_rate))
-        return FollowUp(accrual, follow, dropout)
+        n = stacked_draws(posterior, next(iter(posterior.data_vars))).shape[0]
+        values = []
+        for name in ("accrual_months", "followup_months", "dropout_rate"):
+            if name in posterior.data_vars:
+                values.append(stacked_draws(posterior, name))
+            elif name in fixed or name == "dropout_rate":
+                values.append(np.full(n, float(fixed.get(name, 0.0))))
+            else:
+                raise KeyError(f"the posterior has no '{name}' and no fixed value was given")
+        return FollowUp(*values)
 
     return design
 
@@ -216,109 +213,3 @@ def published_survival_values(
     for s in study.survival_statistics(spec.endpoint):
         rows.extend(s.check_rows(study, reps, spec.endpoint))
     return rows
-
-
-# --- Kaplan–Meier curves against replicate bands (patient data) ---
-
-
-def sample_reverse_km(rng, time, event, size) -> np.ndarray:
-    """Censoring times drawn from one arm's reverse Kaplan–Meier estimate.
-
-    The reverse KM Ĝ treats censorings as events and events as censorings (Schemper M, Smith
-    TL. Control Clin Trials 1996;17:343); a censoring time is drawn by inversion,
-    C = min{c_k : 1 − Ĝ(c_k) ≥ U}, U ~ U(0, 1), and C = +inf for the mass Ĝ leaves beyond the
-    last censoring (no information on censoring there).
-    """
-    event = np.asarray(event).astype(bool)
-    table = kaplan_meier_table(np.asarray(time, dtype=float), ~event)
-    cdf = 1.0 - table["survival"]
-    index = np.searchsorted(cdf, rng.uniform(size=size), side="left")
-    return np.append(table["time"], np.inf)[index]
-
-
-@dataclass(frozen=True)
-class KMPredictiveBands:
-    """Observed KM curves and pointwise predictive bands; arrays of shape (m, 2) per arm."""
-
-    grid: np.ndarray
-    observed: np.ndarray
-    median: np.ndarray
-    lower_50: np.ndarray
-    upper_50: np.ndarray
-    lower_95: np.ndarray
-    upper_95: np.ndarray
-    arm_labels: tuple[str, ...]
-    n_replicates: int
-
-    def share_outside_95(self) -> np.ndarray:
-        """Per arm, the share of grid points where the observed curve leaves the 95% band."""
-        outside = (self.observed < self.lower_95) | (self.observed > self.upper_95)
-        return outside.mean(axis=0)
-
-
-def km_vs_predictive(
-    spec: ModelSpec, data, posterior, rng, grid=None, max_draws: int = 1000
-) -> KMPredictiveBands:
-    """Observed Kaplan–Meier curves against KM curves of replicate trials.
-
-    Per posterior draw (thinned evenly to at most ``max_draws``), each arm's n_j event times
-    are drawn from the draw's curve and n_j censoring times from the arm's reverse KM
-    (:func:`sample_reverse_km`), so the replicates share the observed censoring pattern. The
-    replicate KM curves on ``grid`` give pointwise 50% and 95% equal-tailed bands. Delayed
-    entry is not reproduced (replicates start at time 0).
-
-    Parameters
-    ----------
-    spec : ModelSpec
-        The survival model of the fit.
-    data : resurv.io.patient_data.PatientData
-        The patient data (times in months, arms 0/1).
-    posterior : xarray.Dataset or DataTree
-        Posterior draws (the ``posterior`` group).
-    rng : numpy.random.Generator
-        Source of randomness.
-    grid : array_like, optional
-        Times (default: 101 points from 0 to the largest observed time).
-    max_draws : int
-        Largest number of replicates.
-
-    Returns
-    -------
-    KMPredictiveBands
-    """
-    if hasattr(posterior, "posterior"):
-        posterior = posterior.posterior.to_dataset()
-    if getattr(data, "entry", None) is not None:
-        logger.warning("delayed entry is not reproduced in the replicate trials")
-    time, event = np.asarray(data.time, float), np.asarray(data.event).astype(bool)
-    arm = np.asarray(data.arm).astype(int)
-    grid = np.linspace(0.0, time.max(), 101) if grid is None else np.asarray(grid, float)
-    n_all = stacked_draws(posterior, next(iter(posterior.data_vars))).shape[0]
-    step = max(1, int(np.ceil(n_all / max_draws)))
-    curves = curves_from_posterior(spec, posterior, draws=slice(None, None, step))
-    n_rep = _n_draws(curves)
-    cap = 10.0 * max(time.max(), grid.max())
-    times, events = [], []
-    for j, curve in enumerate(curves):
-        n_j = int(np.sum(arm == j))
-        event_time = curve.inv_cum_hazard(rng.standard_exponential((n_rep, n_j)))
-        censor = sample_reverse_km(rng, time[arm == j], event[arm == j], (n_rep, n_j))
-        observed = np.minimum(np.minimum(event_time, censor), cap)
-        times.append(observed)
-        events.append((event_time <= censor) & (event_time < cap))
-    rep_arm = np.repeat([0, 1], [t.shape[1] for t in times])
-    rep_km, _ = kaplan_meier(np.concatenate(times, 1), np.concatenate(events, 1), rep_arm).at(grid)
-    observed_km, _ = kaplan_meier(time, event, arm).at(grid)
-    q = np.quantile(rep_km, [0.025, 0.25, 0.5, 0.75, 0.975], axis=0)
-    labels = tuple(getattr(data, "arm_labels", ("0", "1")))
-    return KMPredictiveBands(
-        grid=grid,
-        observed=observed_km[0],
-        median=q[2],
-        lower_50=q[1],
-        upper_50=q[3],
-        lower_95=q[0],
-        upper_95=q[4],
-        arm_labels=labels,
-        n_replicates=n_rep,
-    )

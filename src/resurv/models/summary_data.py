@@ -15,11 +15,12 @@ import hashlib
 import pymc as pm
 import pytensor.tensor as pt
 
+from resurv.checks.ppc_survival import design_from_posterior, published_survival_values
 from resurv.errors import StudyValidationError
 from resurv.io.modelspec import ModelSpec
 from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
 from resurv.io.study import Study
-from resurv.models.built import BuiltModel, stacked_draws
+from resurv.models.built import BuiltModel
 from resurv.models.survival import add_derived, add_survival_parameters, chosen_priors, coords_for
 from resurv.statistics.base import SUMMARY_NODES, TrialModel
 from resurv.statistics.events import expected_events
@@ -144,13 +145,11 @@ def build_survival_summary(
     observed = {v.name for v in model.observed_RVs}
     names += ["expected_events"]
     names += [v for v in DESIGN_VARIABLES if v in {r.name for r in model.free_RVs}]
-    free = {r.name for r in model.free_RVs}
     design_structure = sorted((k, v.structure) for k, v in study.followup_priors.items())
     key_text = (
         f"summary|{spec.key}|{structure_key(chosen)}|{statistics_key(statistics)}|"
         f"{design_structure}|{n_per_arm}"
     )
-    design_names = {k: (k if k in free else None) for k in DESIGN_VARIABLES}
     built = BuiltModel(
         model=model,
         key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
@@ -163,30 +162,13 @@ def build_survival_summary(
         # approaches the end of follow-up (A + F): a sharp ridge that NUTS crosses with small steps
         target_accept=max(TARGET_ACCEPT, spec.target_accept or 0.0),
     )
-    built.published = _published(spec, study, design_names)
+    built.published = _published(spec, study)
     return built
 
 
-def _published(spec: ModelSpec, study: Study, design_names: dict) -> list:
+def _published(spec: ModelSpec, study: Study) -> list:
     """Published-vs-posterior rows with predictive checks (resurv.checks.ppc_survival)."""
-    try:
-        from resurv.checks.ppc_survival import published_survival_values
-    except ImportError:  # pragma: no cover - the checks module ships with resurv
-        return []
     fixed = {
         k: float(v.args["value"]) for k, v in study.followup_priors.items() if v.dist == "fixed"
     }
-
-    def design(post):
-        n = stacked_draws(post, "median_months").shape[0]
-        out = []
-        for name in ("accrual_months", "followup_months", "dropout_rate"):
-            if design_names.get(name):
-                out.append(stacked_draws(post, name))
-            else:
-                import numpy as np
-
-                out.append(np.full(n, fixed.get(name, 0.0)))
-        return FollowUp(*out)
-
-    return published_survival_values(spec, study, design)
+    return published_survival_values(spec, study, design_from_posterior(fixed))
