@@ -407,3 +407,39 @@ def test_weibull_posterior_from_curves():
     (pv,) = published_survival_values(WEIBULL_SPEC, study, fixed_design(FollowUp(30.0, 30.0)))
     # Weibull PH: m1 = m0 · HR^(−1/k)
     np.testing.assert_allclose(pv.posterior(post), 20.0 * 0.5 ** (-1 / 2.0), rtol=1e-10)
+
+
+def test_hr_p_value_is_a_check_target_matching_lifelines():
+    """A p-value printed with an HR is checked against the replicate Cox Wald p (lifelines)."""
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    median0, log_hr, accrual, follow, n = 10.0, -0.5, 24.0, 18.0, (40, 40)
+    study = make_study(stat("hr", value=0.61, ci=[0.38, 0.98], p_value=0.0412), n=n)
+    values = rows_by_name(
+        published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(accrual, follow)))
+    )
+    assert set(values) == {
+        ("os_hr", "between arms"),
+        ("os_hr_ci_ratio", "between arms"),
+        ("os_hr_p", "between arms"),
+    }
+    row = values[("os_hr_p", "between arms")]
+    assert row.published == 0.0412
+    predicted = row.predictive(exp_posterior(median0, log_hr, 1000), np.random.default_rng(5))
+    assert np.all((predicted >= 0) & (predicted <= 1))
+    # printed to 4 decimals: the replicate p-values are rounded alike
+    np.testing.assert_allclose(predicted, np.round(predicted, 4))
+
+    ref_rng = np.random.default_rng(6)
+    rates = [LN2 / median0, LN2 / median0 * np.exp(log_hr)]
+    reference = []
+    for _ in range(300):
+        time, event, arm = simulate_reference(ref_rng, rates, n, accrual, follow)
+        frame = pd.DataFrame({"time": time, "event": event.astype(int), "arm": arm})
+        fit = CoxPHFitter().fit(frame, "time", "event")
+        reference.append(float(fit.summary.loc["arm", "p"]))
+    ks = stats.ks_2samp(predicted, np.round(reference, 4))
+    assert ks.pvalue > 1e-3, ks
+    # about half the replicates at HR = e^-0.5 and 80 patients reach p < 0.05
+    assert 0.2 < np.mean(predicted < 0.05) < 0.8

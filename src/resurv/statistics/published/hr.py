@@ -2,8 +2,8 @@
 
 Schema: ``value`` (comparator vs reference, > 0), optional ``ci`` and ``p_value``. Likelihood:
 log HR in the joint normal (resolution 0.1%), the Cox estimate's limit and influence
-(:mod:`resurv.statistics.hr`); the CI width is a check target only. Estimator: the Cox HR
-(Efron ties) and its SE.
+(:mod:`resurv.statistics.hr`); the CI width and the p-value are check targets only. Estimator:
+the Cox HR (Efron ties), its SE and the two-sided Wald p-value 2 Φ(−|log HR| / SE).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy import stats
 
 from resurv.models.built import stacked_draws
 from resurv.statistics import cox
@@ -88,7 +89,7 @@ class HazardRatio(Published):
         return f"HR {self.value}"
 
     def check_rows(self, study, replicates, endpoint):
-        """Replicate Cox HR and, with a CI, its upper/lower ratio exp(2·1.96·SE)."""
+        """Replicate Cox HR; with a CI its upper/lower ratio exp(2·1.96·SE); with a p its Wald p."""
         rows = CheckRows(self, study, replicates, endpoint)
 
         def model_hr(post):
@@ -108,4 +109,12 @@ class HazardRatio(Published):
         if self.ci is not None:
             note = "upper/lower 95% limit = exp(2·1.96·SE): reflects the number of events"
             rows.add("hr_ci_ratio", self.ci[1] / self.ci[0], ci_ratio, note=note)
+        if self.p_value is not None:
+
+            def wald_p(p, r):
+                fit = replicates.estimate(COX, p, r)
+                return 2.0 * stats.norm.sf(np.abs(fit.log_hr) / fit.se)
+
+            note = "two-sided Wald p of the replicate's Cox HR, 2·Φ(−|log HR|/SE)"
+            rows.add("hr_p", self.p_value, rounded(wald_p, self.p_value), note=note)
         return rows.rows
