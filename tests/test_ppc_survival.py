@@ -443,3 +443,30 @@ def test_hr_p_value_is_a_check_target_matching_lifelines():
     assert ks.pvalue > 1e-3, ks
     # about half the replicates at HR = e^-0.5 and 80 patients reach p < 0.05
     assert 0.2 < np.mean(predicted < 0.05) < 0.8
+
+
+def test_landmark_ci_limits_are_check_targets():
+    """A landmark's printed CI is compared with the replicate's log(-log) limits."""
+    from resurv.checks.ppc import two_sided_ppp
+
+    median0, log_hr, accrual, follow, n = 10.0, -0.5, 24.0, 18.0, (60, 60)
+    study = make_study(stat("landmark", arm="ref", value=0.44, t_months=12.0, ci=[0.31, 0.56]), n=n)
+    values = rows_by_name(
+        published_survival_values(EXP_SPEC, study, fixed_design(FollowUp(accrual, follow)))
+    )
+    names = {"os_survival_12m", "os_survival_12m_ci_low", "os_survival_12m_ci_high"}
+    assert {name for name, _ in values} == names
+    post = exp_posterior(median0, log_hr, 2000)
+    draws = {
+        name: values[(name, "Reference")].predictive(post, np.random.default_rng(8))
+        for name in sorted(names)
+    }
+    low, mid, high = (draws[f"os_survival_12m{s}"] for s in ("_ci_low", "", "_ci_high"))
+    ok = ~np.isnan(mid)
+    assert ok.mean() > 0.99  # follow-up of 18-42 months reaches 12 months
+    # same replicates for every row: the limits bracket the estimate (to the printed rounding)
+    assert np.all(low[ok] <= mid[ok] + 0.005) and np.all(mid[ok] <= high[ok] + 0.005)
+    # S(12) = 2^(-12/10) = 0.435 at n = 60: the printed limits are typical, much narrower are not
+    for name, published in (("_ci_low", 0.31), ("_ci_high", 0.56)):
+        assert two_sided_ppp(draws[f"os_survival_12m{name}"], published) > 0.2
+    assert two_sided_ppp(high - low, 0.05) < 0.01

@@ -49,3 +49,29 @@ def test_vectorized_equals_single_dataset():
         one = km_landmark(time[r], event[r], 6.0, arm[r])
         np.testing.assert_array_equal(batch.survival[r], one.survival[0])
         np.testing.assert_array_equal(batch.se[r], one.se[0])
+
+
+@pytest.mark.parametrize("case", CASES[:8], ids=[c[0] for c in CASES[:8]])
+def test_loglog_limits_match_lifelines(case):
+    """The log(-log) limits equal lifelines' default ("exponential Greenwood") interval."""
+    from resurv.statistics.landmark import loglog_interval
+
+    _, time, event, arm = case
+    for t_star in np.quantile(time, [0.1, 0.5, 0.9]):
+        result = km_landmark(time, event, t_star, arm)
+        lower, upper = loglog_interval(result.survival[0], result.se[0], 1.959963984540054)
+        for j in (0, 1):
+            kmf = lifelines_km(time[arm == j], event[arm == j])
+            ci = kmf.confidence_interval_survival_function_
+            row = ci[ci.index <= t_star].iloc[-1]
+            np.testing.assert_allclose(lower[j], row.iloc[0], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(upper[j], row.iloc[1], rtol=1e-9, atol=1e-12)
+
+
+def test_loglog_limits_at_the_ends_are_the_point():
+    from resurv.statistics.landmark import loglog_interval
+
+    lower, upper = loglog_interval(np.array([1.0, 0.0, 0.5]), np.array([0.0, 0.0, 0.1]), 1.96)
+    np.testing.assert_array_equal(lower[:2], [1.0, 0.0])
+    np.testing.assert_array_equal(upper[:2], [1.0, 0.0])
+    assert 0.0 < lower[2] < 0.5 < upper[2] < 1.0

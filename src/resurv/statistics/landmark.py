@@ -13,7 +13,7 @@ import numpy as np
 
 from resurv.statistics.km import kaplan_meier
 
-__all__ = ["LandmarkEstimate", "km_landmark"]
+__all__ = ["LandmarkEstimate", "km_landmark", "loglog_interval"]
 
 
 # --- estimator (NumPy) ---
@@ -25,6 +25,24 @@ class LandmarkEstimate:
 
     survival: np.ndarray
     se: np.ndarray
+
+
+def loglog_interval(survival, se, z: float):
+    """The log(−log) ("exponential Greenwood") confidence limits of a KM survival probability.
+
+    θ = log(−log Ŝ) with SE(θ) = SE(Ŝ) / (Ŝ |log Ŝ|) (delta method), so the limits are
+    Ŝ^exp(+z SE(θ)) (lower) and Ŝ^exp(−z SE(θ)) (upper); they stay inside [0, 1]. Where Ŝ is 1
+    or 0 the interval is that point. Kalbfleisch JD, Prentice RL. The Statistical Analysis of
+    Failure Time Data, 2nd ed., 2002, section 1.4; lifelines' and Stata's default.
+    """
+    survival = np.asarray(survival, dtype=float)
+    inner = (survival > 0.0) & (survival < 1.0)
+    safe = np.where(inner, survival, 0.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(inner, np.asarray(se, dtype=float) / (safe * np.abs(np.log(safe))), 0.0)
+    lower = np.where(inner, safe ** np.exp(z * scale), survival)
+    upper = np.where(inner, safe ** np.exp(-z * scale), survival)
+    return lower, upper
 
 
 def km_landmark(time, event, t_star, arm=None) -> LandmarkEstimate:

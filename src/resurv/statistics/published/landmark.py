@@ -1,8 +1,9 @@
 """Landmark survival: ``statistic = "landmark"`` in the study file.
 
 Schema: ``arm``, ``value`` (a survival probability in (0, 1)), ``t_months``, optional ``ci``
-(a check target only). Likelihood: S_j(t*) in the joint normal (resolution 0.001) with Greenwood's
-influence integrand (:mod:`resurv.statistics.landmark`). Estimator: KM survival at t*.
+(a check target only, compared with the replicate's log(−log) limits). Likelihood: S_j(t*) in
+the joint normal (resolution 0.001) with Greenwood's influence integrand
+(:mod:`resurv.statistics.landmark`). Estimator: KM survival at t* and its Greenwood SE.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from resurv.statistics import landmark as landmark_math
 from resurv.statistics.published.base import (
     NORMAL,
+    Z975,
     CheckRows,
     Published,
     arm_ref,
@@ -104,4 +106,19 @@ class Landmark(Published):
         rows.add(
             f"survival_{t_star:g}m", self.value, rounded(km_at, self.value), model_survival, note
         )
+        for k, side in enumerate(("ci_low", "ci_high") if self.ci is not None else ()):
+
+            def limit(p, r, k=k):
+                t = replicates.get("trials", p, r)
+                estimate = landmark_math.km_landmark(t.time, t.event, t_star, t.arm)
+                limits = landmark_math.loglog_interval(
+                    estimate.survival[:, j], estimate.se[:, j], Z975
+                )
+                last = np.where(t.arm == j, t.time, -np.inf).max(axis=1)
+                value = estimate.survival[:, j]
+                return np.where((last < t_star) & (value > 0), np.nan, limits[k])
+
+            note = "log(-log) Greenwood 95% limit of the replicate's KM survival at t*"
+            name = f"survival_{t_star:g}m_{side}"
+            rows.add(name, self.ci[k], rounded(limit, self.ci[k]), note=note)
         return rows.rows
