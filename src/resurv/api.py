@@ -19,6 +19,7 @@ from resurv.inference.results import (
     write_fit,
     write_posterior,
 )
+from resurv.io.auto_priors import AutoPriors, derive_auto_priors, is_auto
 from resurv.io.modelspec import ModelSpec, load_model_spec
 from resurv.io.priors import PriorFile, load_priors
 from resurv.io.study import Study, load_study
@@ -26,7 +27,7 @@ from resurv.models.binomial import build_binomial
 from resurv.models.built import BuiltModel
 from resurv.models.survival import build_survival_ipd
 
-__all__ = ["BUILDERS", "build", "fit_files", "load_data"]
+__all__ = ["BUILDERS", "build", "fit_files", "load_data", "resolve_priors"]
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,26 @@ def build(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltModel:
     return BUILDERS[spec.likelihood](spec, priors, study)
 
 
+def resolve_priors(
+    prior_file: str | Path | None, study: Study, spec: ModelSpec
+) -> tuple[PriorFile, AutoPriors | None]:
+    """The prior file named, or for ``auto`` (or None) the set derived from ``study``.
+
+    The derived set (:mod:`resurv.io.auto_priors`) covers the study's endpoints and, for a
+    survival model, the model's endpoint; it is returned too, for the fit's provenance.
+    """
+    if not is_auto(prior_file):
+        return load_priors(prior_file), None
+    endpoints = [spec.endpoint] if spec.likelihood == "survival" else []
+    auto = derive_auto_priors(study, endpoints)
+    log.info("priors derived from study '%s': %s", study.id, auto.prior_file.description)
+    return auto.prior_file, auto
+
+
 def fit_files(
     model_file: str | Path,
     data_file: str | Path,
-    prior_file: str | Path,
+    prior_file: str | Path | None,
     *,
     seed: int = 1,
     settings: SamplerSettings | None = None,
@@ -78,13 +95,21 @@ def fit_files(
 ) -> FitResult:
     """Fit a model file to a data file under a prior file; optionally write the results.
 
+    ``prior_file`` ``"auto"`` (or None) derives a weakly informative set from the study
+    (:func:`resolve_priors`); with ``out_dir`` it is written there as ``priors_auto.toml`` and
+    its text and derivation go into the provenance.
+
     With ``out_dir``, ``posterior.nc`` is written as soon as sampling ends, before the predictive
     checks and tables are computed (then written again with the predictive groups, beside the
     tables): a failure after sampling never loses the draws.
     """
     spec = load_model_spec(model_file)
-    priors = load_priors(prior_file)
-    study = load_data(data_file, **(csv_options or {}))
+    if is_auto(prior_file):
+        study = load_data(data_file, **(csv_options or {}))
+        priors, auto = resolve_priors(prior_file, study, spec)
+    else:
+        priors, auto = load_priors(prior_file), None
+        study = load_data(data_file, **(csv_options or {}))
     built = build(spec, priors, study)
     attrs = None
     if out_dir is not None:
@@ -95,6 +120,8 @@ def fit_files(
             seed=seed,
             command=command,
         )
+        if auto is not None:
+            attrs.update(auto.provenance())
     fitter = fitter or Fitter(settings or SamplerSettings())
     tree = fitter.sample(built, seed=seed)
     if out_dir is not None:
@@ -102,4 +129,6 @@ def fit_files(
     result = make_result(built, tree, seed)
     if out_dir is not None:
         write_fit(result, out_dir, attrs)
+        if auto is not None:
+            auto.write(out_dir)
     return result

@@ -66,6 +66,7 @@ def _csv_options(args) -> dict:
 def cmd_fit(args) -> int:
     """Resurv fit MODEL --data DATA --priors PRIORS --out DIR."""
     from resurv.api import fit_files
+    from resurv.io.auto_priors import AUTO_FILE_NAME, is_auto
 
     result = fit_files(
         args.model,
@@ -80,6 +81,8 @@ def cmd_fit(args) -> int:
     diag = result.diagnostics
     if not args.quiet:
         print(result.published.to_string(index=False))
+        if is_auto(args.priors):
+            print(f"priors derived from the study: {Path(args.out) / AUTO_FILE_NAME}")
         print(f"wrote {args.out}")
     if not diag.passed:
         print("CONVERGENCE GATES FAILED: " + "; ".join(diag.failures()), file=sys.stderr)
@@ -212,7 +215,7 @@ def cmd_run(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """Run `resurv calibrate`: coverage and SBC of the summary-data model by simulation."""
-    from resurv.api import load_data
+    from resurv.api import load_data, resolve_priors
     from resurv.io.modelspec import load_model_spec
     from resurv.io.priors import load_priors
     from resurv.simulation.calibrate import CHECKPOINT_NAME, calibrate
@@ -222,8 +225,11 @@ def cmd_calibrate(args) -> int:
             None, "--replicates", f"must be a positive whole number; got {args.replicates}"
         )
     spec = load_model_spec(args.model)
-    priors = load_priors(args.priors)
     study = load_data(args.data)
+    priors, auto = resolve_priors(args.priors, study, spec)
+    if auto is not None:  # the derived set, as a file beside the results (and their hash)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        priors = load_priors(auto.write(args.out))
     say = _progress(args)
     checkpoint = Path(args.out) / CHECKPOINT_NAME
     if checkpoint.exists() and not args.quiet:
@@ -252,6 +258,12 @@ def _command() -> str:
     return "resurv " + shlex.join(sys.argv[1:])
 
 
+AUTO_HELP = (
+    "prior file (priors/*.toml), or 'auto' (the default): weakly informative priors centred on "
+    "the study's own medians (resurv.io.auto_priors)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -264,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit one model to one data file under one prior file")
     p.add_argument("model", help="model file (models/*.toml)")
     p.add_argument("--data", required=True, help="study file (TOML) or patient-data CSV")
-    p.add_argument("--priors", required=True, help="prior file (priors/*.toml)")
+    p.add_argument("--priors", default="auto", help=AUTO_HELP)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_sampler_args(p)
@@ -301,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="coverage and SBC of the summary-data model by simulation")
     p.add_argument("model", help="survival model file")
     p.add_argument("--data", required=True, help="study file: its design and reported statistics")
-    p.add_argument("--priors", required=True, help="prior file (parameters are drawn from it)")
+    p.add_argument("--priors", default="auto", help=AUTO_HELP + "; parameters are drawn from it")
     p.add_argument("--replicates", type=int, default=200, help="simulated trials (default 200)")
     p.add_argument(
         "--out",

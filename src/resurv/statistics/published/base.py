@@ -51,6 +51,7 @@ __all__ = [
     "Estimator",
     "Published",
     "Replicates",
+    "TimeScale",
     "TrialData",
     "arm_ref",
     "common_fields",
@@ -249,6 +250,29 @@ class CheckRows:
 
 
 # --------------------------------------------------------------------------------------------
+# The time scale a statistic gives an arm (for priors scaled to the study)
+# --------------------------------------------------------------------------------------------
+
+#: Precedence of a time scale: a printed median, then landmarks, then means.
+SCALE_FROM_MEDIAN, SCALE_FROM_LANDMARK, SCALE_FROM_MEAN = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """What one published statistic says about its arm's median survival, in months.
+
+    ``months`` is an estimate of the median (``lower_bound`` False; ``precedence``: lower is
+    more direct, :data:`SCALE_FROM_MEDIAN` first) or a lower bound of it (``lower_bound`` True,
+    a median not reached). ``how`` states the formula with its numbers.
+    """
+
+    months: float
+    how: str
+    precedence: int = SCALE_FROM_MEDIAN
+    lower_bound: bool = False
+
+
+# --------------------------------------------------------------------------------------------
 # The kind interface
 # --------------------------------------------------------------------------------------------
 
@@ -345,6 +369,15 @@ class Published:
         """A time (months) at which the statistic says an event was observed, or None.
 
         The follow-up must extend beyond it (a reached KM median is the time of an event).
+        """
+        return None
+
+    def time_scale(self, followup_months: float | None) -> TimeScale | None:
+        """The arm's median survival this statistic implies, or a bound of it (None: nothing).
+
+        ``followup_months`` is the study's median potential follow-up (None when unknown).
+        Used to centre weakly informative priors on the study's own time scale
+        (:mod:`resurv.io.auto_priors`); statistics between arms give none.
         """
         return None
 

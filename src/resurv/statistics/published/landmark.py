@@ -9,6 +9,7 @@ the joint normal (resolution 0.001) with Greenwood's influence integrand
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,9 +18,11 @@ import numpy as np
 from resurv.statistics import landmark as landmark_math
 from resurv.statistics.published.base import (
     NORMAL,
+    SCALE_FROM_LANDMARK,
     Z975,
     CheckRows,
     Published,
+    TimeScale,
     arm_ref,
     common_fields,
     read_ci,
@@ -86,6 +89,15 @@ class Landmark(Published):
     def describe(self, study):
         """The value as the report prints it."""
         return f"S({self.t_months}) = {self.value}"
+
+    def time_scale(self, followup_months):
+        """The exponential curve's median through S(t*): t*·log 2 / (−log S(t*))."""
+        months = self.t_months * math.log(2.0) / -math.log(self.value)
+        how = (
+            f"S({self.t_months:g}) = {self.value:g}: {self.t_months:g}·log 2 / "
+            f"(−log {self.value:g}) = {months:.4g} months"
+        )
+        return TimeScale(months, how, SCALE_FROM_LANDMARK)
 
     def check_rows(self, study, replicates, endpoint):
         """Replicate KM survival at t* (nan where the arm's follow-up ends before t*)."""

@@ -24,6 +24,7 @@ from resurv.statistics.published.base import (
     CheckRows,
     Estimator,
     Published,
+    TimeScale,
     arm_ref,
     common_fields,
     read_ci,
@@ -92,6 +93,10 @@ class MedianReached(Published):
     def describe(self, study):
         """The value as the report prints it."""
         return f"median {self.value} months"
+
+    def time_scale(self, followup_months):
+        """The printed median itself."""
+        return TimeScale(float(self.value), f"median {self.value:g} months")
 
     def check_rows(self, study, replicates, endpoint):
         """Replicate KM median (+inf where not reached) and, if published, its CI limits."""

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from resurv.statistics import notreached
-from resurv.statistics.published.base import FACTOR, CheckRows, Published, arm_ref, common_fields
+from resurv.statistics.published.base import (
+    FACTOR,
+    CheckRows,
+    Published,
+    TimeScale,
+    arm_ref,
+    common_fields,
+)
 from resurv.statistics.published.median import KM_MEDIAN, MedianReached, reduce_median
 
 __all__ = ["MedianNotReached"]
@@ -67,6 +74,13 @@ class MedianNotReached(Published):
     def describe(self, study):
         """The statistic as the report prints it."""
         return "median not reached"
+
+    def time_scale(self, followup_months):
+        """A lower bound: the median lies beyond the follow-up (None when it is unknown)."""
+        if followup_months is None:
+            return None
+        how = f"not reached: median > follow-up {followup_months:.4g} months"
+        return TimeScale(float(followup_months), how, lower_bound=True)
 
     def check_rows(self, study, replicates, endpoint):
         """Published 1; predictive the indicator that the replicate's median is not reached."""

@@ -11,6 +11,7 @@ its Greenwood-type SE (R ``survival`` ``rmean="individual"``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,9 +20,11 @@ import numpy as np
 from resurv.statistics import rmean as rmean_math
 from resurv.statistics.published.base import (
     NORMAL,
+    SCALE_FROM_MEAN,
     CheckRows,
     Estimator,
     Published,
+    TimeScale,
     arm_ref,
     common_fields,
     read_positive_value,
@@ -91,6 +94,16 @@ class RestrictedMean(Published):
     def describe(self, study):
         """The value as the report prints it."""
         return f"mean {self.value} ± {self.spread} ({self.spread_kind}) months"
+
+    def time_scale(self, followup_months):
+        """The exponential curve's median with this mean: mean·log 2.
+
+        The SPSS mean is restricted to the largest observed time, so this errs low; a median
+        not reached in the same arm may raise it (its lower bound).
+        """
+        months = self.value * math.log(2.0)
+        how = f"mean {self.value:g} months · log 2 = {months:.4g} months"
+        return TimeScale(months, how, SCALE_FROM_MEAN)
 
     def check_rows(self, study, replicates, endpoint):
         """Replicate SPSS mean and, if published, its "±" (an SD compared as SE·√n)."""
