@@ -259,3 +259,62 @@ def test_leukemia_posterior_medians_closer_to_mle_than_under_vague(leukemia_csv,
     assert '"centre_months"' in attrs["resurv_priors_derivation"]
     assert not (tmp_path / "vague" / AUTO_FILE_NAME).exists()
     assert np.isfinite(list(posterior["auto"].values())).all()
+
+
+def test_plan_entry_auto_is_fitted_recorded_reused_and_stated_in_the_report(tmp_path, fitter):
+    from helpers import MODELS
+    from resurv.inference.sweep import load_plan, run_plan
+    from resurv.report.build import build_report
+
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text(
+        'name = "auto_plan"\n'
+        f'studies = ["{STUDY}"]\n'
+        f'models = ["{MODELS / "response.toml"}"]\n'
+        'priors = ["auto"]\n'
+        "seed = 5\n[sampler]\ndraws = 500\ntune = 300\nchains = 2\n"
+    )
+    plan = load_plan(plan_path)
+    out = tmp_path / "out"
+    said: list[str] = []
+    run_plan(plan, out, fitter=fitter, progress=said.append)
+    assert said == ["fitting response × auto"]
+    folder = out / "fits" / "nmc2020_sirt_prrt__response__auto"
+    expected = derive_auto_priors(load_study(STUDY), [])
+    assert (folder / AUTO_FILE_NAME).read_bytes() == expected.text.encode("utf-8")
+    again: list[str] = []
+    run_plan(load_plan(plan_path), out, fitter=fitter, progress=again.append)
+    assert again == []  # the same study derives the same file: the run is reused
+    report = build_report(out)
+    text = (report.parent / "report.md").read_text()
+    assert "auto: Weakly informative, scaled to study 'nmc2020_sirt_prrt'" in text
+    assert "os centred on the published medians, 48.54 months" in text
+
+
+def test_fit_without_priors_uses_the_derived_set_and_writes_it(tmp_path, capsys):
+    from helpers import MODELS
+    from resurv.cli import build_parser, main
+
+    argv = ["fit", str(MODELS / "response.toml"), "--data", str(STUDY), "--out", "x"]
+    assert build_parser().parse_args(argv).priors == "auto"
+    out = tmp_path / "fit"
+    code = main(
+        [
+            "fit",
+            str(MODELS / "response.toml"),
+            "--data",
+            str(STUDY),
+            "--out",
+            str(out),
+            *("--draws", "300", "--tune", "300", "--chains", "2"),
+        ]
+    )
+    assert code == 0
+    written = (out / AUTO_FILE_NAME).read_bytes()
+    assert written == derive_auto_priors(load_study(STUDY)).text.encode("utf-8")
+    assert f"priors derived from the study: {out / AUTO_FILE_NAME}" in capsys.readouterr().out
+    rerun = tmp_path / "rerun"  # the written file reruns the fit
+    args = ["--quiet", "fit", str(MODELS / "response.toml"), "--data", str(STUDY)]
+    args += ["--priors", str(out / AUTO_FILE_NAME), "--out", str(rerun)]
+    assert main([*args, "--draws", "300", "--tune", "300", "--chains", "2"]) == 0
+    assert (rerun / "summary.csv").read_bytes() == (out / "summary.csv").read_bytes()

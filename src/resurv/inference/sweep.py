@@ -9,7 +9,7 @@ A plan file (TOML) lists what to fit::
       "models/os_weibull_ph.toml",
       { path = "models/os_lognormal.toml", priors = ["literature"] },  # only these prior files
     ]
-    priors = ["priors/vague.toml", "priors/literature.toml"]
+    priors = ["priors/vague.toml", "priors/literature.toml", "auto"]   # "auto": derived per study
     seed = 20201242
     [sampler]
     draws = 2000
@@ -25,6 +25,10 @@ A plan file (TOML) lists what to fit::
 
 Each grid setting is a run of every model that has the parameter, under each prior file that has
 it: the same compiled model with the prior's ``pm.Data`` value swapped (no recompilation).
+
+The prior entry ``"auto"`` is the weakly informative set derived from each study
+(:mod:`resurv.io.auto_priors`; name ``auto``): each of its runs records the derived file in its
+provenance and writes it as ``priors_auto.toml`` in its folder.
 
 Paths are relative to the plan file's folder's parent when they do not exist relative to the
 current directory. Each run (study, model, prior file, seed) is written to
@@ -60,6 +64,7 @@ from resurv.errors import InputError
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
 from resurv.inference.provenance import source_digest
 from resurv.inference.results import make_result, provenance, write_fit, write_posterior
+from resurv.io.auto_priors import AUTO, derive_auto_priors
 from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
@@ -116,7 +121,19 @@ def _resolve(reader: TableReader, key: str, base: Path) -> tuple[Path, ...]:
     value = reader.raw(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise reader.fail(key, "must be a non-empty list of file paths")
-    return tuple(_find_file(reader, f"{key}[{i}]", v, base) for i, v in enumerate(value))
+    return tuple(
+        Path(AUTO) if key == "priors" and v == AUTO else _find_file(reader, f"{key}[{i}]", v, base)
+        for i, v in enumerate(value)
+    )
+
+
+def _is_auto(prior_path: Path) -> bool:
+    """Whether a plan's prior entry is the set derived from each study."""
+    return str(prior_path) == AUTO
+
+
+def _prior_name(prior_path: Path) -> str:
+    return AUTO if _is_auto(prior_path) else load_priors(prior_path).name
 
 
 def _find_file(reader: TableReader, where: str, value: str, base: Path) -> Path:
@@ -163,7 +180,7 @@ def _models(top: TableReader, base: Path, prior_paths: tuple[Path, ...]):
     value = top.raw("models")
     if not isinstance(value, list) or not value:
         raise top.fail("models", "must be a non-empty list of file paths")
-    names = [load_priors(p).name for p in prior_paths]
+    names = [_prior_name(p) for p in prior_paths]
     paths, subsets = [], []
     for i, item in enumerate(value):
         where = f"models[{i}]"
@@ -201,7 +218,7 @@ def _grid(reader: TableReader, prior_paths: tuple[Path, ...]) -> Grid:
         values=tuple(reader.numbers("values")),
         priors=tuple(reader.raw("priors", [])),
     )
-    files = [load_priors(p) for p in prior_paths]
+    files = [load_priors(p) for p in prior_paths if not _is_auto(p)]
     names = [f.name for f in files]
     for name in grid.priors:
         if name not in names:
@@ -229,11 +246,13 @@ def _grid(reader: TableReader, prior_paths: tuple[Path, ...]) -> Grid:
     return grid
 
 
-def _run_hash(files: list[Path], seed: int, settings: SamplerSettings, setting: str = "") -> str:
-    """Hash of a run's inputs: files, seed, sampler, grid setting, resurv's version and source."""
+def _run_hash(
+    files: list[Path | bytes], seed: int, settings: SamplerSettings, setting: str = ""
+) -> str:
+    """Hash of a run's inputs: files (or their bytes), seed, sampler, grid, resurv's code."""
     h = hashlib.sha256()
     for f in files:
-        h.update(f.read_bytes())
+        h.update(f if isinstance(f, bytes) else f.read_bytes())
     h.update(json.dumps([seed, settings.draws, settings.tune, settings.chains]).encode())
     h.update(package_versions()["resurv"].encode())
     h.update(source_digest().encode())
@@ -308,7 +327,7 @@ def _tidy_rows(run: dict, folder: Path) -> list[dict]:
 
 
 def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
-    files = [*plan.studies, *plan.models, *plan.priors]
+    files = [*plan.studies, *plan.models, *(p for p in plan.priors if not _is_auto(p))]
     record = {
         "name": plan.name,
         "plan": plan.path,
@@ -403,7 +422,13 @@ def run_plan(
             spec = load_model_spec(model_path)
             only = plan.prior_names_for(index)
             for prior_path in plan.priors:
-                base_priors = load_priors(prior_path)
+                auto = None
+                if _is_auto(prior_path):
+                    needs = [spec.endpoint] if spec.likelihood == "survival" else []
+                    auto = derive_auto_priors(study, needs)
+                    base_priors = auto.prior_file
+                else:
+                    base_priors = load_priors(prior_path)
                 if only and base_priors.name not in only:
                     continue
                 for grid, value in _settings_for(plan, spec, base_priors):
@@ -411,8 +436,9 @@ def run_plan(
                     setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"
                     name = f"{study.id}__{spec.name}__{priors.name}"
                     folder = fits / (f"{name}__{setting}" if setting else name)
+                    prior_input = auto.text.encode("utf-8") if auto else prior_path
                     digest = _run_hash(
-                        [study_path, model_path, prior_path], plan.seed, fitter.settings, setting
+                        [study_path, model_path, prior_input], plan.seed, fitter.settings, setting
                     )
                     run = {
                         "study": study.id,
@@ -440,6 +466,7 @@ def run_plan(
                             folder,
                             {**run, "setting": setting, "hash": digest},
                             (model_path, prior_path, study_path),
+                            auto,
                         )
                     rows.extend(_tidy_rows(run, folder))
     table = pd.DataFrame(rows)
@@ -448,8 +475,14 @@ def run_plan(
     return table
 
 
-def _fit_run(built, fitter: Fitter, seed: int, folder: Path, record: dict, files) -> None:
-    """Sample one run and write its folder; ``run.json`` last, as the mark of a finished run."""
+def _fit_run(
+    built, fitter: Fitter, seed: int, folder: Path, record: dict, files, auto=None
+) -> None:
+    """Sample one run and write its folder; ``run.json`` last, as the mark of a finished run.
+
+    ``auto``: the prior set derived from the study (recorded in the provenance and written as
+    ``priors_auto.toml``), when the plan's prior entry is ``auto``.
+    """
     model_path, prior_path, study_path = files
     start = time.perf_counter()
     attrs = provenance(
@@ -458,12 +491,16 @@ def _fit_run(built, fitter: Fitter, seed: int, folder: Path, record: dict, files
         data_file=str(study_path),
         seed=seed,
     )
+    if auto is not None:
+        attrs.update(auto.provenance())
     if record["setting"]:
         attrs["resurv_grid_setting"] = record["setting"]
     tree = fitter.sample(built, seed=seed)
     write_posterior(tree, folder, attrs)  # the draws first: nothing derived can lose them
     result = make_result(built, tree, seed)
     write_fit(result, folder, attrs)
+    if auto is not None:
+        auto.write(folder)
     _write_psense(tree, _quantity_names(result.summary.index, tree), folder)
     record["seconds"] = round(time.perf_counter() - start, 2)
     (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")

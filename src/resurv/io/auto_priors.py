@@ -65,6 +65,10 @@ AUTO = "auto"
 AUTO_FILE_NAME = "priors_auto.toml"
 #: SD of the log median: 95% of the prior within a factor e^(1.96·1.5) ≈ 19 either side.
 MEDIAN_LOG_SD = 1.5
+#: What an arm's scale rests on, in words, by the precedence of its statistics.
+BASIS = {0: "medians", 1: "landmark survival", 2: "means"}
+#: ... and when a median not reached raised it to the follow-up.
+BOUND_BASIS = "follow-up (medians not reached)"
 #: The prior-file parameters that carry an endpoint's time scale.
 MEDIAN_PARAMETERS = ("median_reference", "median_comparator")
 
@@ -81,11 +85,15 @@ def vague_template_path() -> Path:
 
 @dataclass(frozen=True)
 class ArmScale:
-    """One arm's time scale: ``months`` and how it was obtained (formula with numbers)."""
+    """One arm's time scale in ``months``.
+
+    ``basis`` says in words what it rests on, ``how`` gives the formula with its numbers.
+    """
 
     arm: str
     months: float
     how: str
+    basis: str = "medians"
 
 
 @dataclass(frozen=True)
@@ -161,25 +169,26 @@ def _combine(arm: str, scales: list) -> ArmScale | None:
     """One arm's scale from its statistics' :class:`TimeScale` values (see the module)."""
     estimates = [s for s in scales if not s.lower_bound]
     bounds = [s for s in scales if s.lower_bound]
-    value, parts = None, []
+    value, parts, basis = None, [], ""
     if estimates:
         first = min(s.precedence for s in estimates)
         chosen = [s for s in estimates if s.precedence == first]
         value = chosen[0].months
         parts = [s.how for s in chosen]
+        basis = BASIS.get(first, "medians")
         if len(chosen) > 1:
             value = math.exp(sum(math.log(s.months) for s in chosen) / len(chosen))
             parts.append(f"geometric mean {value:.4g} months")
     if bounds:
         bound = max(bounds, key=lambda s: s.months)
         if value is None or bound.months > value:
-            value = bound.months
+            value, basis = bound.months, BOUND_BASIS
             parts.append(f"{bound.how} (used as the arm's scale)")
         else:
             parts.append(f"{bound.how} (below the estimate, not binding)")
     if value is None:
         return None
-    return ArmScale(arm, value, "; ".join(parts))
+    return ArmScale(arm, value, "; ".join(parts), basis)
 
 
 def _patient_data_scales(study: Study, endpoint: str) -> tuple[ArmScale, ...] | None:
@@ -197,17 +206,19 @@ def _patient_data_scales(study: Study, endpoint: str) -> tuple[ArmScale, ...] | 
         total, events = float(data.time[in_arm].sum()), int(data.event[in_arm].sum())
         if bool(km.reached[0, j]):
             months = float(km.median[0, j])
-            how = f"Kaplan–Meier median {months:.4g} months"
+            how, basis = f"Kaplan–Meier median {months:.4g} months", "medians"
         elif events > 0:
             months = math.log(2.0) * total / events
             how = (
                 f"median not reached: log 2 · total time {total:.4g} / {events} events "
                 f"= {months:.4g} months"
             )
+            basis = "events per time at risk (medians not reached)"
         else:
             months = float(data.time[in_arm].max())
             how = f"no events: largest time {months:.4g} months (a lower bound)"
-        out.append(ArmScale(str(label), months, how))
+            basis = "follow-up (no events)"
+        out.append(ArmScale(str(label), months, how, basis))
     return tuple(out)
 
 
@@ -338,7 +349,8 @@ def derive_auto_priors(
             )
             low, high = centre * math.exp(-1.96 * log_sd), centre * math.exp(1.96 * log_sd)
             described.append(
-                f"{endpoint} centred on the {whose} medians, "
+                f"{endpoint} centred on the {whose} "
+                f"{' and '.join(dict.fromkeys(a.basis for a in scale.arms))}, "
                 f"{centre:.4g} months (95% range {low:.3g}-{high:.3g})"
             )
         derivation["endpoints"][endpoint] = record
