@@ -318,3 +318,14 @@ def test_fit_without_priors_uses_the_derived_set_and_writes_it(tmp_path, capsys)
     args += ["--priors", str(out / AUTO_FILE_NAME), "--out", str(rerun)]
     assert main([*args, "--draws", "300", "--tune", "300", "--chains", "2"]) == 0
     assert (rerun / "summary.csv").read_bytes() == (out / "summary.csv").read_bytes()
+
+
+def test_elicit_ess_of_the_derived_set_and_refusal_without_a_study(capsys):
+    from resurv.cli import main
+
+    assert main(["elicit", "--ess", "auto", "--data", str(STUDY)]) == 0
+    out = capsys.readouterr().out
+    centre = math.log(math.sqrt(34.9 * 67.5))
+    assert f"lognormal(mu={centre:g}, sigma=1.5)" in out
+    assert main(["elicit", "--ess", "auto"]) == 2
+    assert "--data" in capsys.readouterr().err

@@ -347,16 +347,17 @@ def cmd_elicit(args) -> int:
         from resurv.checks.prior_ess import ess_table
         from resurv.io.priors import load_priors
 
-        table = ess_table(load_priors(args.ess))
+        auto = _elicit_auto(args, args.ess, None)
+        table = ess_table(auto.prior_file if auto else load_priors(args.ess))
         table = table[table["scale"] != ""].drop(columns="source")
         sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.1f}") + "\n")
         return 0
     if args.curves:
         if not (args.model and args.png):
             raise InputError(None, "--curves", "needs --model and --png")
-        prior_predictive_curves(
-            args.curves, args.model, args.png, n_draws=args.draws, seed=args.seed
-        )
+        auto = _elicit_auto(args, args.curves, args.model)
+        priors = auto.write(Path(args.png).parent) if auto else args.curves
+        prior_predictive_curves(priors, args.model, args.png, n_draws=args.draws, seed=args.seed)
         if not args.quiet:
             sys.stdout.write(f"wrote {args.png}\n")
         return 0
@@ -376,6 +377,21 @@ def cmd_elicit(args) -> int:
             fh.write("\n" + text)
     sys.stdout.write(text)
     return 0
+
+
+def _elicit_auto(args, priors: str, model: str | None):
+    """``--curves auto`` / ``--ess auto``: the prior set derived from ``--data`` (else None)."""
+    from resurv.api import load_data
+    from resurv.io.auto_priors import derive_auto_priors, is_auto
+    from resurv.io.modelspec import load_model_spec
+
+    if not is_auto(priors):
+        return None
+    if not args.data:
+        raise InputError(None, "--data", "'auto' priors are derived from a study: give --data")
+    spec = load_model_spec(model) if model else None
+    survival = [spec.endpoint] if spec is not None and spec.likelihood == "survival" else []
+    return derive_auto_priors(load_data(args.data), survival)
 
 
 def _add_elicit_parser(sub) -> argparse.ArgumentParser:
@@ -402,6 +418,7 @@ def _add_elicit_parser(sub) -> argparse.ArgumentParser:
         "--ess", metavar="PRIORS", help="print each prior's ESS (moment and ELIR methods)"
     )
     p.add_argument("--model", help="survival model file for --curves")
+    p.add_argument("--data", help="study file for --curves auto / --ess auto (derived priors)")
     p.add_argument("--png", help="output PNG for --curves")
     p.add_argument("--draws", type=int, default=2000, help="prior draws for --curves")
     p.add_argument("--seed", type=int, default=1, help="seed for --curves")
