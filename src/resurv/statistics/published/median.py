@@ -73,6 +73,10 @@ class MedianReached(Published):
         """Value on the likelihood scale: log of the median in months."""
         return math.log(self.value)
 
+    def time_scale(self, followup_months):
+        """The printed median itself."""
+        return TimeScale(float(self.value), f"median {self.value:g} months")
+
     def model_statistic(self, trial, horizons):
         """Log m_j plus its small-sample shift, with the T1 influence integrand."""
         return median_math.model_statistic(trial, self)
@@ -93,10 +97,6 @@ class MedianReached(Published):
     def describe(self, study):
         """The value as the report prints it."""
         return f"median {self.value} months"
-
-    def time_scale(self, followup_months):
-        """The printed median itself."""
-        return TimeScale(float(self.value), f"median {self.value:g} months")
 
     def check_rows(self, study, replicates, endpoint):
         """Replicate KM median (+inf where not reached) and, if published, its CI limits."""
