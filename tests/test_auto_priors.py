@@ -329,3 +329,44 @@ def test_elicit_ess_of_the_derived_set_and_refusal_without_a_study(capsys):
     assert f"lognormal(mu={centre:g}, sigma=1.5)" in out
     assert main(["elicit", "--ess", "auto"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_a_mean_above_the_not_reached_bound_is_kept(tmp_path):
+    # follow-up 6 + 12/2 = 12 months; the mean's exponential median 100·log 2 lies above it
+    study = _study(
+        tmp_path,
+        """
+[[survival]]
+endpoint = "os"
+statistic = "rmean"
+arm = "a"
+value = 100.0
+
+[[survival]]
+endpoint = "os"
+statistic = "median_not_reached"
+arm = "a"
+
+[[survival]]
+endpoint = "os"
+statistic = "median"
+arm = "b"
+value = 20.0
+
+[followup]
+accrual_months = 12.0
+followup_months = 6.0
+""",
+    )
+    auto = derive_auto_priors(study)
+    _assert_centred(auto, math.sqrt(100.0 * LOG2 * 20.0))
+    arm_a = auto.derivation["endpoints"]["os"]["arms"][0]
+    assert "not binding" in arm_a["how"]
+    assert "centred on the published means and medians" in auto.prior_file.description
+
+
+def test_missing_template_is_refused_naming_it(tmp_path):
+    from resurv.errors import PriorSpecError
+
+    with pytest.raises(PriorSpecError, match="missing.toml"):
+        derive_auto_priors(load_study(STUDY), vague_path=tmp_path / "missing.toml")
