@@ -64,7 +64,7 @@ from resurv.errors import InputError
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
 from resurv.inference.provenance import source_digest
 from resurv.inference.results import make_result, provenance, write_fit, write_posterior
-from resurv.io.auto_priors import AUTO, derive_auto_priors
+from resurv.io.auto_priors import AUTO, derive_auto_priors, is_auto
 from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
@@ -129,7 +129,7 @@ def _resolve(reader: TableReader, key: str, base: Path) -> tuple[Path, ...]:
 
 def _is_auto(prior_path: Path) -> bool:
     """Whether a plan's prior entry is the set derived from each study."""
-    return str(prior_path) == AUTO
+    return is_auto(str(prior_path))
 
 
 def _prior_name(prior_path: Path) -> str:
