@@ -79,23 +79,18 @@ def _survival(arms, t):
 
 
 def test_reverse_km_model_median_solves_g_equal_half():
-    for design in (FollowUp(30.0, 6.0, 0.0), FollowUp(30.0, 6.0, 0.01), FollowUp(20.0, 40.0, 0.03)):
-        trial = TrialModel(CURVES, SIZES, design)
-        m, _ = mf.model_median_followup(trial, [0], "reverse_km")
-        value = pytensor.function([], m)()
-        if design.dropout_rate == 0.0:
-            expected = design.followup_months + design.accrual_months / 2  # closed form
-        else:
-            expected = optimize.brentq(
-                lambda t, d=design: d.censoring_survival(t) - 0.5, 1e-9, design.max_followup_months
-            )
-        np.testing.assert_allclose(value, expected, rtol=1e-9)
-    # with dropout fast enough the median falls before the end of accrual: log 2 / ρ
-    np.testing.assert_allclose(
-        pytensor.function([], mf.model_median_followup(trial, [1], "reverse_km")[0])(),
-        np.log(2) / 0.03,
-        rtol=1e-9,
-    )
+    designs = [FollowUp(30.0, 6.0, 0.0), FollowUp(30.0, 6.0, 0.01), FollowUp(20.0, 40.0, 0.03)]
+    medians = [
+        mf.model_median_followup(TrialModel(CURVES, SIZES, d), [0], "reverse_km")[0]
+        for d in designs
+    ]
+    values = pytensor.function([], medians)()
+    expected = [
+        6.0 + 30.0 / 2,  # closed form without dropout: F + A/2
+        optimize.brentq(lambda t: designs[1].censoring_survival(t) - 0.5, 1e-9, 36.0),
+        np.log(2) / 0.03,  # dropout halves follow-up before accrual's end matters: log 2 / ρ
+    ]
+    np.testing.assert_allclose(values, expected, rtol=1e-9)
 
 
 def test_all_and_survivors_model_medians_solve_their_equations_by_scipy(model_values):
@@ -212,3 +207,71 @@ def test_bad_forms_are_refused_naming_file_field_and_rule(fields, field, rule):
         _record(**fields)
     message = str(info.value)
     assert "trial.toml" in message and f"survival[4].{field}" in message and rule in message
+
+
+FIXED_DESIGN_STUDY = """\
+reference_arm = "control"
+unknown = []
+reported_without_numbers = []
+
+[study]
+id = "fixed"
+title = "fixed design"
+citation = "test"
+
+[[arms]]
+id = "control"
+n = 100
+
+[[arms]]
+id = "treated"
+n = 96
+
+[followup]
+accrual_months = 24.0
+followup_months = 12.0
+
+[[survival]]
+endpoint = "os"
+statistic = "median"
+arm = "control"
+value = 14.0
+
+"""
+
+MODEL = """\
+name = "os_exponential_small"
+endpoint = "os"
+likelihood = "survival"
+family = "exponential"
+effect = "ph"
+description = "Small test model."
+rmst_horizons = [24.0]
+landmarks = [12.0]
+"""
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        'statistic = "median_followup"\nvalue = 40.0\n',
+        'statistic = "median_followup"\nvalue = 20.0\nrange = [0.5, 37.0]\n',
+        'statistic = "at_risk"\narm = "treated"\ntimes = [12.0, 38.0]\nnumbers = [70, 2]\n',
+    ],
+    ids=["median-beyond-design", "range-beyond-design", "at-risk-beyond-design"],
+)
+def test_follow_up_longer_than_a_fixed_design_allows_is_refused(tmp_path, capsys, entry):
+    from helpers import PRIORS, assert_refused
+    from resurv.cli import main
+
+    study = tmp_path / "study.toml"
+    study.write_text(FIXED_DESIGN_STUDY + '[[survival]]\nendpoint = "os"\n' + entry)
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL)
+    out = tmp_path / "fit"
+    argv = ["fit", str(model), "--data", str(study), "--priors", str(PRIORS / "vague.toml")]
+    code = main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert_refused(
+        code, err, out, "study.toml", "followup", "accrual_months + followup_months = 36"
+    )

@@ -119,9 +119,14 @@ class NumbersAtRisk(Published):
         return [(f"{name}_at_risk_arm{self.index}", loglik)]
 
     def observed_event_time(self):
-        """The last time with a patient still at risk: follow-up extends beyond it."""
-        positive = [t for t, v in zip(self.times, self.numbers, strict=True) if v > 0 and t > 0]
-        return max(positive) if positive else None
+        """The last time with a patient still at risk: follow-up extends beyond it.
+
+        0 when every printed number is 0 (follow-up trivially extends beyond 0), so that the
+        design's restriction, part of the model graph, is the same for every replicate trial
+        of a calibration.
+        """
+        positive = [t for t, v in zip(self.times, self.numbers, strict=True) if v > 0]
+        return max(positive, default=0.0)
 
     # --- simulation and checks ---
 
