@@ -157,3 +157,67 @@ def test_bad_tables_are_refused_naming_file_field_and_rule(fields, field, rule):
         from_table(table, ARMS, file="trial.toml", prefix="survival[3]")
     message = str(info.value)
     assert "trial.toml" in message and f"survival[3].{field}" in message and rule in message
+
+
+def test_calibration_replicates_share_the_compiled_model_and_swap_the_numbers(tmp_path, rng):
+    """reduce_trial gives each replicate its own numbers in the same graph (compile key)."""
+    from helpers import PRIORS
+    from resurv.inference.fit import model_data_values
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
+    from resurv.io.study import load_study
+    from resurv.models.summary_data import build_survival_summary
+    from resurv.simulation.calibrate import reduce_trial
+
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(
+        """\
+reference_arm = "control"
+unknown = []
+reported_without_numbers = []
+[study]
+id = "replicates"
+title = "replicates"
+citation = "test"
+[[arms]]
+id = "control"
+n = 100
+[[arms]]
+id = "treated"
+n = 96
+[followup]
+accrual_months = { dist = "uniform", lower = 6.0, upper = 60.0, source = "test" }
+followup_months = { dist = "uniform", lower = 1.0, upper = 36.0, source = "test" }
+[[survival]]
+endpoint = "os"
+statistic = "at_risk"
+arm = "control"
+times = [0.0, 6.0, 12.0, 24.0]
+numbers = [100, 74, 55, 15]
+[[survival]]
+endpoint = "os"
+statistic = "median_followup"
+value = 23.8
+method = "survivors"
+"""
+    )
+    model_file = tmp_path / "model.toml"
+    model_file.write_text(
+        'name = "m"\nendpoint = "os"\nlikelihood = "survival"\nfamily = "exponential"\n'
+        'effect = "ph"\ndescription = "test"\nrmst_horizons = [24.0]\nlandmarks = [12.0]\n'
+    )
+    spec, priors = load_model_spec(model_file), load_priors(PRIORS / "vague.toml")
+    study = load_study(study_file)
+    original = build_survival_summary(spec, priors, study)
+    trials = simulate_trials(rng, [c.inv_cum_hazard for c in CURVES], SIZES, DESIGN, n_trials=1)
+    replica = reduce_trial(study, "os", trials.time[0], trials.event[0], trials.arm)
+    rebuilt = build_survival_summary(spec, priors, replica)
+    assert rebuilt.key == original.key
+    control = trials.time[0][trials.arm == 0]
+    data = model_data_values(rebuilt.model)
+    np.testing.assert_array_equal(
+        data["os_at_risk_numbers_arm0"], [(control >= t).sum() for t in (6.0, 12.0, 24.0)]
+    )
+    survivors = np.median(trials.time[0][~trials.event[0]])
+    np.testing.assert_allclose(data["os_median_followup_observed_pooled"][0], np.log(survivors))
+    assert set(data) == set(model_data_values(original.model))
