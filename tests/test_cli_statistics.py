@@ -113,7 +113,7 @@ ENTRIES = {
         ("median_followup", {"value": 23.8, "range": [0.4, 35.6]}),
     ],
     "median_followup_survivors": [
-        ("median_followup", {"arm": "treated", "value": 24.6, "method": "survivors"}),
+        ("median_followup", {"arm": "treated", "value": 21.6, "method": "survivors"}),
     ],
 }
 
