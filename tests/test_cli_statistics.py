@@ -102,6 +102,19 @@ ENTRIES = {
         ("events", {"arm": "control", "value": 70}),
         ("events", {"arm": "treated", "value": 61}),
     ],
+    "at_risk": [
+        (
+            "at_risk",
+            {"arm": "control", "times": [0.0, 6.0, 12.0, 24.0], "numbers": [100, 74, 55, 15]},
+        ),
+        ("at_risk", {"arm": "treated", "times": [6.0, 12.0, 24.0], "numbers": [78, 63, 21]}),
+    ],
+    "median_followup": [
+        ("median_followup", {"value": 23.8, "range": [0.4, 35.6]}),
+    ],
+    "median_followup_survivors": [
+        ("median_followup", {"arm": "treated", "value": 21.6, "method": "survivors"}),
+    ],
 }
 
 
@@ -165,6 +178,8 @@ ALONE = [
     ("landmark",),
     ("hr",),
     ("events",),
+    ("at_risk",),
+    ("median_followup",),
 ]
 
 COMBINED = [
@@ -176,6 +191,17 @@ COMBINED = [
     pytest.param(
         ("treated_not_reached", "landmark", "logrank_unsigned"),
         id="immature-notreached-landmark-logrank",
+    ),
+    # A typical randomised trial's paper: medians with CIs, HR with CI and p, events, median
+    # follow-up and the numbers at risk under the KM plot.
+    pytest.param(
+        ("median_ci", "hr_ci_p", "events", "median_followup", "at_risk"),
+        id="typical-rct-followup-at_risk",
+    ),
+    pytest.param(
+        ("median", "logrank_signed", "median_followup_survivors", "at_risk"),
+        id="survivors-followup-at_risk",
+        marks=pytest.mark.slow,
     ),
     # The bundled study's PFS: medians not reached, KM means, unsigned log-rank.
     pytest.param(

@@ -74,9 +74,9 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
             raise StudyValidationError(
                 study.path,
                 "followup",
-                f"accrual_months + followup_months = {total:g} months, but a median of "
-                f"{max(reached):g} months was reported for '{spec.endpoint}': follow-up must "
-                "extend beyond every reported median",
+                f"accrual_months + followup_months = {total:g} months, but '{spec.endpoint}' "
+                f"reports a patient observed at {max(reached):g} months (a reached median, a "
+                "number at risk or a follow-up time): follow-up must extend beyond it",
             )
     design = {}
     for name in DESIGN_VARIABLES:  # fixed values first: a truncation bound may need them

@@ -270,8 +270,15 @@ def simulated_replicates(
             random_seed=int(rng.integers(2**31)),
         ).prior.to_dataset()
     curves = curves_from_posterior(spec, prior)
+    # a design value fixed in the study file is a constant, not a prior draw (dropout: 0 if absent)
+    fixed = {
+        k: float(v.args["value"]) for k, v in study.followup_priors.items() if v.dist == "fixed"
+    }
     design = FollowUp(
-        *(stacked_draws(prior, v) if v in prior else np.zeros(replicates) for v in DESIGN_VARIABLES)
+        *(
+            stacked_draws(prior, v) if v in prior else np.full(replicates, fixed.get(v, 0.0))
+            for v in DESIGN_VARIABLES
+        )
     )
     trials = simulate_trials(
         rng,

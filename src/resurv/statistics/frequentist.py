@@ -3,6 +3,9 @@
 Per arm: number of patients and events, Kaplan–Meier median with its 95% confidence interval
 (or "not reached"), and the SPSS-style mean (area under the Kaplan–Meier curve up to the arm's
 largest observed time) ± SE. Between arms: the log-rank test and the Cox log hazard ratio.
+Follow-up: the numbers at risk at regular times (the table under a KM plot) and the median
+follow-up (reverse Kaplan–Meier, per arm and pooled; among patients without the event; of all
+patients).
 The same estimators serve posterior predictive checks (:mod:`resurv.statistics`).
 """
 
@@ -13,12 +16,24 @@ from typing import Any
 
 import numpy as np
 
+from resurv.statistics.at_risk import numbers_at_risk
 from resurv.statistics.cox import cox_two_arm
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
+from resurv.statistics.median_followup import followup_median_estimate, followup_range
 from resurv.statistics.rmean import km_restricted_mean
 
-__all__ = ["format_table", "frequentist_summary", "to_jsonable"]
+__all__ = ["at_risk_times", "format_table", "frequentist_summary", "to_jsonable"]
+
+#: Steps (months) of the times at which numbers at risk are printed: the smallest giving at
+#: most eight columns after time 0 up to the largest observed time.
+AT_RISK_STEPS = (1.0, 2.0, 3.0, 6.0, 12.0, 24.0, 48.0)
+
+
+def at_risk_times(largest_time: float) -> list[float]:
+    """Times 0, s, 2s, … up to the largest observed time; s the first step giving at most 8."""
+    step = next((s for s in AT_RISK_STEPS if largest_time / s <= 8.0), AT_RISK_STEPS[-1])
+    return [step * k for k in range(int(largest_time // step) + 1)]
 
 
 def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, Any]:
@@ -40,7 +55,10 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
     dict
         ``arms``: a dict per arm label with ``n``, ``events``, ``median`` (inf when not
         reached), ``median_ci`` (pair; inf where a limit is not reached), ``median_reached``,
-        ``rmean``, ``rmean_se``, ``rmean_tau``; and between arms ``logrank_chisq``,
+        ``rmean``, ``rmean_se``, ``rmean_tau``, ``at_risk`` (numbers with observed time ≥ t at
+        ``at_risk_times``), ``median_followup`` (reverse KM); ``at_risk_times``;
+        ``median_followup`` (pooled: ``reverse_km``, ``survivors``, ``all`` and ``range``, the
+        smallest and largest observed time); and between arms ``logrank_chisq``,
         ``logrank_p``, ``logrank_direction`` (sign of O₁ − E₁: −1 when arm 1 had fewer events
         than expected), ``logrank_favours`` (label of the arm with fewer events than expected,
         or None), ``cox_log_hr`` and ``cox_se`` (arm 1 vs arm 0; nan when not estimable).
@@ -62,6 +80,12 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
     logrank = logrank_test(time, event, arm)
     cox = cox_two_arm(time, event, arm)
 
+    grid = at_risk_times(float(time.max()))
+    followup = {
+        method: float(followup_median_estimate(time, event, arm, method, None)[0])
+        for method in ("reverse_km", "survivors", "all")
+    }
+    followup["range"] = tuple(float(v) for v in followup_range(time, event, arm, "all", None)[0])
     arms = {}
     for j, label in enumerate(labels):
         in_arm = arm == j
@@ -74,6 +98,10 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
             "rmean": float(rmean.rmean[0, j]),
             "rmean_se": float(rmean.se[0, j]),
             "rmean_tau": float(rmean.tau[0, j]),
+            "at_risk": [int(v) for v in numbers_at_risk(time, in_arm, grid)[0]],
+            "median_followup": float(
+                followup_median_estimate(time, event, arm, "reverse_km", j)[0]
+            ),
         }
     direction = int(logrank.direction[0])
     favours = {-1: labels[1], 1: labels[0]}.get(direction)
@@ -85,6 +113,8 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
         "logrank_favours": favours,
         "cox_log_hr": float(cox.log_hr[0]),
         "cox_se": float(cox.se[0]),
+        "at_risk_times": grid,
+        "median_followup": followup,
     }
 
 
@@ -146,4 +176,27 @@ def format_table(summary: dict[str, Any]) -> str:
             f"Cox HR {labels[1]} vs {labels[0]}: {math.exp(log_hr):.3f} "
             f"(95% CI {low:.3f}, {high:.3f}); log HR {log_hr:.4f}, SE {se:.4f}"
         )
+    lines.extend(_followup_lines(summary))
     return "\n".join(lines)
+
+
+def _followup_lines(summary: dict[str, Any]) -> list[str]:
+    """Numbers at risk per arm at the printed times, and the median follow-up."""
+    times = summary["at_risk_times"]
+    head = ["months", *(f"{t:g}" for t in times)]
+    rows = [head] + [
+        [label, *(str(v) for v in arm["at_risk"])] for label, arm in summary["arms"].items()
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["", "numbers at risk:"]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    fu = summary["median_followup"]
+    per_arm = ", ".join(
+        f"{label} {_number(arm['median_followup'])}" for label, arm in summary["arms"].items()
+    )
+    lines.append(
+        f"median follow-up (reverse KM): {_number(fu['reverse_km'])} months ({per_arm}); "
+        f"among patients without the event {_number(fu['survivors'])}; of all patients "
+        f"{_number(fu['all'])} (range {_number(fu['range'][0])}-{_number(fu['range'][1])})"
+    )
+    return lines
