@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from resurv.statistics import notreached
-from resurv.statistics.published.base import FACTOR, CheckRows, Published, arm_ref, common_fields
+from resurv.statistics.published.base import (
+    FACTOR,
+    LIKELIHOOD,
+    CheckRows,
+    Published,
+    arm_ref,
+    common_fields,
+)
 from resurv.statistics.published.median import KM_MEDIAN, MedianReached, reduce_median
 
 __all__ = ["MedianNotReached"]
@@ -67,6 +74,14 @@ class MedianNotReached(Published):
     def describe(self, study):
         """The statistic as the report prints it."""
         return "median not reached"
+
+    def usage(self):
+        """The statement "not reached": its own likelihood factor, and a predictive-check target."""
+        how = (
+            "factor Φ((S_j(τ_j) − ½)/sd_j) at the arm's latent largest observed time τ_j; also "
+            "compared with the share of replicate trials whose median is not reached"
+        )
+        return [("statistic", LIKELIHOOD, how)]
 
     def check_rows(self, study, replicates, endpoint):
         """Published 1; predictive the indicator that the replicate's median is not reached."""
