@@ -550,3 +550,57 @@ def test_bundled_study_numbers_are_all_used_by_the_main_plan():
         f"survival[{i}]" for i, s in enumerate(study.survival) if type(s).usage is Published.usage
     }
     assert set(missing["record"]) == undeclared
+
+
+def test_single_arm_binomial_fit_is_the_exact_beta_posterior(report):
+    """12 of 21 under a uniform prior: p ~ Beta(13, 10); one Clopper-Pearson row, no Fisher test."""
+    fit = report / "fits" / "leukemia_6mp__remission__flat"
+    summary = pd.read_csv(fit / "summary.csv").set_index("quantity")
+    exact = stats.beta(13, 10)
+    assert summary.loc["p[6-MP]", "mean"] == pytest.approx(exact.mean(), abs=0.01)
+    assert summary.loc["p[6-MP]", "sd"] == pytest.approx(exact.std(), rel=0.05)
+    assert list(summary.index) == ["p[6-MP]"]
+    frequentist = pd.read_csv(fit / "frequentist.csv")
+    ci = stats.binomtest(12, 21).proportion_ci(method="exact")
+    assert list(frequentist["statistic"]) == ["proportion"]
+    assert frequentist.loc[0, "ci_low"] == pytest.approx(ci.low, rel=1e-9)
+
+
+def test_single_arm_calibration_simulates_the_one_arm_design(files):
+    """Prior draws, one-arm trials of the study's size, reduced to the study's statistics."""
+    from resurv.io.priors import load_priors
+    from resurv.simulation.calibrate import reduce_trial, simulated_replicates, targets_for
+
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    study = load_study(files["study"])
+    prior, trials, _, template = simulated_replicates(
+        spec, load_priors(files["priors"]), study, 4, seed=2
+    )
+    assert trials.time.shape == (4, 21) and np.all(trials.arm == 0)
+    assert sorted(targets_for(for_arms(spec, 1))) == ["median_reference", "rmst60_reference"]
+    assert "log_hr" not in prior and prior["median_months"].shape[-1] == 1
+    for r in range(4):
+        row = trials.row(r)
+        replica = reduce_trial(study, "os", row.time[0], row.event[0], row.arm)
+        events = next(s for s in replica.survival if s.statistic == "events")
+        assert events.value == int(row.event[0].sum())
+        assert {s.statistic for s in replica.survival} <= {
+            "median",
+            "median_not_reached",
+            "landmark",
+            "events",
+        }
+
+
+@pytest.mark.slow
+def test_single_arm_calibration_runs_through_the_command_line(files, tmp_path):
+    out = tmp_path / "calibration"
+    code = main(
+        ["calibrate", str(MODELS / "os_exponential.toml"), "--data", str(files["study"])]
+        + ["--priors", str(files["priors"]), "--replicates", "3", "--out", str(out)]
+    )
+    assert code == 0
+    coverage = pd.read_csv(out / "coverage.csv")
+    assert set(coverage["target"]) == {"median_reference", "rmst60_reference"}
+    widths = pd.read_csv(out / "width_ratio.csv")
+    assert (widths["ipd_width95"] > 0).all()
