@@ -464,6 +464,9 @@ def test_single_arm_report_renders_without_arm_effects(report):
     assert "The study has one arm: there is no hazard ratio" in md
     assert "P(HR" not in md and "hazard ratio under proportional hazards" not in md
     assert "## Published numbers and how they were used" in md
+    html = (report / "index.html").read_text()
+    assert "<h2>Published numbers and how they were used</h2>" in html
+    assert "<td>single arm</td>" in html
 
 
 def test_single_arm_report_lists_unused_numbers_only_for_undeclared_kinds(report):
