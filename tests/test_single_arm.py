@@ -566,7 +566,8 @@ def test_single_arm_binomial_fit_is_the_exact_beta_posterior(report):
     frequentist = pd.read_csv(fit / "frequentist.csv")
     ci = stats.binomtest(12, 21).proportion_ci(method="exact")
     assert list(frequentist["statistic"]) == ["proportion"]
-    assert frequentist.loc[0, "ci_low"] == pytest.approx(ci.low, rel=1e-9)
+    # (the file prints 6 significant digits)
+    assert frequentist.loc[0, "ci_low"] == pytest.approx(ci.low, rel=1e-5)
 
 
 def test_single_arm_calibration_simulates_the_one_arm_design(files):
