@@ -118,6 +118,7 @@ SIM = ["--median", "10", "--n", "20", "20", "--accrual", "12", "--followup", "12
         (["--family", "exponential", "--median", "0", *SIM[2:]], "--median"),
         (["--family", "exponential", "--median", "nan", *SIM[2:]], "finite"),
         (["--family", "exponential", "--n", "0", "5", *SIM[:2], *SIM[5:]], "--n"),
+        (["--family", "exponential", *SIM, "--n", "3", "4", "5"], "one arm size"),
     ],
 )
 def test_simulate_bad_arguments_exit_2(tmp_path, capsys, args, message):
@@ -132,7 +133,6 @@ def test_simulate_bad_arguments_exit_2(tmp_path, capsys, args, message):
     [
         ["--family", "exponential", *SIM],  # no --out
         ["--family", "exponential", *SIM, "--log-hr", "0.1", "--log-tr", "0.1", "--out", "x.csv"],
-        ["--family", "exponential", *SIM, "--n", "3", "--out", "x.csv"],
     ],
 )
 def test_simulate_usage_errors_exit_2(args, capsys):

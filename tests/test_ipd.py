@@ -125,7 +125,6 @@ CLI_CASES = {
         ["--entry-column", "entry"],
         ["row 1", "'entry'"],
     ),
-    "one arm": ("time,event,arm\n3,1,A\n2,1,A\n", [], ["'arm'", "single arm"]),
     "three arms": ("time,event,arm\n3,1,A\n2,1,B\n4,1,C\n", [], ["'arm'", "3 arms"]),
     "unknown reference": (GOOD, ["--reference-arm", "Q"], ["'arm'", "'Q'"]),
     "renamed column absent": (GOOD, ["--time-column", "days"], ["'days'", "missing"]),

@@ -231,7 +231,7 @@ def test_input_files_read_from_saved_text_equal_the_files(tmp_path):
     folder = tmp_path / "study"
     folder.mkdir()
     with_ipd = edit_study(
-        folder, "[study]", '[[ipd]]\nfile = "data/trial.csv"\nendpoint = "pfs"\n\n[study]'
+        folder, "[study]", '[[ipd]]\nfile = "data/trial.csv"\nendpoint = "ttp"\n\n[study]'
     )
     saved = study_from_text(with_ipd.read_text(), with_ipd)
     assert saved == load_study(with_ipd)

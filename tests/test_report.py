@@ -31,6 +31,7 @@ HEADINGS = (
     "Calibration of the summary-data likelihood",
     "Prior sets",
     "Published values beside the posterior",
+    "Published numbers and how they were used",
     "Prior against posterior",
     "Posterior survival curves",
     "Hazard ratios and time ratios",

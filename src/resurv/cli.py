@@ -99,14 +99,14 @@ def cmd_freq(args) -> int:
 
     if args.entry_column:
         raise InputError(args.csv, "--entry-column", "delayed entry is not supported by freq")
-    data = read_ipd(args.csv, **_csv_options(args))
+    data = read_ipd(args.csv, require_two_arms=False, **_csv_options(args))
     summary = frequentist_summary(data.time, data.event, data.arm, arm_labels=data.arm_labels)
     print(json.dumps(to_jsonable(summary), indent=2) if args.json else format_table(summary))
     return 0
 
 
 def cmd_simulate(args) -> int:
-    """Resurv simulate: one two-arm trial from a parametric model, as a patient-data CSV."""
+    """Resurv simulate: one trial (two arms, or one) from a parametric model, as a CSV."""
     import math
 
     import numpy as np
@@ -130,8 +130,12 @@ def cmd_simulate(args) -> int:
         ("--accrual", args.accrual > 0, "must be > 0"),
         ("--followup", args.followup >= 0, "must be >= 0"),
         ("--dropout", args.dropout >= 0, "must be >= 0"),
+        ("--n", len(args.n) in (1, 2), "gives one arm size (a single-arm trial) or two"),
         ("--n", min(args.n) >= 1, "each arm needs at least one patient"),
     ]
+    if len(args.n) == 1 and (args.log_hr is not None or args.log_tr is not None):
+        flag = "--log-hr" if args.log_hr is not None else "--log-tr"
+        raise InputError(None, flag, "a single-arm trial (one --n) has no arm effect")
     checks += [
         ("--shape", p.domain != "positive" or v > 0, f"{p.name} must be > 0")
         for p, v in zip(shapes, args.shape, strict=True)
@@ -145,6 +149,7 @@ def cmd_simulate(args) -> int:
             raise InputError(None, flag, f"{rule}; got {getattr(args, flag[2:])}")
     params = {"median": args.median, **{p.name: v for p, v in zip(shapes, args.shape, strict=True)}}
     curves = (Curve(fam, params), Curve(fam, params, log_hr=args.log_hr, log_tr=args.log_tr))
+    curves = curves[: len(args.n)]
     rng = np.random.default_rng(args.seed)
     inverses = [c.inv_cum_hazard for c in curves]
     design = FollowUp(args.accrual, args.followup, args.dropout)
@@ -289,14 +294,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_csv_args(p)
     p.set_defaults(func=cmd_freq)
 
-    p = sub.add_parser("simulate", help="simulate one two-arm trial as a patient-data CSV")
+    p = sub.add_parser(
+        "simulate", help="simulate one trial (two arms, or one) as a patient-data CSV"
+    )
     p.add_argument("--family", required=True, help="survival family (e.g. weibull)")
     p.add_argument("--median", required=True, type=float, help="reference-arm median (months)")
     p.add_argument("--shape", nargs="*", type=float, default=[], help="family shape value(s)")
     effect = p.add_mutually_exclusive_group()
     effect.add_argument("--log-hr", type=float, default=None, help="log hazard ratio (PH)")
     effect.add_argument("--log-tr", type=float, default=None, help="log time ratio (AFT)")
-    p.add_argument("--n", required=True, nargs=2, type=int, metavar=("N0", "N1"), help="arm sizes")
+    p.add_argument(
+        "--n",
+        required=True,
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="arm sizes: N0 N1 for two arms, or N for a single-arm trial",
+    )
     p.add_argument("--accrual", required=True, type=float, help="accrual period (months)")
     p.add_argument("--followup", required=True, type=float, help="follow-up after the last entry")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout rate per month (default 0)")

@@ -21,7 +21,7 @@ import xarray as xr
 from resurv.io.modelspec import ModelSpec
 from resurv.io.study import Study
 from resurv.models.built import PublishedValue, stacked_draws
-from resurv.models.survival import curves_from_posterior
+from resurv.models.survival import curves_from_posterior, for_arms
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
 from resurv.statistics.followup import FollowUp
 from resurv.statistics.published.base import Estimator, printed_decimals
@@ -59,9 +59,9 @@ def replicate_trials(curves, n_per_arm, design: FollowUp, rng) -> SimulatedTrial
 
     Parameters
     ----------
-    curves : pair of resurv.families.Curve
+    curves : pair of resurv.families.Curve (one for a single-arm study)
         Reference and comparator curves, NumPy parameters of shape (R, 1) (or scalars).
-    n_per_arm : pair of int
+    n_per_arm : pair of int (one for a single-arm study)
         Published arm sizes n₀, n₁.
     design : FollowUp
         Design values A, F, ρ, each a float (shared) or an array of shape (R,) (one per draw).
@@ -128,7 +128,7 @@ class _Replicates:
     """
 
     spec: ModelSpec
-    n_per_arm: tuple[int, int]
+    n_per_arm: tuple[int, ...]
     design: DesignFn
     seed: int
     _posterior: object = None
@@ -207,6 +207,7 @@ def published_survival_values(
     -------
     list of PublishedValue
     """
+    spec = for_arms(spec, study.n_arms)
     n_per_arm = tuple(a.n for a in sorted(study.arms, key=lambda a: a.index))
     reps = _Replicates(spec=spec, n_per_arm=n_per_arm, design=design, seed=seed)
     rows = []

@@ -21,6 +21,8 @@ in three groups of ``posterior.nc``, each with the variable ``published_statisti
   value, or the exact value behind a rounded print (e.g. 100·13/15 behind "86.6%");
 - ``posterior_predictive``: (chain, draw, statistic) the statistic computed with the paper's
   estimator on one replicate trial of the published size per posterior draw;
+- ``published_numbers``: (number) every number of the study file and what the fit did with it
+  (:mod:`resurv.models.inventory`: record, field, endpoint, arm, published, role, how);
 - ``posterior_counterpart``: (chain, draw, statistic) the model's counterpart of the published
   value (e.g. the arm's model median; for design-dependent statistics the predictive
   distribution itself, as the ``note`` says). It is kept out of ``posterior`` so that the
@@ -203,6 +205,10 @@ def add_predictive_groups(built: BuiltModel, tree: xr.DataTree, seed: int) -> xr
         if name in tree.children:
             ds = tree[name].to_dataset().merge(ds)
         tree[name] = xr.DataTree(ds)
+    if built.usage:
+        from resurv.models.inventory import USAGE_GROUP, usage_dataset
+
+        tree[USAGE_GROUP] = xr.DataTree(usage_dataset(built.usage))
     return tree
 
 

@@ -136,10 +136,11 @@ def read_ipd(
 def study_from_csv(path: str | Path, **options) -> Study:
     """A :class:`Study` wrapping a patient-data CSV (arms and sizes taken from the data).
 
-    The data serve whichever survival endpoint the model names.
+    The data serve whichever survival endpoint the model names. Data of one arm make a
+    single-arm study.
     """
     path = Path(path)
-    data = read_ipd(path, **options)
+    data = read_ipd(path, require_two_arms=False, **options)
     arms = tuple(
         Arm(str(label), str(label), n, j)
         for j, (label, n) in enumerate(zip(data.arm_labels, data.n_per_arm, strict=True))
@@ -169,7 +170,7 @@ def load_ipd_for(study: Study, endpoint: str) -> PatientData | None:
     """The patient data of ``study`` for ``endpoint`` (None when it has none)."""
     for src in study.ipd:
         if src.endpoint in (endpoint, "*"):
-            return read_ipd(
+            data = read_ipd(
                 src.path,
                 time=src.time_column,
                 event=src.event_column,
@@ -177,5 +178,23 @@ def load_ipd_for(study: Study, endpoint: str) -> PatientData | None:
                 entry=src.entry_column,
                 time_unit=src.time_unit,
                 reference_arm=study.raw.get("reference_arm") or study.arms[0].id,
+                require_two_arms=study.n_arms == 2,
             )
+            if len(data.arm_labels) != study.n_arms:
+                raise _fail(
+                    src.path,
+                    None,
+                    src.arm_column,
+                    f"has {len(data.arm_labels)} arms ({', '.join(data.arm_labels)}), but the "
+                    f"study file {study.path} lists {study.n_arms}",
+                )
+            for arm, n in zip(study.arms, data.n_per_arm, strict=True):
+                if arm.n != n:
+                    raise StudyValidationError(
+                        study.path,
+                        f"arms[{arm.id}].n",
+                        f"is {arm.n}, but the patient data {src.path} hold {n} patients of "
+                        f"arm '{arm.id}'",
+                    )
+            return data
     return None

@@ -33,7 +33,10 @@ TIME_UNITS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "years"
 
 @dataclass(frozen=True)
 class Arm:
-    """One treatment arm. ``index`` 0 is the reference arm, 1 the comparator."""
+    """One treatment arm.
+
+    ``index`` 0 is the reference arm (the only arm of a single-arm study), 1 the comparator.
+    """
 
     id: str
     label: str
@@ -95,6 +98,11 @@ class Study:
         raise KeyError(arm_id)
 
     @property
+    def n_arms(self) -> int:
+        """Number of arms: 1 (a single-arm study) or 2 (reference and comparator)."""
+        return len(self.arms)
+
+    @property
     def arm_ids(self) -> list[str]:
         """Arm ids, reference first."""
         return [a.id for a in self.arms]
@@ -132,8 +140,8 @@ def _arm_ref(reader: TableReader, key: str, arm_ids: list[str], default: Any = .
 
 def _parse_arms(top: TableReader) -> list[Arm]:
     readers = top.subs("arms")
-    if len(readers) != 2:
-        raise top.fail("arms", f"must list exactly two arms; got {len(readers)}")
+    if len(readers) not in (1, 2):
+        raise top.fail("arms", f"must list one arm or two arms; got {len(readers)}")
     reference = top.string("reference_arm", None)
     arms = []
     for r in readers:
@@ -144,13 +152,31 @@ def _parse_arms(top: TableReader) -> list[Arm]:
             raise r.fail("n", f"must be a positive whole number; got {n}")
         arms.append((arm_id, r.string("label", arm_id), n, r.string("quote", "")))
     ids = [a[0] for a in arms]
-    if len(set(ids)) != 2:
+    if len(set(ids)) != len(ids):
         raise top.fail("arms", "arm ids must differ")
     if reference is not None and reference not in ids:
         raise top.fail("reference_arm", f"unknown arm '{reference}'; arms are {', '.join(ids)}")
     if reference is not None and ids[0] != reference:
         arms.reverse()
     return [Arm(a[0], a[1], a[2], i, a[3]) for i, a in enumerate(arms)]
+
+
+def percent_matches_count(percent: float, events: int, n: int) -> bool:
+    """Whether a printed percentage is 100·events/n to its printed decimals.
+
+    A percentage printed with d decimals
+    (:func:`~resurv.statistics.published.base.printed_decimals`) is accepted when it is the
+    exact value rounded (|p − 100 r/n| ≤ ½·10⁻ᵈ) or truncated (0 ≤ 100 r/n − p < 10⁻ᵈ) to d
+    decimals: papers print both (13/15 as 86.7% or 86.6%).
+    """
+    from resurv.statistics.published.base import printed_decimals
+
+    exact = 100.0 * events / n
+    step = 10.0 ** -printed_decimals(percent)
+    slack = 1e-9 * max(1.0, exact)
+    rounded = abs(percent - exact) <= step / 2 + slack
+    truncated = -slack <= exact - percent < step + slack
+    return rounded or truncated
 
 
 def _parse_binary(reader: TableReader, arms: dict[str, Arm]) -> BinaryOutcome:
@@ -167,6 +193,12 @@ def _parse_binary(reader: TableReader, arms: dict[str, Arm]) -> BinaryOutcome:
     pct = reader.number("published_percent", None)
     if pct is not None and not 0 <= pct <= 100:
         raise reader.fail("published_percent", f"must be between 0 and 100; got {pct}")
+    if pct is not None and not percent_matches_count(pct, events, n):
+        raise reader.fail(
+            "published_percent",
+            f"{pct:g}% is not 100·{events}/{n} = {100 * events / n:.4g}% rounded or truncated "
+            "to the decimals it is printed with",
+        )
     return BinaryOutcome(
         reader.string("endpoint"),
         arm,
@@ -190,6 +222,33 @@ def _check_survival_consistency(stats: list[Published], top: TableReader) -> Non
             rule = s.conflict(other)
             if rule is not None:
                 raise top.fail(f"survival[{i}]", rule.format(other=f"survival[{j}]"))
+
+
+def _check_ipd_endpoints(ipd: list[IPDSource], survival: list[Published], top) -> None:
+    """Refuse patient data and published summaries of the same survival endpoint.
+
+    A survival model of an endpoint with patient data is fitted to them alone: published
+    summaries of that endpoint could be neither in its likelihood nor predictive-check targets
+    of the same trial, so the combination is refused rather than its summaries dropped. Two
+    sources of patient data for one endpoint are refused for the same reason.
+    """
+    owner: dict[str, int] = {}
+    for i, src in enumerate(ipd):
+        if src.endpoint in owner:
+            raise top.fail(
+                f"ipd[{i}].endpoint",
+                f"repeats the endpoint '{src.endpoint}' of ipd[{owner[src.endpoint]}]: one "
+                "patient-data file per endpoint",
+            )
+        owner[src.endpoint] = i
+    for i, s in enumerate(survival):
+        if s.endpoint in owner:
+            raise top.fail(
+                f"survival[{i}].endpoint",
+                f"endpoint '{s.endpoint}' has patient data (ipd[{owner[s.endpoint]}]), which its "
+                "survival models are fitted to; published summaries of the same endpoint would "
+                "not be used: give them in a study file without the patient data",
+            )
 
 
 def _parse_ipd(reader: TableReader, base: Path) -> IPDSource:
@@ -242,6 +301,14 @@ def load_study(path: str | Path) -> Study:
         seen.add((b.endpoint, b.arm))
     survival = [read_statistic(r, by_id) for r in top.subs("survival", [])]
     _check_survival_consistency(survival, top)
+    if len(arms) == 1:
+        for i, s in enumerate(survival):
+            if s.arm is None:
+                raise top.fail(
+                    f"survival[{i}].statistic",
+                    f"'{s.statistic}' compares two arms, but the study lists one arm: a "
+                    "single-arm study has no between-arm statistics",
+                )
     followup_priors: dict[str, PriorSpec] = {}
     note = ""
     fu = top.sub("followup", None)
@@ -261,6 +328,7 @@ def load_study(path: str | Path) -> Study:
                         value, path, fu.field(key), StudyValidationError
                     )
     ipd = [_parse_ipd(r, path.parent) for r in top.subs("ipd", [])]
+    _check_ipd_endpoints(ipd, survival, top)
     unknown = top.raw("unknown", [])
     without = top.raw("reported_without_numbers", [])
     for key, value in (("unknown", unknown), ("reported_without_numbers", without)):

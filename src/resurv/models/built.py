@@ -91,3 +91,6 @@ class BuiltModel:
     summary_vars: list[str] = field(default_factory=list)
     probabilities: dict[str, Callable[[xr.Dataset], np.ndarray]] = field(default_factory=dict)
     frequentist: list[dict] = field(default_factory=list)
+    #: Every number of the study file and what this fit did with it
+    #: (:class:`resurv.models.inventory.NumberUse`), saved with the fit.
+    usage: list = field(default_factory=list)

@@ -21,7 +21,14 @@ from resurv.io.modelspec import ModelSpec
 from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
 from resurv.io.study import Study
 from resurv.models.built import BuiltModel
-from resurv.models.survival import add_derived, add_survival_parameters, chosen_priors, coords_for
+from resurv.models.inventory import summary_usage
+from resurv.models.survival import (
+    add_derived,
+    add_survival_parameters,
+    chosen_priors,
+    coords_for,
+    for_arms,
+)
 from resurv.statistics.base import SUMMARY_NODES, TrialModel
 from resurv.statistics.events import expected_events
 from resurv.statistics.followup import FollowUp
@@ -105,7 +112,9 @@ def build_survival_summary(
     """Survival model of ``spec.endpoint`` from the study's published summaries.
 
     ``n_nodes``: Gauss–Legendre nodes per smooth piece of every integral of the likelihood.
+    A single-arm study gives the model of its one arm (:func:`resurv.models.survival.for_arms`).
     """
+    spec = for_arms(spec, study.n_arms)
     statistics = reported_statistics(study, spec.endpoint)
     if not statistics:
         raise StudyValidationError(
@@ -134,7 +143,9 @@ def build_survival_summary(
             n_nodes=n_nodes,
         )
         pm.Deterministic(
-            "expected_events", pt.stack([expected_events(trial, j) for j in (0, 1)]), dims="arm"
+            "expected_events",
+            pt.stack([expected_events(trial, j) for j in range(study.n_arms)]),
+            dims="arm",
         )
         potentials = {p.name for p in model.potentials}
         loglik = []
@@ -163,6 +174,7 @@ def build_survival_summary(
         target_accept=max(TARGET_ACCEPT, spec.target_accept or 0.0),
     )
     built.published = _published(spec, study)
+    built.usage = summary_usage(study, spec.endpoint)
     return built
 
 

@@ -6,6 +6,8 @@ Parameters (prior-file names, per endpoint table):
   ``sigma``, ``q``), shared by both arms under ``ph`` and ``aft``;
 - ``log_hr`` (``ph``: h₁(t) = HR·h₀(t)) or ``log_tr`` (``aft``: S₁(t) = S₀(t/TR));
 - ``separate``: ``median_comparator`` and a second, independent copy of each shape (same prior);
+- a single-arm study: ``median_reference`` and the shapes of its one arm, whatever the model
+  file's effect (there is no second arm for it to act on: :func:`for_arms`);
 - piecewise exponential: log λⱼ = log(ln 2 / median_reference) + δⱼ with δ a random walk over
   intervals (δ₁ = 0, δⱼ − δⱼ₋₁ ~ N(0, rw_sd²); ``smoothing = "random_walk"``) or independent
   deviations (δⱼ ~ N(0, rw_sd²); ``"independent"``); ``median_reference`` is then the median of
@@ -20,7 +22,8 @@ model needs and the free parameters its summary lists come from the same declara
 
 Derived quantities in every fit (dims ``arm``, ``horizon``, ``landmark``): ``median_months``,
 ``rmst_months``, ``survival_at``, and ``log_hr``/``hr`` (PH), ``log_tr``/``time_ratio`` (AFT), or
-``median_difference``/``rmst_difference`` (separate).
+``median_difference``/``rmst_difference`` (separate); a single-arm model has no between-arm
+quantity.
 
 IPD likelihood (resurv statistical design, section 2): for patient i with time tᵢ, event δᵢ and
 entry aᵢ, ℓᵢ = δᵢ log h(tᵢ) − H(tᵢ) + H(aᵢ), from the closed-form log-hazard and cumulative
@@ -29,6 +32,7 @@ hazard (never log(1 − CDF)); stored pointwise for LOO.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +60,7 @@ __all__ = [
     "build_survival_ipd",
     "build_survival_patients",
     "curves_from_posterior",
+    "for_arms",
     "required_parameters",
 ]
 
@@ -63,6 +68,25 @@ __all__ = [
 EFFECT_PARAMETERS = {"ph": "log_hr", "aft": "log_tr"}
 #: (name suffix, median prior) of each arm under ``separate``
 SEPARATE_ARMS = (("_reference", "median_reference"), ("_comparator", "median_comparator"))
+#: The arm structure of a model of a single-arm study (no arm effect: one arm's parameters)
+ONE_ARM = "one_arm"
+
+
+def for_arms(spec: ModelSpec, n_arms: int) -> ModelSpec:
+    """The model file's spec as fitted to a study of ``n_arms`` arms.
+
+    With two arms the spec is unchanged. With one arm the model file's effect (``ph``, ``aft``,
+    ``separate``) has no second arm to act on: the spec's effect becomes :data:`ONE_ARM`, whose
+    model has the one arm's parameters only (and a compile key of its own). Every builder, the
+    predictive checks, the calibration and the report take the spec through this function, so
+    the single-arm structure is decided here once.
+    """
+    if spec.likelihood != "survival" or n_arms == 2 or spec.effect == ONE_ARM:
+        return spec
+    if n_arms != 1:
+        raise ValueError(f"a study has one or two arms; got {n_arms}")
+    return dataclasses.replace(spec, effect=ONE_ARM)
+
 
 SURVIVAL_VOCABULARY = [
     "median_reference",
@@ -157,9 +181,11 @@ class PriorDraws:
 
 @dataclass(frozen=True)
 class ArmCurves:
-    """The two arm curves of a survival model, from any parameter source.
+    """The arm curves of a survival model (two, or one for a single-arm study), from any source.
 
-    The arm structure is the model's effect: under ``ph`` and ``aft`` both arms share the
+    The arm structure is the model's effect: under :data:`ONE_ARM` (a single-arm study, see
+    :func:`for_arms`) the one arm has the parameters ``median_reference`` and the family's own,
+    unsuffixed; under ``ph`` and ``aft`` both arms share the
     reference arm's parameters (median ``median_reference``) and the comparator adds ``log_hr``
     or ``log_tr``; under ``separate`` each arm has its own copy (median ``median_reference`` or
     ``median_comparator``, every other name suffixed ``_reference`` or ``_comparator``). Within an
@@ -184,6 +210,8 @@ class ArmCurves:
     def required_parameters(self) -> list[str]:
         """The prior-file parameters the model needs, in order."""
         names = ["median_reference", *self.parametrization.arm_priors]
+        if self.spec.effect == ONE_ARM:
+            return names
         if self.spec.effect == "separate":
             return [*names, "median_comparator"]
         return [*names, EFFECT_PARAMETERS[self.spec.effect]]
@@ -196,9 +224,16 @@ class ArmCurves:
             return [f"{n}{suffix}" for n in names for suffix, _ in SEPARATE_ARMS]
         return list(names)
 
-    def curves(self, source: ParameterSource) -> tuple[Curve, Curve]:
-        """(reference, comparator) with parameters from ``source``."""
+    @property
+    def n_arms(self) -> int:
+        """Number of arm curves: 1 under :data:`ONE_ARM`, else 2."""
+        return 1 if self.spec.effect == ONE_ARM else 2
+
+    def curves(self, source: ParameterSource) -> tuple[Curve, ...]:
+        """(reference, comparator), or (the one arm,), with parameters from ``source``."""
         fam, effect = self.family, self.spec.effect
+        if effect == ONE_ARM:
+            return (Curve(fam, self._arm(source, "", "median_reference")),)
         if effect == "separate":
             reference, comparator = (self._arm(source, *arm) for arm in SEPARATE_ARMS)
             return Curve(fam, reference), Curve(fam, comparator)
@@ -213,16 +248,15 @@ class ArmCurves:
 
     def in_model(self, priors: Mapping[str, PriorSpec]) -> SurvivalParameters:
         """Create the parameters and curves in the active PyMC model."""
-        reference, comparator = self.curves(PyMCPriors(priors))
-        return SurvivalParameters(reference, comparator, [])
+        return SurvivalParameters(self.curves(PyMCPriors(priors)), [])
 
-    def from_posterior(self, posterior, draws: slice | None = None) -> tuple[Curve, Curve]:
+    def from_posterior(self, posterior, draws: slice | None = None) -> tuple[Curve, ...]:
         """NumPy curves, one row per (selected) draw of ``posterior``."""
         return self.curves(PosteriorDraws(posterior, draws))
 
     def from_prior(
         self, priors: Mapping[str, PriorSpec], n_draws: int, rng: np.random.Generator
-    ) -> tuple[Curve, Curve]:
+    ) -> tuple[Curve, ...]:
         """NumPy curves, one row per draw from ``priors``."""
         return self.curves(PriorDraws(priors, n_draws, rng))
 
@@ -234,16 +268,22 @@ def required_parameters(spec: ModelSpec) -> list[str]:
 
 @dataclass
 class SurvivalParameters:
-    """The two arm curves of a survival model, with their parameters as tensors."""
+    """The arm curves of a survival model (reference first), with parameters as tensors."""
 
-    reference: Curve
-    comparator: Curve
+    curves: tuple[Curve, ...]
     free: list[str]
 
     @property
-    def curves(self) -> tuple[Curve, Curve]:
-        """(reference, comparator)."""
-        return self.reference, self.comparator
+    def reference(self) -> Curve:
+        """The reference arm's curve (the only arm of a single-arm study)."""
+        return self.curves[0]
+
+    @property
+    def comparator(self) -> Curve:
+        """The comparator arm's curve (a two-arm model only)."""
+        if len(self.curves) < 2:
+            raise AttributeError("a single-arm model has no comparator arm")
+        return self.curves[1]
 
 
 def add_survival_parameters(spec: ModelSpec, priors: dict) -> SurvivalParameters:
@@ -252,23 +292,30 @@ def add_survival_parameters(spec: ModelSpec, priors: dict) -> SurvivalParameters
 
 
 def add_derived(spec: ModelSpec, params: SurvivalParameters) -> tuple[list[str], dict]:
-    """Deterministic per-arm summaries and effects; returns (summary names, probabilities)."""
-    c0, c1 = params.curves
+    """Deterministic per-arm summaries and effects; returns (summary names, probabilities).
+
+    A single-arm model (:data:`ONE_ARM`) has the per-arm summaries of its one arm and no effect.
+    """
+    curves = params.curves
     try:
-        medians = pt.stack([c0.median_months(xp=pt), c1.median_months(xp=pt)])
+        medians = pt.stack([c.median_months(xp=pt) for c in curves])
     except NotImplementedError as exc:
         raise ModelSpecError(
             spec.path, "effect", f"'{spec.effect}' with family '{spec.family}': {exc}"
         ) from None
     pm.Deterministic("median_months", medians, dims="arm")
     horizons = list(spec.rmst_horizons)
-    rmst = pt.stack([pt.stack([c.rmst(tau, xp=pt) for tau in horizons]) for c in (c0, c1)])
+    rmst = pt.stack([pt.stack([c.rmst(tau, xp=pt) for tau in horizons]) for c in curves])
     pm.Deterministic("rmst_months", rmst, dims=("arm", "horizon"))
     landmarks = pt.as_tensor_variable(np.asarray(spec.landmarks, dtype=float))
-    surv = pt.stack([c0.survival(landmarks, xp=pt), c1.survival(landmarks, xp=pt)])
+    surv = pt.stack([c.survival(landmarks, xp=pt) for c in curves])
     pm.Deterministic("survival_at", surv, dims=("arm", "landmark"))
     names = ["median_months", "rmst_months", "survival_at"]
     probabilities = {}
+    if spec.effect == ONE_ARM:
+        names += [n for n in ArmCurves(spec).summarized if n not in names]
+        return names, probabilities
+    c1 = curves[1]
     if spec.effect == "ph":
         pm.Deterministic("hr", pt.exp(c1.log_hr))
         names += ["log_hr", "hr"]
@@ -318,32 +365,43 @@ def build_survival_ipd(spec: ModelSpec, priors: PriorFile, study: Study) -> Buil
         raise StudyValidationError(
             study.path, "ipd", f"no patient data for endpoint '{spec.endpoint}'"
         )
-    return build_survival_patients(spec, priors, data, [a.label for a in study.arms])
+    from resurv.models.inventory import patient_data_usage
+
+    spec = for_arms(spec, study.n_arms)
+    built = build_survival_patients(spec, priors, data, [a.label for a in study.arms])
+    built.usage = patient_data_usage(study, spec.endpoint)
+    return built
 
 
 def build_survival_patients(spec: ModelSpec, priors: PriorFile, data, arm_labels) -> BuiltModel:
     """Parametric survival model from validated patient data (``PatientData``).
 
     The compile key depends on the number of patients and on delayed entry, not on the values,
-    so trials of the same size reuse one compiled model.
+    so trials of the same size reuse one compiled model. Data of one arm give the single-arm
+    model (:func:`for_arms`).
     """
+    spec = for_arms(spec, len(arm_labels))
     chosen = chosen_priors(spec, priors)
     coords = coords_for(spec, arm_labels)
     coords["patient"] = np.arange(data.time.size)
     with pm.Model(coords=coords) as model:
         time = pm.Data("time", data.time, dims="patient")
         event = pm.Data("event", np.asarray(data.event, dtype=float), dims="patient")
-        arm = pm.Data("arm_index", np.asarray(data.arm, dtype=float), dims="patient")
+        if len(arm_labels) == 2:
+            arm = pm.Data("arm_index", np.asarray(data.arm, dtype=float), dims="patient")
         params = add_survival_parameters(spec, chosen)
-        c0, c1 = params.curves
-        is_comparator = pt.eq(arm, 1.0)
-        log_h = pt.where(is_comparator, c1.log_hazard(time, xp=pt), c0.log_hazard(time, xp=pt))
-        cum_h = pt.where(is_comparator, c1.cum_hazard(time, xp=pt), c0.cum_hazard(time, xp=pt))
+
+        def by_arm(values):
+            """Each patient's value from their arm's curve."""
+            if len(values) == 1:
+                return values[0]
+            return pt.where(pt.eq(arm, 1.0), values[1], values[0])
+
+        log_h = by_arm([c.log_hazard(time, xp=pt) for c in params.curves])
+        cum_h = by_arm([c.cum_hazard(time, xp=pt) for c in params.curves])
         if data.entry is not None:
             entry = pm.Data("entry", data.entry, dims="patient")
-            cum_entry = pt.where(
-                is_comparator, c1.cum_hazard(entry, xp=pt), c0.cum_hazard(entry, xp=pt)
-            )
+            cum_entry = by_arm([c.cum_hazard(entry, xp=pt) for c in params.curves])
         else:
             cum_entry = pt.zeros_like(time)
         pm.CustomDist(

@@ -9,7 +9,8 @@ data URIs; it opens from disk with no server or network).
 Sections, in order: failed convergence gates and calibrations below nominal (only when there are
 any; first, highlighted); the study and its published values; the assumptions added; calibration
 of the summary-data likelihood; prior sets; published values beside the posterior with predictive
-checks; prior against posterior; posterior survival curves; hazard ratios and time ratios; model
+checks; the published numbers and how the fits used them (with those no fit used); prior against
+posterior; posterior survival curves; hazard ratios and time ratios; model
 comparison; sensitivity; convergence diagnostics; provenance. The output is a pure function of
 the saved files (it never reads today's model, prior or study files, and never rebuilds a
 model): rebuilding gives byte-identical files, whatever happened to the input files since.
@@ -41,6 +42,7 @@ from resurv.report.sections import (
     priors_section,
     provenance_section,
     study_section,
+    usage_section,
 )
 
 __all__ = ["SECTION_TITLES", "build_report"]
@@ -54,6 +56,7 @@ SECTION_TITLES = (
     "Calibration of the summary-data likelihood",
     "Prior sets",
     "Published values beside the posterior",
+    "Published numbers and how they were used",
     "Prior against posterior",
     "Posterior survival curves",
     "Hazard ratios and time ratios",
@@ -117,6 +120,7 @@ def build_report(sweep_dir: str | Path) -> Path:
         calibration_section(sweep_dir),
         priors_section(results.prior_files, endpoints),
         comparison_section(results),
+        usage_section(results),
         prior_posterior_section(results),
         curves_section(results),
         effects_section(results),

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from resurv.models.built import stacked_draws
+from resurv.models.survival import ArmCurves
 from resurv.report.document import Figure, Section
 from resurv.report.figures import forest_plot
 from resurv.report.posterior_figures import (
@@ -188,6 +189,12 @@ _PROB_ROWS = ("P(HR < 1)", "P(HR < 0.7)", "P(time ratio > 1)", "P(median compara
 def effects_section(results) -> Section:
     """HR / time-ratio posteriors with P(HR < 1), P(HR < 0.7), from the tidy table."""
     sec = Section("Hazard ratios and time ratios")
+    survival = [r for r in results.runs if _is_survival(r)]
+    if survival and all(ArmCurves(r.spec).n_arms == 1 for r in survival):
+        return sec.text(
+            "The study has one arm: there is no hazard ratio, time ratio or difference between "
+            "arms, and its survival models have the one arm's parameters only."
+        )
     sec.text(
         "Comparator (second arm) against reference: hazard ratio under proportional hazards, "
         "time ratio under accelerated failure time, difference of medians for separate curves. "

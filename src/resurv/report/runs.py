@@ -28,6 +28,7 @@ from resurv.inference.results import OBSERVED_GROUP, PREDICTIVE_GROUP, PUBLISHED
 from resurv.io.modelspec import ModelSpec, model_spec_from_text
 from resurv.io.priors import PriorFile, priors_from_text
 from resurv.io.study import Study, study_from_text
+from resurv.models.survival import for_arms
 
 __all__ = ["Run", "SweepResults", "load_runs", "provenance_of", "study_from_provenance"]
 
@@ -139,6 +140,21 @@ class Run:
             items.append((label, draws.values[k].ravel(), float(row[PUBLISHED_VAR].item())))
         return items
 
+    def published_numbers(self) -> pd.DataFrame:
+        """The fit's inventory of the study file's numbers (empty when the fit saved none).
+
+        Read from the saved group :data:`resurv.models.inventory.USAGE_GROUP`.
+        """
+        from resurv.models.inventory import USAGE_GROUP, usage_frame
+
+        tree = xr.open_datatree(self.path)
+        try:
+            if USAGE_GROUP not in tree.children:
+                return usage_frame(None)
+            return usage_frame(tree[USAGE_GROUP].to_dataset().load())
+        finally:
+            tree.close()
+
     def log_likelihood_names(self) -> list[str]:
         """Variables of the saved ``log_likelihood`` group (empty when none)."""
         tree = xr.open_datatree(self.path)
@@ -194,7 +210,9 @@ def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResult
     """Read a sweep folder's plan, tidy table and finished runs.
 
     A run is finished when its folder has ``run.json`` and ``posterior.nc``. Its model file and
-    prior file are read from the provenance of its ``posterior.nc``. Runs of grid settings (a
+    prior file are read from the provenance of its ``posterior.nc``; the model spec is the one
+    fitted to the study's arms (:func:`resurv.models.survival.for_arms`: a single-arm study's
+    model has no arm effect, whatever the model file says). Runs of grid settings (a
     prior argument swept over values) are left out of the per-run sections; they appear in the
     tidy table. Runs whose model or prior file the plan no longer lists are left out. Runs are
     ordered as the plan lists models, then prior files; the prior sets are those of the runs.
@@ -219,6 +237,7 @@ def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResult
             log.info("%s: not in the plan, left out of the report", marker.parent.name)
             continue
         spec = model_spec_from_text(*_content(attrs, "model", path)[:2])
+        spec = for_arms(spec, study_from_provenance(attrs, path).n_arms)
         priors = priors_from_text(*_content(attrs, "priors", path))
         runs.append(Run(record, marker.parent, spec, priors, attrs))
 

@@ -24,7 +24,13 @@ __all__ = [
     "priors_section",
     "provenance_section",
     "study_section",
+    "usage_section",
 ]
+
+
+def _arm_role(study, arm) -> str:
+    """'reference' or 'comparator'; 'single arm' in a single-arm study."""
+    return "single arm" if study.n_arms == 1 else ["reference", "comparator"][arm.index]
 
 
 def study_section(study) -> Section:
@@ -32,10 +38,7 @@ def study_section(study) -> Section:
     sec = Section("The study and its published values")
     sec.text(f"{study.title}. {study.citation}.")
     arms = pd.DataFrame(
-        [
-            {"arm": a.label, "role": ["reference", "comparator"][a.index], "n": a.n}
-            for a in study.arms
-        ]
+        [{"arm": a.label, "role": _arm_role(study, a), "n": a.n} for a in study.arms]
     )
     sec.table(arms, "Arms")
     rows = [
@@ -61,6 +64,46 @@ def study_section(study) -> Section:
         sec.text("Not reported by the paper: " + "; ".join(study.unknown) + ".")
     if study.reported_without_numbers:
         sec.text("Reported without numbers: " + " ".join(study.reported_without_numbers))
+    return sec
+
+
+def usage_section(results) -> Section:
+    """Every number of the study file, how the fits used it, and those no fit used (and why).
+
+    Read from each fit's saved inventory (:mod:`resurv.models.inventory`).
+    """
+    from resurv.models.inventory import USED, not_used
+
+    sec = Section("Published numbers and how they were used")
+    frames = []
+    for run in results.runs:
+        frame = run.published_numbers()
+        if len(frame):
+            frame.insert(0, "fit", run.label)
+            frames.append(frame)
+    if not frames:
+        return sec.text("The fits saved no inventory of the study file's numbers.")
+    sec.text(
+        "Each number of the study file is used by a fit's likelihood, used as a posterior "
+        "predictive check target, or a prior of the follow-up design; a number no fit used is "
+        "listed below with the reason."
+    )
+    table = pd.concat(frames, ignore_index=True)
+    used = table[table["role"].isin(USED)]
+    summary = (
+        used.groupby(
+            ["record", "field", "endpoint", "arm", "published", "role", "how"], sort=False
+        )["fit"]
+        .count()
+        .rename("fits")
+        .reset_index()
+    )
+    sec.table(summary, "Numbers used, by role (fits: how many fits used it so)")
+    missing = not_used(frames)
+    if len(missing):
+        sec.table(missing, "Published but not used")
+    else:
+        sec.text("Published but not used: none. Every number of the study file was used.")
     return sec
 
 
@@ -104,8 +147,8 @@ def assumptions_section(study) -> Section:
         "(not the paper's SEs), so that statistics computed from the same deaths are not counted "
         "twice. A median 'not reached' enters as its own factor, the probability that the "
         "Kaplan-Meier curve stays above one half up to the arm's largest observed time. Both are "
-        "asymptotic approximations at n = 15 and 12; their calibration by simulation is reported "
-        "in the next section."
+        f"asymptotic approximations at n = {' and '.join(str(a.n) for a in study.arms)}; their "
+        "calibration by simulation is reported in the next section."
     )
     return sec
 

@@ -54,7 +54,12 @@ from resurv.io.priors import PriorFile
 from resurv.io.study import Study
 from resurv.models.built import BuiltModel, stacked_draws
 from resurv.models.summary_data import DESIGN_VARIABLES, build_survival_summary
-from resurv.models.survival import build_survival_patients, curves_from_posterior
+from resurv.models.survival import (
+    ArmCurves,
+    build_survival_patients,
+    curves_from_posterior,
+    for_arms,
+)
 from resurv.simulation.simulate import SimulatedTrials, simulate_trials
 from resurv.statistics.followup import FollowUp
 from resurv.statistics.published.base import TrialData
@@ -84,6 +89,9 @@ TARGET_VARIABLES = ("log_hr", "log_tr", "median_months", "rmst_months")
 def targets_for(spec: ModelSpec) -> dict[str, Callable]:
     """Quantities whose calibration is checked: effect, per-arm median, RMST at the first horizon.
 
+    ``spec`` as fitted (:func:`resurv.models.survival.for_arms`): a single-arm model has its
+    arm's median and RMST only.
+
     Each maps a posterior (or prior) dataset to draws.
     """
     targets = {}
@@ -91,7 +99,7 @@ def targets_for(spec: ModelSpec) -> dict[str, Callable]:
         targets["log_hr"] = lambda d: stacked_draws(d, "log_hr")
     elif spec.effect == "aft":
         targets["log_tr"] = lambda d: stacked_draws(d, "log_tr")
-    for j, arm in enumerate(("reference", "comparator")):
+    for j, arm in enumerate(("reference", "comparator")[: ArmCurves(spec).n_arms]):
         targets[f"median_{arm}"] = lambda d, j=j: stacked_draws(d, "median_months")[:, j]
         tau = spec.rmst_horizons[0]
         targets[f"rmst{tau:g}_{arm}"] = lambda d, j=j: stacked_draws(d, "rmst_months")[:, j, 0]
@@ -256,6 +264,7 @@ def simulated_replicates(
     the random stream, which the calibration goes on using (SBC thinning) so that the same seed
     gives the same calibration, and the summary-data model of the study itself.
     """
+    spec = for_arms(spec, study.n_arms)
     rng = np.random.default_rng([seed, 6])
     template = build_survival_summary(spec, priors, study)
     # every parameter except the latent largest observed times (their law is a potential, which
@@ -321,6 +330,7 @@ def calibrate(
     if done:
         log.info("resuming from %s: %d of %d replicates done", checkpoint, len(done), replicates)
     prior, trials, rng, template = simulated_replicates(spec, priors, study, replicates, seed)
+    spec = for_arms(spec, study.n_arms)
     targets = targets_for(spec)
     truths = {name: fn(prior) for name, fn in targets.items()}
     records = []

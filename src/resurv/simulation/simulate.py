@@ -66,7 +66,7 @@ def simulate_trials(
     design: FollowUp,
     n_trials: int | None = None,
 ) -> SimulatedTrials:
-    """Simulate R two-arm trials with uniform accrual, minimum follow-up and dropout.
+    """Simulate R trials (two arms, or one) with uniform accrual, minimum follow-up and dropout.
 
     Event times by inversion: T = H_j⁻¹(E), E ~ Exp(1), since P(T > t) = P(E > H_j(t)) =
     exp(−H_j(t)) = S_j(t). Censoring C = min(A + F − entry, D), entry ~ U(0, A), D ~ Exp(ρ)
@@ -77,11 +77,11 @@ def simulate_trials(
     ----------
     rng : numpy.random.Generator
         Source of randomness.
-    inv_cum_hazard : sequence of two callables
+    inv_cum_hazard : sequence of two callables (one for a single-arm trial)
         ``inv_cum_hazard[j](h)`` maps cumulative-hazard values ``h`` of shape (R, n_j) to event
         times of the same shape (np.inf where h exceeds the curve's plateau, i.e. cure). Any
         per-draw parameters are captured by the callable with shape (R, 1).
-    n_per_arm : sequence of two ints
+    n_per_arm : sequence of two ints (one for a single-arm trial)
         n₀, n₁.
     design : FollowUp
         Design values A, F and ρ (per month), each a float (shared) or an array of shape (R,)
@@ -93,8 +93,11 @@ def simulate_trials(
     -------
     SimulatedTrials
     """
-    if len(inv_cum_hazard) != 2 or len(n_per_arm) != 2:
-        raise ValueError("need two arms: two inverse cumulative hazards and two sizes")
+    if len(inv_cum_hazard) not in (1, 2) or len(n_per_arm) != len(inv_cum_hazard):
+        raise ValueError(
+            "need one or two arms: as many inverse cumulative hazards as arm sizes; got "
+            f"{len(inv_cum_hazard)} and {len(n_per_arm)}"
+        )
     sizes = [int(n) for n in n_per_arm]
     if min(sizes) < 1:
         raise ValueError("each arm needs at least one patient")
@@ -131,7 +134,7 @@ def simulate_trials(
     censoring = per_trial.sample_censoring_times(rng, size=(n_trials, sum(sizes)))
     event = event_time <= censoring
     time = np.where(event, event_time, censoring)
-    arm = np.repeat(np.array([0, 1]), sizes)
+    arm = np.repeat(np.arange(len(sizes)), sizes)
     return SimulatedTrials(time=time, event=event, arm=arm)
 
 

@@ -2,7 +2,8 @@
 
 Per arm: number of patients and events, Kaplan–Meier median with its 95% confidence interval
 (or "not reached"), and the SPSS-style mean (area under the Kaplan–Meier curve up to the arm's
-largest observed time) ± SE. Between arms: the log-rank test and the Cox log hazard ratio.
+largest observed time) ± SE. Between arms: the log-rank test and the Cox log hazard ratio (a
+single-arm data set has none).
 Follow-up: the numbers at risk at regular times (the table under a KM plot) and the median
 follow-up (reverse Kaplan–Meier, per arm and pooled; among patients without the event; of all
 patients).
@@ -37,7 +38,7 @@ def at_risk_times(largest_time: float) -> list[float]:
 
 
 def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, Any]:
-    """Compute the frequentist summary of one two-arm dataset.
+    """Compute the frequentist summary of one dataset of two arms (or of one arm).
 
     Parameters
     ----------
@@ -46,9 +47,9 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
     event : array_like of bool or {0, 1}, shape (n,)
         True where the time is an event.
     arm : array_like of int in {0, 1}, shape (n,)
-        0 = reference arm, 1 = comparator.
-    arm_labels : pair of str
-        Names of arm 0 and arm 1.
+        0 = reference arm, 1 = comparator (all 0 for a single-arm data set).
+    arm_labels : pair of str, or one str in a sequence
+        Names of arm 0 and arm 1 (one name: a single-arm data set, without between-arm keys).
 
     Returns
     -------
@@ -72,13 +73,13 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
         raise ValueError("arm must be coded 0 (reference) or 1 (comparator)")
     arm = arm.astype(np.int64)
     labels = tuple(str(label) for label in arm_labels)
-    if len(labels) != 2:
-        raise ValueError("arm_labels needs two labels")
+    if len(labels) not in (1, 2):
+        raise ValueError("arm_labels needs two labels, or one for a single-arm data set")
+    if len(labels) == 1 and np.any(arm != 0):
+        raise ValueError("a single-arm data set has arm code 0 only")
 
     median = km_median(time, event, arm)
     rmean = km_restricted_mean(time, event, arm)
-    logrank = logrank_test(time, event, arm)
-    cox = cox_two_arm(time, event, arm)
 
     grid = at_risk_times(float(time.max()))
     followup = {
@@ -103,6 +104,10 @@ def frequentist_summary(time, event, arm, arm_labels=("0", "1")) -> dict[str, An
                 followup_median_estimate(time, event, arm, "reverse_km", j)[0]
             ),
         }
+    if len(labels) == 1:
+        return {"arms": arms}
+    logrank = logrank_test(time, event, arm)
+    cox = cox_two_arm(time, event, arm)
     direction = int(logrank.direction[0])
     favours = {-1: labels[1], 1: labels[0]}.get(direction)
     return {
@@ -158,6 +163,8 @@ def format_table(summary: dict[str, Any]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     labels = list(summary["arms"])
+    if "logrank_p" not in summary:  # a single arm: nothing between arms
+        return "\n".join(lines)
     p_value = summary["logrank_p"]
     p_text = "-" if math.isnan(p_value) else f"{p_value:.4g}"
     favours = summary["logrank_favours"]

@@ -20,7 +20,10 @@ everything else about the kind:
 * **the paper's estimator** on patient data (:class:`Estimator`): how a simulated trial reports
   it (:meth:`Published.reduce`; a kind may return a record of another kind) and its posterior
   predictive check rows (:meth:`Published.check_rows`);
-* **its words**: :meth:`Published.describe`, the value as a report prints it.
+* **its words**: :meth:`Published.describe`, the value as a report prints it;
+* **what it does with each number** (:meth:`Published.usage`): every number the record holds,
+  used by the likelihood, used as a predictive-check target, or not used (with the reason), so
+  that no published number is silently dropped. Every kind declares it.
 
 The summary likelihood (:mod:`resurv.statistics.likelihood`), the summary-data model builder,
 the predictive checks (:mod:`resurv.checks.ppc_survival`) and the calibration loop
@@ -44,7 +47,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from resurv.statistics.base import ModelStatistic, TrialModel
 
 __all__ = [
+    "CHECK",
     "COUNT",
+    "LIKELIHOOD",
+    "NOT_USED",
+    "ROLES",
     "FACTOR",
     "NORMAL",
     "CheckRows",
@@ -69,6 +76,15 @@ NORMAL = "normal"
 FACTOR = "factor"
 #: Block of the summary likelihood: a count, Poisson(expected count).
 COUNT = "count"
+
+#: Role of a published number (:meth:`Published.usage`): it enters the likelihood.
+LIKELIHOOD = "likelihood"
+#: Role of a published number: a posterior predictive check target only.
+CHECK = "check"
+#: Role of a published number: read and validated, but the model cannot use it (say why).
+NOT_USED = "not used"
+#: The roles a kind's :meth:`Published.usage` may give.
+ROLES = (LIKELIHOOD, CHECK, NOT_USED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,3 +412,21 @@ class Published:
     ) -> list[PublishedValue]:
         """The posterior predictive check rows of the statistic."""
         raise NotImplementedError
+
+    # --- what is done with each number ---
+
+    def usage(self) -> list[tuple[str, str, str]]:
+        """Each number the record holds: (field, role, how); role likelihood, check or not used.
+
+        The role is one of :data:`ROLES` ("likelihood" | "check" | "not used").
+        ``field`` is the study-file key (``value``, ``ci``, ``p_value``, …; ``statistic`` for a
+        record whose only content is the statement itself, such as "median not reached"); every
+        key the record was given a number for appears once. ``how`` says how the likelihood or the
+        check uses it, or why the model cannot use it. The summary-data model builder saves the
+        rows with the fit and the report lists the numbers not used.
+
+        Every kind overrides this; the base raises.
+        """
+        raise NotImplementedError(
+            f"kind '{self.statistic}' does not declare how its published numbers are used"
+        )

@@ -14,7 +14,14 @@ from typing import ClassVar
 import numpy as np
 
 from resurv.statistics import events as events_math
-from resurv.statistics.published.base import COUNT, CheckRows, Published, arm_ref, common_fields
+from resurv.statistics.published.base import (
+    COUNT,
+    LIKELIHOOD,
+    CheckRows,
+    Published,
+    arm_ref,
+    common_fields,
+)
 
 __all__ = ["EventCount"]
 
@@ -63,6 +70,14 @@ class EventCount(Published):
     def describe(self, study):
         """The count as the report prints it."""
         return f"{self.value} {self.statistic}"
+
+    def usage(self):
+        """The count: in the likelihood (Poisson), and a predictive-check target."""
+        how = (
+            "Poisson(d_j), d_j = n_j ∫ f_j G dt the expected events of the arm; also compared "
+            "with the events of replicate trials"
+        )
+        return [("value", LIKELIHOOD, how)]
 
     def check_rows(self, study, replicates, endpoint):
         """Events in the replicate, compared with the exact published count."""

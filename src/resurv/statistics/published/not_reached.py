@@ -14,6 +14,7 @@ from typing import ClassVar
 from resurv.statistics import notreached
 from resurv.statistics.published.base import (
     FACTOR,
+    LIKELIHOOD,
     CheckRows,
     Published,
     TimeScale,
@@ -81,6 +82,14 @@ class MedianNotReached(Published):
             return None
         how = f"not reached: median > follow-up {followup_months:.4g} months"
         return TimeScale(float(followup_months), how, lower_bound=True)
+
+    def usage(self):
+        """The statement "not reached": its own likelihood factor, and a predictive-check target."""
+        how = (
+            "factor Φ((S_j(τ_j) − ½)/sd_j) at the arm's latent largest observed time τ_j; also "
+            "compared with the share of replicate trials whose median is not reached"
+        )
+        return [("statistic", LIKELIHOOD, how)]
 
     def check_rows(self, study, replicates, endpoint):
         """Published 1; predictive the indicator that the replicate's median is not reached."""
