@@ -18,7 +18,10 @@ Data containers (stable names; swap values with ``pm.set_data`` or nutpie's
 - ``{name}_summary_observed``: float vector of the normal block, in the order of
   ``SummaryLikelihood.gaussian_labels`` (log median, mean in months, Z — signed, or |Z| when
   folded —, survival probability, log HR; the log-rank Z is always last);
-- ``{name}_events_observed``: integer vector of event counts, arms as in ``events_arms``.
+- ``{name}_events_observed``: integer vector of event counts, arms as in ``events_arms``;
+- ``{name}_log_se_observed``: (K_se, 2) bounds (lower, upper) of log ŝ of each normal-block
+  statistic with a printed uncertainty, in the order of ``se_labels`` (equal bounds: printed
+  exactly; ±1000: an open side).
 
 Added model terms: latent ``{name}_horizon_raw_arm{j}`` (flat, with its logistic density as
 potential ``{name}_horizon_logp_arm{j}``) and deterministic ``{name}_horizon_arm{j}`` =
@@ -26,7 +29,11 @@ F_τ⁻¹(sigmoid(raw)), the largest observed time sampled non-centred;
 potential ``{name}_summary_loglik`` (the joint normal) with its sequential pieces
 log p(x_k | x_<k) stored as deterministic ``{name}_summary_loglik_pieces`` (for power-scaling
 by statistic; the last piece is the log-rank one); potentials ``{name}_not_reached_arm{j}``;
-observed Poisson ``{name}_events``.
+observed Poisson ``{name}_events``; potentials ``{name}_{label}_se_loglik``, the printed SE of a
+statistic as data: log ŝ ~ N(log s(θ) + b, τ²), s(θ) = √C_kk(θ) the model SE (the diagonal of
+the model covariance before the rounding floor), τ² and b from
+:func:`resurv.statistics.base.log_se_variance` and the kind's ``se_small_sample``;
+interval-censored when the print gives only bounds (:func:`se_term`).
 """
 
 from __future__ import annotations
@@ -38,9 +45,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.dist_math import log_diff_normal_cdf, normal_lccdf, normal_lcdf
 
 from resurv.statistics import notreached
-from resurv.statistics.base import SUMMARY_NODES, ModelStatistic, TrialModel, covariance_pieces
+from resurv.statistics.base import (
+    SUMMARY_NODES,
+    ModelStatistic,
+    TrialModel,
+    covariance_pieces,
+    log_se_variance,
+)
 from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import COUNT, FACTOR, KINDS, NORMAL
 
@@ -65,7 +79,47 @@ def structure_key(statistics: Sequence) -> tuple:
 
     Two sets of statistics with the same key share one compiled model (only data differ).
     """
-    return tuple(s.structure() for s in _ordered(statistics))
+    return tuple(s.structure() + se_structure(s) for s in _ordered(statistics))
+
+
+#: Largest |log ŝ| a printed SE can have; a bound beyond it is one-sided.
+_SE_UNBOUNDED = 1e3
+
+
+def se_structure(statistic) -> tuple:
+    """The graph part of a statistic's printed SE: () without one, else ("se", form).
+
+    ``form`` is "point" (ŝ printed), "below" (only an upper bound on ŝ), "above" (only a lower
+    bound) or "interval" (both bounds, e.g. a p-value printed to d decimals).
+    """
+    bounds = statistic.printed_log_se() if statistic.block == NORMAL else None
+    if bounds is None:
+        return ()
+    lower, upper = bounds
+    if lower == upper:
+        return ("se", "point")
+    if not np.isfinite(lower):
+        return ("se", "below")
+    if not np.isfinite(upper):
+        return ("se", "above")
+    return ("se", "interval")
+
+
+def se_term(log_se_bounds, log_model_se, tau, form: str):
+    """Log-likelihood of the printed log ŝ ~ N(log s(θ), τ²), exact or interval-censored.
+
+    ``log_se_bounds`` is the data pair (lower, upper) of log ŝ (infinite sides ignored by
+    ``form``, see :func:`se_structure`).
+    """
+    lower, upper = log_se_bounds[0], log_se_bounds[1]
+    if form == "point":
+        z = (lower - log_model_se) / tau
+        return -0.5 * z**2 - pt.log(tau) - 0.5 * np.log(2.0 * np.pi)
+    if form == "below":
+        return normal_lcdf(log_model_se, tau, upper)
+    if form == "above":
+        return normal_lccdf(log_model_se, tau, lower)
+    return log_diff_normal_cdf(log_model_se, tau, upper, lower)
 
 
 def _ordered(statistics):
@@ -93,6 +147,8 @@ class SummaryLikelihood:
     horizon_names: dict[int, str] = field(default_factory=dict)
     loglik_terms: list[str] = field(default_factory=list)
     loglik_pieces: str | None = None
+    se_data: str | None = None
+    se_labels: list[str] = field(default_factory=list)
 
     def data_values(self, statistics: Sequence) -> dict[str, np.ndarray]:
         """Values of the data containers for another set of statistics of the same structure.
@@ -112,6 +168,11 @@ class SummaryLikelihood:
         if self.observed_data is not None:
             values[self.observed_data] = np.array(
                 [s.observed() for s in ordered if s.block == NORMAL], dtype=float
+            )
+        if self.se_data is not None:
+            bounds = [s.printed_log_se() for s in ordered if se_structure(s)]
+            values[self.se_data] = np.clip(
+                np.array(bounds, dtype=float).reshape(-1, 2), -_SE_UNBOUNDED, _SE_UNBOUNDED
             )
         if self.events_data is not None:
             values[self.events_data] = np.array(
@@ -241,6 +302,8 @@ def add_summary_likelihood(
         folded_logrank=bool(gaussian) and gaussian[-1].folded,
         events_data=f"{name}_events_observed" if counts else None,
         events_arms=[s.index for s in counts],
+        se_data=f"{name}_log_se_observed" if any(se_structure(s) for s in gaussian) else None,
+        se_labels=[s.label for s in gaussian if se_structure(s)],
     )
     values = result.data_values(statistics)
     if observed_values:
@@ -261,6 +324,24 @@ def add_summary_likelihood(
         pm.Deterministic(result.loglik_pieces, pieces)
         pm.Potential(f"{name}_summary_loglik", pt.sum(pieces))
         result.loglik_terms.append(f"{name}_summary_loglik")
+        if result.se_data is not None:
+            se_observed = pm.Data(result.se_data, values[result.se_data])
+            floor = np.array([s.resolution**2 / 12.0 for s in gaussian])
+            row = 0
+            for k, s in enumerate(gaussian):
+                if not se_structure(s):
+                    continue
+                # the model SE before the rounding floor: the diagonal of the model covariance
+                log_model_se = 0.5 * pt.log(cov[k, k] - floor[k])
+                first_order, poisson = log_se_variance(trial, model_stats[k])
+                bias, extra = s.se_small_sample
+                log_model_se = log_model_se + bias * poisson
+                tau = pt.sqrt(first_order + extra * poisson**2)
+                term = f"{name}_{s.label}_se_loglik"
+                form = se_structure(s)[1]
+                pm.Potential(term, se_term(se_observed[row], log_model_se, tau, form))
+                result.loglik_terms.append(term)
+                row += 1
         for k, s in enumerate(gaussian):
             for term, value in s.observed_terms(name, trial, observed[k]):
                 pm.Potential(term, value)

@@ -48,6 +48,7 @@ __all__ = [
     "FACTOR",
     "NORMAL",
     "CheckRows",
+    "PrintedP",
     "Estimator",
     "Published",
     "Replicates",
@@ -57,6 +58,7 @@ __all__ = [
     "printed_decimals",
     "read_ci",
     "read_p_value",
+    "read_printed_p",
     "read_positive_value",
     "rounded",
     "signed_z",
@@ -152,6 +154,67 @@ def read_p_value(reader: TableReader) -> float | None:
     if p_value is not None and not 0 < p_value < 1:
         raise reader.fail("p_value", f"must be strictly between 0 and 1; got {p_value}")
     return p_value
+
+
+@dataclass(frozen=True)
+class PrintedP:
+    """A p-value as printed: the text and the interval (lower, upper] it says the p lies in.
+
+    A number printed with d decimals lies in [p − ½·10⁻ᵈ, p + ½·10⁻ᵈ] (kept inside (0, 1]);
+    "<x" in (0, x], ">x" in [x, 1], "NS" (not significant at ``alpha``) in [alpha, 1].
+    ``value`` is the number when one was printed (None for an inequality).
+    """
+
+    text: str
+    lower: float
+    upper: float
+    value: float | None = None
+
+    def z_bounds(self, sided: str = "two") -> tuple[float, float]:
+        """Bounds of |Z| implied by the p: Φ⁻¹(1 − p/2) (two-sided) or Φ⁻¹(1 − p) (one-sided)."""
+        scale = 2.0 if sided == "two" else 1.0
+        with np.errstate(divide="ignore"):
+            upper = float(stats.norm.isf(self.lower / scale)) if self.lower > 0 else np.inf
+        lower = float(stats.norm.isf(self.upper / scale)) if self.upper < 1 else 0.0
+        return (max(lower, 0.0), upper)
+
+
+def _p_number(reader: TableReader, key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise reader.fail(key, f"must be a number, '<x', '>x' or 'NS'; got {text!r}") from None
+    if not 0 < value < 1:
+        raise reader.fail(key, f"must be strictly between 0 and 1; got {text!r}")
+    return value
+
+
+def read_printed_p(reader: TableReader, key: str = "p_value") -> PrintedP | None:
+    """``key`` as printed (None when absent).
+
+    A number (or a string keeping its trailing zeros, "0.20"), "<x", ">x" or "NS" (then
+    ``alpha``, default 0.05, is the level).
+    """
+    raw = reader.raw(key, None)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise reader.fail(key, f"must be a number, '<x', '>x' or 'NS'; got {raw!r}")
+    if isinstance(raw, int | float):
+        value = reader.number(key, open_unit=True)
+        text = np.format_float_positional(value, trim="-")
+    else:
+        text = raw.strip().replace(" ", "")
+    alpha = reader.number("alpha", 0.05, open_unit=True) if reader.has("alpha") else 0.05
+    if text.upper() == "NS":
+        return PrintedP(text, alpha, 1.0)
+    if text[:1] in "<>":
+        bound = _p_number(reader, key, text[1:].lstrip("="))
+        return PrintedP(text, 0.0, bound) if text[0] == "<" else PrintedP(text, bound, 1.0)
+    value = _p_number(reader, key, text)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    half = 0.5 * 10.0**-decimals
+    return PrintedP(text, max(value - half, 0.0), min(value + half, 1.0), value)
 
 
 def read_ci(reader: TableReader, value, positive: bool = True) -> tuple[float, float] | None:
@@ -279,6 +342,10 @@ class Published:
     #: Normal block: resolution of printed values on the likelihood scale (δ, rounding
     #: variance δ²/12 on the diagonal).
     resolution: ClassVar[float] = 0.0
+    #: Normal block, printed SE: small-sample terms (β, γ) of log ŝ, measured by simulation:
+    #: bias b = β τ_P², variance τ² = τ₁² + γ τ_P⁴
+    #: (τ₁², τ_P²: :func:`~resurv.statistics.base.log_se_variance`).
+    se_small_sample: ClassVar[tuple[float, float]] = (0.0, 0.0)
 
     arm: str | None = None
     endpoint: str = ""
@@ -328,6 +395,16 @@ class Published:
         ``horizons`` maps an arm index to its latent largest observed time τ_j.
         """
         raise NotImplementedError
+
+    def printed_log_se(self) -> tuple[float, float] | None:
+        """Normal block: bounds (lower, upper) of log ŝ, or None when no uncertainty is printed.
+
+        ŝ is the SE on the likelihood scale that the printed uncertainty implies (a CI
+        half-width over z, a printed SE); lower == upper when it is known exactly, −inf or +inf
+        for a one-sided bound (an HR p-value printed as "<0.001"). The summary likelihood
+        models log ŝ as a statistic (:func:`resurv.statistics.likelihood.add_summary_likelihood`).
+        """
+        return None
 
     def observed_terms(self, name: str, trial: TrialModel, observed) -> list[tuple[str, Any]]:
         """Normal block: extra log-likelihood terms ``(name, expression)`` given the value."""

@@ -1,9 +1,15 @@
 """Hazard ratio: ``statistic = "hr"`` in the study file.
 
-Schema: ``value`` (comparator vs reference, > 0), optional ``ci`` and ``p_value``. Likelihood:
-log HR in the joint normal (resolution 0.1%), the Cox estimate's limit and influence
-(:mod:`resurv.statistics.hr`); the CI width and the p-value are check targets only. Estimator:
-the Cox HR (Efron ties), its SE and the two-sided Wald p-value 2 Φ(−|log HR| / SE).
+Schema: ``value`` (comparator vs reference, > 0), optional ``ci`` = [lower, upper] (the upper
+limit may be printed ``"NR"``), ``p_value`` (a number, or a string: "0.20", "<0.001", ">0.05",
+"NS" with ``alpha``), ``p_test`` (``"wald"``, the Cox Wald test, the default) and ``p_sided``
+(``"two"``, the default, or ``"one"``). Likelihood: log HR in the joint normal (resolution
+0.1%), the Cox estimate's limit and influence (:mod:`resurv.statistics.hr`); the printed
+uncertainty as the statistic log ŝ (:func:`resurv.statistics.likelihood.se_term`): from the CI,
+ŝ = (log U − log L)/(2 z₀.₉₇₅) (one side, (log HR − log L)/z₀.₉₇₅, when U is "NR"); from a
+Wald p without a CI, ŝ = |log HR| / Φ⁻¹(1 − p/2) (one-sided: 1 − p), interval-censored by the
+printed p's interval. With a CI, the p is implied by HR and CI: a check target only. Estimator:
+the Cox HR (Efron ties), its SE and the Wald p-value 2 Φ(−|log HR| / SE).
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ from resurv.statistics.published.base import (
     Z975,
     CheckRows,
     Estimator,
+    PrintedP,
     Published,
     common_fields,
-    read_ci,
-    read_p_value,
     read_positive_value,
+    read_printed_p,
     rounded,
 )
 
@@ -37,30 +43,88 @@ __all__ = ["COX", "HazardRatio"]
 #: The Cox log hazard ratio of arm 1 versus arm 0 and its SE.
 COX = Estimator("cox", cox.cox_two_arm)
 
+#: How a printed HR upper limit says "not reached" (not estimable).
+NOT_REACHED = "NR"
+
+
+def _read_hr_ci(reader, value) -> tuple[float, float | None] | None:
+    """``ci`` = [lower, upper] around the HR, upper possibly "NR" (None); None when absent."""
+    raw = reader.raw("ci", None)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise reader.fail("ci", 'must be [lower, upper] (upper may be "NR")')
+    lower, upper = raw
+    if isinstance(lower, bool) or not isinstance(lower, int | float) or not lower > 0:
+        raise reader.fail("ci[0]", f"must be a number > 0; got {lower!r}")
+    if isinstance(upper, str) and upper.strip().upper() == NOT_REACHED:
+        upper = None
+    elif isinstance(upper, bool) or not isinstance(upper, int | float) or not upper > 0:
+        raise reader.fail("ci[1]", f'must be a number > 0 or "NR"; got {upper!r}')
+    if upper is not None and not lower < upper:
+        raise reader.fail("ci", "must be [lower, upper] with lower < upper")
+    if not lower <= value <= (upper if upper is not None else math.inf):
+        raise reader.fail("ci", f"{raw} does not contain the estimate {value}")
+    if upper is None and lower == value:
+        raise reader.fail("ci", "a lower limit equal to the estimate and an upper 'NR' give no SE")
+    return (float(lower), None if upper is None else float(upper))
+
 
 @dataclass(frozen=True)
 class HazardRatio(Published):
-    """Hazard ratio of arm 1 versus arm 0; enters as log HR (CI width is a check target only)."""
+    """Hazard ratio of arm 1 versus arm 0; enters as log HR and its printed SE as log ŝ."""
 
     statistic: ClassVar[str] = "hr"
     required: ClassVar[tuple[str, ...]] = ("value",)
-    optional: ClassVar[tuple[str, ...]] = ("ci", "p_value")
+    optional: ClassVar[tuple[str, ...]] = ("ci", "p_value", "p_test", "p_sided", "alpha")
     position: ClassVar[int] = 5
     block: ClassVar[str] = NORMAL
     resolution: ClassVar[float] = 1e-3
+    #: log ŝ of the Cox SE: bias 2.5 τ_P² ≈ 0.6/D and extra variance 16 τ_P⁴ ≈ 1/D², measured
+    #: by simulation (tests/statistics/test_printed_se.py).
+    se_small_sample: ClassVar[tuple[float, float]] = (2.5, 16.0)
     index: ClassVar[None] = None
 
     value: float
-    ci: tuple[float, float] | None = None
+    ci: tuple[float, float | None] | None = None
     p_value: float | None = None
+    p_printed: PrintedP | None = None
+    p_sided: str = "two"
 
     @classmethod
     def parse(cls, reader, arms):
-        """HR (> 0), optional p-value and interval containing the HR."""
+        """HR (> 0), optional CI containing the HR (upper may be "NR") and printed p-value."""
         value = read_positive_value(reader)
-        p_value = read_p_value(reader)
-        ci = read_ci(reader, value)
-        return cls(value, ci, p_value, **common_fields(reader))
+        ci = _read_hr_ci(reader, value)
+        printed = read_printed_p(reader)
+        if reader.has("alpha") and (printed is None or printed.text.upper() != "NS"):
+            raise reader.fail("alpha", 'is the level of a p-value printed "NS" only')
+        test = reader.string("p_test", "wald", choices=("wald", "logrank", "score"))
+        sided = reader.string("p_sided", "two", choices=("two", "one"))
+        if printed is None and (reader.has("p_test") or reader.has("p_sided")):
+            key = "p_test" if reader.has("p_test") else "p_sided"
+            raise reader.fail(key, "describes a p_value, and none is given")
+        if printed is not None and test != "wald":
+            raise reader.fail(
+                "p_test",
+                f"'{test}': a log-rank (score) p is its own statistic; write it as a "
+                '[[survival]] record with statistic = "logrank" (and better_arm from the HR)',
+            )
+        if printed is not None:
+            if ci is not None and ci[1] is not None:
+                # the CI excludes 1 exactly when the Wald test is significant at 5% two-sided
+                excludes_one = ci[0] > 1.0 or ci[1] < 1.0
+                alpha_two = 0.05 if sided == "two" else 0.025
+                if excludes_one and printed.lower >= alpha_two:
+                    raise reader.fail(
+                        "p_value",
+                        f"'{printed.text}' says p >= {printed.lower:g}, but the 95% CI "
+                        f"[{ci[0]}, {ci[1]}] excludes 1",
+                    )
+            if ci is None and value == 1.0:
+                raise reader.fail("p_value", "an HR of exactly 1 with a p-value gives no SE")
+        p_value = printed.value if printed is not None else None
+        return cls(value, ci, p_value, printed, sided, **common_fields(reader))
 
     @property
     def label(self) -> str:
@@ -68,25 +132,88 @@ class HazardRatio(Published):
         return "log_hr"
 
     def structure(self):
-        """No arm, no option."""
+        """No arm; the SE's form is added by the likelihood (:func:`se_structure`)."""
         return ("HazardRatio",)
 
     def observed(self) -> float:
         """Value on the likelihood scale: log HR."""
         return math.log(self.value)
 
+    def printed_log_se(self):
+        """Log ŝ from the CI (both limits, or the lower one), else from a Wald p's interval."""
+        if self.ci is not None:
+            lower, upper = self.ci
+            if upper is None:
+                se = (math.log(self.value) - math.log(lower)) / Z975
+            else:
+                se = (math.log(upper) - math.log(lower)) / (2.0 * Z975)
+            return (math.log(se), math.log(se))
+        if self.p_printed is None:
+            return None
+        z_low, z_high = self.p_printed.z_bounds(self.p_sided)
+        log_abs = math.log(abs(math.log(self.value)))
+        lower = log_abs - math.log(z_high) if np.isfinite(z_high) else -np.inf
+        upper = log_abs - math.log(z_low) if z_low > 0 else np.inf
+        return (lower, upper)
+
     def model_statistic(self, trial, horizons):
         """The Cox estimate's limit and influence integrands."""
         return hr_math.model_statistic(trial, self)
 
     def reduce(self, trial, study):
-        """The simulated trial's Cox HR."""
+        """The simulated trial's Cox HR, with a CI / Wald p printed as the paper printed them."""
         fit = cox.cox_two_arm(trial.time, trial.event, trial.arm == 1)
-        return dataclasses.replace(self, value=float(np.exp(fit.log_hr[0])), ci=None)
+        log_hr, se = float(fit.log_hr[0]), float(fit.se[0])
+        ci = None
+        if self.ci is not None:
+            upper = math.exp(log_hr + Z975 * se) if self.ci[1] is not None else None
+            ci = (math.exp(log_hr - Z975 * se), upper)
+        printed = None
+        if self.p_printed is not None:
+            scale = 2.0 if self.p_sided == "two" else 1.0
+            p = float(np.clip(scale * stats.norm.sf(abs(log_hr) / se), 1e-300, 1.0 - 1e-12))
+            printed = _reprint(self.p_printed, p)
+        return dataclasses.replace(
+            self,
+            value=math.exp(log_hr),
+            ci=ci,
+            p_value=printed.value if printed is not None else None,
+            p_printed=printed,
+        )
+
+    def usage(self) -> list[tuple[str, str, str]]:
+        """Each number the record holds: (field, role, how)."""
+        rows = [("value", "likelihood", "log HR in the joint normal (Cox limit and influence)")]
+        if self.ci is not None:
+            how = (
+                "CI half-width as the statistic log SE, around the model SE"
+                if self.ci[1] is not None
+                else "lower half-width (upper printed NR) as the statistic log SE"
+            )
+            rows.append(("ci", "likelihood", how))
+            rows.append(("ci", "check", "upper/lower ratio of the replicate's Cox CI"))
+        if self.p_printed is not None:
+            if self.ci is not None:
+                how = "implied by HR and CI (Wald): checked against the replicate's Wald p"
+                rows.append(("p_value", "check", how))
+            else:
+                how = f"{self.p_sided}-sided Wald p as the SE |log HR|/|Z|, interval-censored"
+                rows.append(("p_value", "likelihood", how))
+        return rows
 
     def describe(self, study):
         """The value as the report prints it."""
-        return f"HR {self.value}"
+        text = f"HR {self.value}"
+        if self.ci is not None:
+            upper = NOT_REACHED if self.ci[1] is None else self.ci[1]
+            text += f" (95% CI {self.ci[0]}-{upper})"
+        if self.p_printed is not None:
+            text += (
+                f", P {self.p_printed.text}"
+                if self.p_printed.text[:1] in "<>"
+                else (f", P = {self.p_printed.text}")
+            )
+        return text
 
     def check_rows(self, study, replicates, endpoint):
         """Replicate Cox HR; with a CI its upper/lower ratio exp(2·1.96·SE); with a p its Wald p."""
@@ -103,18 +230,43 @@ class HazardRatio(Published):
         def ci_ratio(p, r):
             return np.exp(2.0 * Z975 * replicates.estimate(COX, p, r).se)
 
+        def ci_lower(p, r):
+            fit = replicates.estimate(COX, p, r)
+            return np.exp(fit.log_hr - Z975 * fit.se)
+
         model = model_hr if replicates.spec.effect == "ph" else None
         note = "Cox HR (Efron ties) of the replicate"
         rows.add("hr", self.value, rounded(cox_hr, self.value), model, note)
-        if self.ci is not None:
+        if self.ci is not None and self.ci[1] is not None:
             note = "upper/lower 95% limit = exp(2·1.96·SE): reflects the number of events"
             rows.add("hr_ci_ratio", self.ci[1] / self.ci[0], ci_ratio, note=note)
+        elif self.ci is not None:
+            note = "lower 95% limit exp(log HR − 1.96·SE) (upper printed NR)"
+            rows.add("hr_ci_lower", self.ci[0], rounded(ci_lower, self.ci[0]), note=note)
         if self.p_value is not None:
+            scale = 2.0 if self.p_sided == "two" else 1.0
 
             def wald_p(p, r):
                 fit = replicates.estimate(COX, p, r)
-                return 2.0 * stats.norm.sf(np.abs(fit.log_hr) / fit.se)
+                return scale * stats.norm.sf(np.abs(fit.log_hr) / fit.se)
 
-            note = "two-sided Wald p of the replicate's Cox HR, 2·Φ(−|log HR|/SE)"
+            note = f"{self.p_sided}-sided Wald p of the replicate's Cox HR, Φ(−|log HR|/SE)"
             rows.add("hr_p", self.p_value, rounded(wald_p, self.p_value), note=note)
         return rows.rows
+
+
+def _reprint(printed: PrintedP, p: float) -> PrintedP:
+    """A simulated p printed as the paper printed ``printed``: same inequality or decimals.
+
+    The form of the SE term (point, one-sided, interval) is part of the compiled graph, so the
+    simulated record keeps it: "<x" stays "<x" (the bound moved to the simulated p), ">x" and
+    "NS" keep their bound below the simulated p, a number keeps its decimals.
+    """
+    if printed.value is None:
+        if printed.lower == 0.0:
+            return PrintedP(f"<{p:.3g}", 0.0, p)
+        return PrintedP(f">{p:.3g}", p, 1.0)
+    decimals = len(printed.text.split(".")[1]) if "." in printed.text else 0
+    half = 0.5 * 10.0**-decimals
+    value = min(max(round(p, decimals), 10.0**-decimals), 1.0 - 10.0**-decimals)
+    return PrintedP(f"{value:.{decimals}f}", max(value - half, 0.0), min(value + half, 1.0), value)
