@@ -32,7 +32,7 @@ by statistic; the last piece is the log-rank one); potentials ``{name}_not_reach
 observed Poisson ``{name}_events``; potentials ``{name}_{label}_se_loglik``, the printed SE of a
 statistic as data: log ŝ ~ N(log s(θ) + b, τ²), s(θ) = √C_kk(θ) the model SE (the diagonal of
 the model covariance before the rounding floor), τ² and b from
-:func:`resurv.statistics.base.log_se_variance` and the kind's ``se_small_sample``;
+the kind's ``log_se_law`` (default :func:`resurv.statistics.base.log_se_variance`);
 interval-censored when the print gives only bounds (:func:`se_term`).
 """
 
@@ -53,7 +53,6 @@ from resurv.statistics.base import (
     ModelStatistic,
     TrialModel,
     covariance_pieces,
-    log_se_variance,
 )
 from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import COUNT, FACTOR, KINDS, NORMAL
@@ -332,11 +331,10 @@ def add_summary_likelihood(
                 if not se_structure(s):
                     continue
                 # the model SE before the rounding floor: the diagonal of the model covariance
-                log_model_se = 0.5 * pt.log(cov[k, k] - floor[k])
-                first_order, poisson = log_se_variance(trial, model_stats[k])
-                bias, extra = s.se_small_sample
-                log_model_se = log_model_se + bias * poisson
-                tau = pt.sqrt(first_order + extra * poisson**2)
+                variance = cov[k, k] - floor[k]
+                bias, tau_squared = s.log_se_law(trial, model_stats[k], variance)
+                log_model_se = 0.5 * pt.log(variance) + bias
+                tau = pt.sqrt(tau_squared)
                 term = f"{name}_{s.label}_se_loglik"
                 form = se_structure(s)[1]
                 pm.Potential(term, se_term(se_observed[row], log_model_se, tau, form))

@@ -29,6 +29,7 @@ the predictive checks (:mod:`resurv.checks.ppc_survival`) and the calibration lo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -47,6 +48,7 @@ __all__ = [
     "COUNT",
     "FACTOR",
     "NORMAL",
+    "NOT_REACHED",
     "CheckRows",
     "PrintedP",
     "Estimator",
@@ -57,6 +59,7 @@ __all__ = [
     "common_fields",
     "printed_decimals",
     "read_ci",
+    "read_ci_upper_nr",
     "read_p_value",
     "read_printed_p",
     "read_positive_value",
@@ -215,6 +218,33 @@ def read_printed_p(reader: TableReader, key: str = "p_value") -> PrintedP | None
     decimals = len(text.split(".")[1]) if "." in text else 0
     half = 0.5 * 10.0**-decimals
     return PrintedP(text, max(value - half, 0.0), min(value + half, 1.0), value)
+
+
+#: How a printed upper confidence limit says "not reached" (not estimable).
+NOT_REACHED = "NR"
+
+
+def read_ci_upper_nr(reader: TableReader, value) -> tuple[float, float | None] | None:
+    """``ci`` = [lower, upper] around ``value``, upper possibly "NR" (None); None when absent."""
+    raw = reader.raw("ci", None)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise reader.fail("ci", 'must be [lower, upper] (upper may be "NR")')
+    lower, upper = raw
+    if isinstance(lower, bool) or not isinstance(lower, int | float) or not lower > 0:
+        raise reader.fail("ci[0]", f"must be a number > 0; got {lower!r}")
+    if isinstance(upper, str) and upper.strip().upper() == NOT_REACHED:
+        upper = None
+    elif isinstance(upper, bool) or not isinstance(upper, int | float) or not upper > 0:
+        raise reader.fail("ci[1]", f'must be a number > 0 or "NR"; got {upper!r}')
+    if upper is not None and not lower < upper:
+        raise reader.fail("ci", "must be [lower, upper] with lower < upper")
+    if not lower <= value <= (upper if upper is not None else math.inf):
+        raise reader.fail("ci", f"{raw} does not contain the estimate {value}")
+    if upper is None and lower == value:
+        raise reader.fail("ci", "a lower limit equal to the estimate and an upper 'NR' give no SE")
+    return (float(lower), None if upper is None else float(upper))
 
 
 def read_ci(reader: TableReader, value, positive: bool = True) -> tuple[float, float] | None:
@@ -405,6 +435,19 @@ class Published:
         models log ŝ as a statistic (:func:`resurv.statistics.likelihood.add_summary_likelihood`).
         """
         return None
+
+    def log_se_law(self, trial: TrialModel, statistic: ModelStatistic, variance) -> tuple:
+        """Normal block, printed SE: (b, τ²), log ŝ ~ N(log √variance + b, τ²).
+
+        ``variance`` is the model variance C_kk(θ) of the statistic. Default: an SE estimator
+        that is a sum over the deaths (:func:`resurv.statistics.base.log_se_variance`) with the
+        kind's small-sample terms ``se_small_sample``.
+        """
+        from resurv.statistics.base import log_se_variance
+
+        first_order, poisson = log_se_variance(trial, statistic)
+        bias, extra = self.se_small_sample
+        return bias * poisson, first_order + extra * poisson**2
 
     def observed_terms(self, name: str, trial: TrialModel, observed) -> list[tuple[str, Any]]:
         """Normal block: extra log-likelihood terms ``(name, expression)`` given the value."""

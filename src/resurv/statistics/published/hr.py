@@ -27,12 +27,14 @@ from resurv.statistics import cox
 from resurv.statistics import hr as hr_math
 from resurv.statistics.published.base import (
     NORMAL,
+    NOT_REACHED,
     Z975,
     CheckRows,
     Estimator,
     PrintedP,
     Published,
     common_fields,
+    read_ci_upper_nr,
     read_positive_value,
     read_printed_p,
     rounded,
@@ -42,32 +44,6 @@ __all__ = ["COX", "HazardRatio"]
 
 #: The Cox log hazard ratio of arm 1 versus arm 0 and its SE.
 COX = Estimator("cox", cox.cox_two_arm)
-
-#: How a printed HR upper limit says "not reached" (not estimable).
-NOT_REACHED = "NR"
-
-
-def _read_hr_ci(reader, value) -> tuple[float, float | None] | None:
-    """``ci`` = [lower, upper] around the HR, upper possibly "NR" (None); None when absent."""
-    raw = reader.raw("ci", None)
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or len(raw) != 2:
-        raise reader.fail("ci", 'must be [lower, upper] (upper may be "NR")')
-    lower, upper = raw
-    if isinstance(lower, bool) or not isinstance(lower, int | float) or not lower > 0:
-        raise reader.fail("ci[0]", f"must be a number > 0; got {lower!r}")
-    if isinstance(upper, str) and upper.strip().upper() == NOT_REACHED:
-        upper = None
-    elif isinstance(upper, bool) or not isinstance(upper, int | float) or not upper > 0:
-        raise reader.fail("ci[1]", f'must be a number > 0 or "NR"; got {upper!r}')
-    if upper is not None and not lower < upper:
-        raise reader.fail("ci", "must be [lower, upper] with lower < upper")
-    if not lower <= value <= (upper if upper is not None else math.inf):
-        raise reader.fail("ci", f"{raw} does not contain the estimate {value}")
-    if upper is None and lower == value:
-        raise reader.fail("ci", "a lower limit equal to the estimate and an upper 'NR' give no SE")
-    return (float(lower), None if upper is None else float(upper))
 
 
 @dataclass(frozen=True)
@@ -95,7 +71,7 @@ class HazardRatio(Published):
     def parse(cls, reader, arms):
         """HR (> 0), optional CI containing the HR (upper may be "NR") and printed p-value."""
         value = read_positive_value(reader)
-        ci = _read_hr_ci(reader, value)
+        ci = read_ci_upper_nr(reader, value)
         printed = read_printed_p(reader)
         if reader.has("alpha") and (printed is None or printed.text.upper() != "NS"):
             raise reader.fail("alpha", 'is the level of a p-value printed "NS" only')
