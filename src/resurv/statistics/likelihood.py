@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.dist_math import log_diff_normal_cdf, normal_lccdf, normal_lcdf
 
 from resurv.statistics import notreached
 from resurv.statistics.base import (
@@ -83,6 +82,11 @@ def structure_key(statistics: Sequence) -> tuple:
 
 #: Largest |log ŝ| a printed SE can have; a bound beyond it is one-sided.
 _SE_UNBOUNDED = 1e3
+
+
+def _interval_last(statistic) -> bool:
+    """Whether the last statistic of the normal block is known only as an interval."""
+    return statistic.last_in_block and statistic.observed_bounds() is not None
 
 
 def se_structure(statistic) -> tuple:
@@ -141,6 +145,7 @@ class SummaryLikelihood:
     gaussian_labels: list[str] = field(default_factory=list)
     observed_data: str | None = None
     folded_logrank: bool = False
+    last_bounds_data: str | None = None
     events_data: str | None = None
     events_arms: list[int] = field(default_factory=list)
     horizon_names: dict[int, str] = field(default_factory=dict)
@@ -167,6 +172,12 @@ class SummaryLikelihood:
         if self.observed_data is not None:
             values[self.observed_data] = np.array(
                 [s.observed() for s in ordered if s.block == NORMAL], dtype=float
+            )
+        if self.last_bounds_data is not None:
+            values[self.last_bounds_data] = np.clip(
+                np.array([s for s in ordered if s.block == NORMAL][-1].observed_bounds()),
+                -_SE_UNBOUNDED,
+                _SE_UNBOUNDED,
             )
         if self.se_data is not None:
             bounds = [s.printed_log_se() for s in ordered if se_structure(s)]
@@ -219,11 +230,75 @@ def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic], rep
     return mean, cov + np.diag(floor)
 
 
-def normal_pieces(observed, mean, cov, folded_last: bool = False):
+#: √2 as a float64 tensor (a Python float constant may be cast to float32 by PyTensor: PyMC's
+#: normal_lcdf is off by ~1e−8 relative for that reason).
+_SQRT2 = pt.constant(np.sqrt(2.0), dtype="float64")
+
+
+def normal_lcdf(mu, sigma, x):
+    """Log Φ((x − μ)/σ), accurate in the lower tail (erfcx)."""
+    z = (x - mu) / sigma
+    return pt.switch(
+        pt.lt(z, -1.0),
+        pt.log(pt.erfcx(-z / _SQRT2) / 2.0) - pt.sqr(z) / 2.0,
+        pt.log1p(-pt.erfc(z / _SQRT2) / 2.0),
+    )
+
+
+def normal_lccdf(mu, sigma, x):
+    """Log[1 − Φ((x − μ)/σ)], accurate in the upper tail."""
+    return normal_lcdf(-mu, sigma, -x)
+
+
+def log_diff_normal_cdf(mu, sigma, x, y):
+    """Log[Φ((x − μ)/σ) − Φ((y − μ)/σ)] for x > y, stable in both tails (as PyMC's, in float64)."""
+    x = (x - mu) / sigma / _SQRT2
+    y = (y - mu) / sigma / _SQRT2
+    return np.log(0.5) + pt.switch(
+        pt.gt(y, 0),
+        -pt.square(y) + pt.log(pt.erfcx(y) - pt.exp(pt.square(y) - pt.square(x)) * pt.erfcx(x)),
+        pt.switch(
+            pt.lt(x, 0),
+            -pt.square(x)
+            + pt.log(pt.erfcx(-x) - pt.exp(pt.square(x) - pt.square(y)) * pt.erfcx(-y)),
+            pt.log(pt.erf(x) - pt.erf(y)),
+        ),
+    )
+
+
+def _interval_log_probability(centre, sd, bounds, form):
+    """Log P(lower ≤ X ≤ upper), X ~ N(centre, sd²); ``form`` "above"/"below": one side only."""
+    if form == "above":
+        return normal_lccdf(centre, sd, bounds[0])
+    if form == "below":
+        return normal_lcdf(centre, sd, bounds[1])
+    return log_diff_normal_cdf(centre, sd, bounds[1], bounds[0])
+
+
+def bounds_form(bounds) -> str:
+    """The form of an interval: "interval", "above" (no upper end) or "below" (no lower end)."""
+    lower, upper = bounds
+    if not np.isfinite(upper):
+        return "above"
+    if not np.isfinite(lower):
+        return "below"
+    return "interval"
+
+
+def normal_pieces(
+    observed, mean, cov, folded_last: bool = False, last_bounds=None, last_form="interval"
+):
     """Sequential pieces log p(x_k | x_<k) of the joint normal (via its Cholesky factor).
 
     With ``folded_last`` the last value is |x_K| and its piece mixes both signs:
     log[N(+|x_K| | x_<K) + N(−|x_K| | x_<K)].
+
+    With ``last_bounds`` = (lo, hi) (``last_form``: :func:`bounds_form`) the last value is only
+    known to lie in [lo, hi] (a printed
+    p-value): its piece is log P(lo ≤ x_K ≤ hi | x_<K) = log[Φ((hi − m)/s) − Φ((lo − m)/s)],
+    m = μ_K + L_{K,<K} z_<K and s = L_KK the conditional mean and SD (L the Cholesky factor,
+    z_<K the standardised earlier values); folded, the interval of −x_K is added:
+    log{[Φ((hi − m)/s) − Φ((lo − m)/s)] + [Φ((−lo − m)/s) − Φ((−hi − m)/s)]}.
     """
     chol = pt.linalg.cholesky(cov, lower=True)
     # diagonal as a masked row sum (avoids a graph rewrite that fails on 1 × 1 matrices)
@@ -231,6 +306,19 @@ def normal_pieces(observed, mean, cov, folded_last: bool = False):
     const = 0.5 * np.log(2.0 * np.pi)
     z_plus = pt.linalg.solve_triangular(chol, observed - mean, lower=True)
     pieces = -0.5 * z_plus**2 - log_diag - const
+    if last_bounds is not None:
+        k = chol.type.shape[0]
+        sd = pt.exp(log_diag[-1])
+        if k == 1:
+            centre = mean[-1]
+        else:
+            centre = mean[-1] + pt.dot(chol[-1, :-1], z_plus[:-1])
+        last = _interval_log_probability(centre, sd, last_bounds, last_form)
+        if folded_last:
+            mirrored = (-last_bounds[1], -last_bounds[0])
+            mirror_form = {"above": "below", "below": "above"}.get(last_form, last_form)
+            last = pt.logaddexp(last, _interval_log_probability(centre, sd, mirrored, mirror_form))
+        return pt.set_subtensor(pieces[-1], last)
     if not folded_last:
         return pieces
     flipped = pt.set_subtensor(observed[-1], -observed[-1])
@@ -299,6 +387,9 @@ def add_summary_likelihood(
         gaussian_labels=[s.label for s in gaussian],
         observed_data=f"{name}_summary_observed" if gaussian else None,
         folded_logrank=bool(gaussian) and gaussian[-1].folded,
+        last_bounds_data=(
+            f"{name}_last_bounds_observed" if gaussian and _interval_last(gaussian[-1]) else None
+        ),
         events_data=f"{name}_events_observed" if counts else None,
         events_arms=[s.index for s in counts],
         se_data=f"{name}_log_se_observed" if any(se_structure(s) for s in gaussian) else None,
@@ -318,7 +409,17 @@ def add_summary_likelihood(
         model_stats = model_statistics(trial, gaussian, horizons)
         observed = pm.Data(result.observed_data, values[result.observed_data])
         mean, cov = gaussian_block(trial, model_stats, gaussian)
-        pieces = normal_pieces(observed, mean, cov, folded_last=result.folded_logrank)
+        last_bounds = None
+        if result.last_bounds_data is not None:
+            last_bounds = pm.Data(result.last_bounds_data, values[result.last_bounds_data])
+        pieces = normal_pieces(
+            observed,
+            mean,
+            cov,
+            folded_last=result.folded_logrank,
+            last_bounds=last_bounds,
+            last_form=bounds_form(gaussian[-1].observed_bounds() or (0.0, 0.0)),
+        )
         result.loglik_pieces = f"{name}_summary_loglik_pieces"
         pm.Deterministic(result.loglik_pieces, pieces)
         pm.Potential(f"{name}_summary_loglik", pt.sum(pieces))

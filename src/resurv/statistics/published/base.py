@@ -62,6 +62,7 @@ __all__ = [
     "read_ci_upper_nr",
     "read_p_value",
     "read_printed_p",
+    "reprint_p",
     "read_positive_value",
     "rounded",
     "signed_z",
@@ -222,6 +223,23 @@ def read_printed_p(reader: TableReader, key: str = "p_value") -> PrintedP | None
 
 #: How a printed upper confidence limit says "not reached" (not estimable).
 NOT_REACHED = "NR"
+
+
+def reprint_p(printed: PrintedP, p: float) -> PrintedP:
+    """A simulated p printed as the paper printed ``printed``: same inequality or decimals.
+
+    The form of the SE term (point, one-sided, interval) is part of the compiled graph, so the
+    simulated record keeps it: "<x" stays "<x" (the bound moved to the simulated p), ">x" and
+    "NS" keep their bound below the simulated p, a number keeps its decimals.
+    """
+    if printed.value is None:
+        if printed.lower == 0.0:
+            return PrintedP(f"<{p:.3g}", 0.0, p)
+        return PrintedP(f">{p:.3g}", p, 1.0)
+    decimals = len(printed.text.split(".")[1]) if "." in printed.text else 0
+    half = 0.5 * 10.0**-decimals
+    value = min(max(round(p, decimals), 10.0**-decimals), 1.0 - 10.0**-decimals)
+    return PrintedP(f"{value:.{decimals}f}", max(value - half, 0.0), min(value + half, 1.0), value)
 
 
 def read_ci_upper_nr(reader: TableReader, value) -> tuple[float, float | None] | None:
@@ -425,6 +443,14 @@ class Published:
         ``horizons`` maps an arm index to its latent largest observed time τ_j.
         """
         raise NotImplementedError
+
+    def observed_bounds(self) -> tuple[float, float] | None:
+        """Normal block, last statistic: (lower, upper) when only an interval was printed.
+
+        The value on the likelihood scale lies in [lower, upper] (one side may be infinite);
+        None when it was printed exactly.
+        """
+        return None
 
     def printed_log_se(self) -> tuple[float, float] | None:
         """Normal block: bounds (lower, upper) of log ŝ, or None when no uncertainty is printed.

@@ -37,6 +37,7 @@ from resurv.statistics.published.base import (
     read_ci_upper_nr,
     read_positive_value,
     read_printed_p,
+    reprint_p,
     rounded,
 )
 
@@ -148,7 +149,7 @@ class HazardRatio(Published):
         if self.p_printed is not None:
             scale = 2.0 if self.p_sided == "two" else 1.0
             p = float(np.clip(scale * stats.norm.sf(abs(log_hr) / se), 1e-300, 1.0 - 1e-12))
-            printed = _reprint(self.p_printed, p)
+            printed = reprint_p(self.p_printed, p)
         return dataclasses.replace(
             self,
             value=math.exp(log_hr),
@@ -229,20 +230,3 @@ class HazardRatio(Published):
             note = f"{self.p_sided}-sided Wald p of the replicate's Cox HR, Φ(−|log HR|/SE)"
             rows.add("hr_p", self.p_value, rounded(wald_p, self.p_value), note=note)
         return rows.rows
-
-
-def _reprint(printed: PrintedP, p: float) -> PrintedP:
-    """A simulated p printed as the paper printed ``printed``: same inequality or decimals.
-
-    The form of the SE term (point, one-sided, interval) is part of the compiled graph, so the
-    simulated record keeps it: "<x" stays "<x" (the bound moved to the simulated p), ">x" and
-    "NS" keep their bound below the simulated p, a number keeps its decimals.
-    """
-    if printed.value is None:
-        if printed.lower == 0.0:
-            return PrintedP(f"<{p:.3g}", 0.0, p)
-        return PrintedP(f">{p:.3g}", p, 1.0)
-    decimals = len(printed.text.split(".")[1]) if "." in printed.text else 0
-    half = 0.5 * 10.0**-decimals
-    value = min(max(round(p, decimals), 10.0**-decimals), 1.0 - 10.0**-decimals)
-    return PrintedP(f"{value:.{decimals}f}", max(value - half, 0.0), min(value + half, 1.0), value)
