@@ -132,7 +132,10 @@ def test_reduce_reports_each_statistic_with_the_papers_estimator(rng):
     assert reduced["RestrictedMean"].spread == mean.se[0, 0]
     assert reduced["RestrictedMean"].spread_kind == "sd"  # the paper's "±" kind is kept
     lr = logrank_test(t, e, a)
-    assert reduced["LogRank"].p_value == pytest.approx(lr.p_value[0], rel=1e-12)
+    # printed as the paper printed it (two decimals): the interval holds the test's p
+    printed = reduced["LogRank"].p_printed
+    assert reduced["LogRank"].p_value == round(lr.p_value[0], 2) == printed.value
+    assert printed.lower <= lr.p_value[0] <= printed.upper
     assert reduced["LogRank"].direction == (-1 if lr.u[0] < 0 else 1)
     assert reduced["Landmark"].value == pytest.approx(km_landmark(t, e, 24.0, a).survival[0, 1])
     assert reduced["Landmark"].ci is None
@@ -203,7 +206,7 @@ def test_a_new_kind_is_one_module(tmp_path, monkeypatch):
     assert structure_key(stats_) == (
         ("MedianReached", 1),
         ("MedianUpper", 0),
-        ("LogRank", False),
+        ("LogRank", False, "interval"),  # the printed p = 0.04: an interval of Z
     )
     with pm.Model() as model:
         added = add_summary_likelihood(
