@@ -13,7 +13,7 @@ import numpy as np
 
 from resurv.statistics.km import kaplan_meier
 
-__all__ = ["LandmarkEstimate", "km_landmark", "loglog_interval"]
+__all__ = ["LandmarkEstimate", "interval", "km_landmark", "loglog_interval"]
 
 
 # --- estimator (NumPy) ---
@@ -43,6 +43,26 @@ def loglog_interval(survival, se, z: float):
     lower = np.where(inner, safe ** np.exp(z * scale), survival)
     upper = np.where(inner, safe ** np.exp(-z * scale), survival)
     return lower, upper
+
+
+def interval(survival, se, z: float, transform: str = "loglog"):
+    """Confidence limits of a KM survival probability on the scale ``transform``.
+
+    "loglog": :func:`loglog_interval`; "log": Ŝ exp(∓z σ), σ = SE/Ŝ the SE of log Ŝ, the
+    upper limit at most 1 (R ``survfit``'s default); "plain": Ŝ ∓ z SE inside [0, 1].
+    Klein JP, Moeschberger ML. Survival Analysis, 2003, section 4.3.
+    """
+    if transform == "loglog":
+        return loglog_interval(survival, se, z)
+    survival = np.asarray(survival, dtype=float)
+    se = np.asarray(se, dtype=float)
+    if transform == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma = np.where(survival > 0.0, se / np.where(survival > 0, survival, 1.0), 0.0)
+        return survival * np.exp(-z * sigma), np.minimum(survival * np.exp(z * sigma), 1.0)
+    if transform == "plain":
+        return np.clip(survival - z * se, 0.0, 1.0), np.clip(survival + z * se, 0.0, 1.0)
+    raise ValueError(f"transform must be log, loglog or plain; got {transform!r}")
 
 
 def km_landmark(time, event, t_star, arm=None) -> LandmarkEstimate:

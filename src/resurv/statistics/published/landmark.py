@@ -1,9 +1,15 @@
 """Landmark survival: ``statistic = "landmark"`` in the study file.
 
 Schema: ``arm``, ``value`` (a survival probability in (0, 1)), ``t_months``, optional ``ci``
-(a check target only, compared with the replicate's log(−log) limits). Likelihood: S_j(t*) in
+and ``ci_transform`` (its scale: ``"loglog"``, the default, ``"log"`` or ``"plain"``): the CI
+is a check target, compared with the replicate's limits on that scale. Likelihood: S_j(t*) in
 the joint normal (resolution 0.001) with Greenwood's influence integrand
-(:mod:`resurv.statistics.landmark`). Estimator: KM survival at t* and its Greenwood SE.
+(:mod:`resurv.statistics.landmark`). The CI does not enter the likelihood: the printed SE
+Ŝ σ̂ multiplies a Greenwood sum by the estimate Ŝ² itself, the two anticorrelated (r ≈ −0.95 in
+simulation), so its log has a spread of 0.4–0.5 of the sum-over-deaths law of
+:func:`resurv.statistics.base.log_se_variance` (tests/statistics/test_landmark_ci.py); without a
+law that matches simulation it is not used as data. Estimator: KM survival at t* and its
+Greenwood SE.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class Landmark(Published):
 
     statistic: ClassVar[str] = "landmark"
     required: ClassVar[tuple[str, ...]] = ("arm", "value", "t_months")
-    optional: ClassVar[tuple[str, ...]] = ("ci",)
+    optional: ClassVar[tuple[str, ...]] = ("ci", "ci_transform")
     position: ClassVar[int] = 4
     block: ClassVar[str] = NORMAL
     resolution: ClassVar[float] = 1e-3
@@ -44,6 +50,7 @@ class Landmark(Published):
     t_months: float
     value: float
     ci: tuple[float, float] | None = None
+    ci_transform: str = "loglog"
 
     @classmethod
     def parse(cls, reader, arms):
@@ -54,7 +61,27 @@ class Landmark(Published):
             raise reader.fail("value", f"a survival probability must be in (0, 1); got {value}")
         ci = read_ci(reader, value, positive=False)
         t_months = reader.number("t_months", None, positive=True)
-        return cls(arms[arm].index, t_months, value, ci, arm=arm, **common_fields(reader))
+        transform = reader.string("ci_transform", "loglog", choices=("log", "loglog", "plain"))
+        if ci is None and reader.has("ci_transform"):
+            raise reader.fail("ci_transform", "describes a ci, and none is given")
+        if ci is not None and not 0.0 <= ci[0] < ci[1] <= 1.0:
+            raise reader.fail("ci", f"limits of a survival probability must be in [0, 1]; got {ci}")
+        fields = common_fields(reader)
+        return cls(arms[arm].index, t_months, value, ci, transform, arm=arm, **fields)
+
+    def usage(self) -> list[tuple[str, str, str]]:
+        """Each number the record holds: (field, role, how)."""
+        rows = [
+            ("value", "likelihood", "S(t*) in the joint normal (Greenwood influence)"),
+            ("t_months", "likelihood", "the landmark time of S(t*)"),
+        ]
+        if self.ci is not None:
+            how = (
+                f"the replicate's {self.ci_transform} Greenwood limits; not in the likelihood: "
+                "the law of the printed SE (a Greenwood sum times the estimate) is not modelled"
+            )
+            rows.append(("ci", "check", how))
+        return rows
 
     def key(self):
         """One value per arm and landmark time."""
@@ -111,14 +138,14 @@ class Landmark(Published):
             def limit(p, r, k=k):
                 t = replicates.get("trials", p, r)
                 estimate = landmark_math.km_landmark(t.time, t.event, t_star, t.arm)
-                limits = landmark_math.loglog_interval(
-                    estimate.survival[:, j], estimate.se[:, j], Z975
+                limits = landmark_math.interval(
+                    estimate.survival[:, j], estimate.se[:, j], Z975, self.ci_transform
                 )
                 last = np.where(t.arm == j, t.time, -np.inf).max(axis=1)
                 value = estimate.survival[:, j]
                 return np.where((last < t_star) & (value > 0), np.nan, limits[k])
 
-            note = "log(-log) Greenwood 95% limit of the replicate's KM survival at t*"
+            note = f"{self.ci_transform} Greenwood 95% limit of the replicate's KM survival at t*"
             name = f"survival_{t_star:g}m_{side}"
             rows.add(name, self.ci[k], rounded(limit, self.ci[k]), note=note)
         return rows.rows
