@@ -197,3 +197,7 @@ def test_printed_ci_pins_the_follow_up():
     assert sd(with_ci) < 0.5 * sd(alone), (sd(with_ci), sd(alone))
     centre = math.exp(np.sum(with_ci * np.log(grid)))
     assert 6.0 < centre < 24.0, centre
+    # a Wald p printed to three decimals instead of the CI: the same information, censored
+    p_value = f"{2.0 * stats.norm.sf(abs(log_hr) / math.sqrt(variance)):.3f}"
+    with_p = _grid_posterior([parse_hr(value=value, p_value=p_value)], grid)
+    assert sd(with_p) < 0.5 * sd(alone), (sd(with_p), sd(alone))
