@@ -170,9 +170,12 @@ class HazardRatio(Published):
             rows.append(("ci", "likelihood", how))
             rows.append(("ci", "check", "upper/lower ratio of the replicate's Cox CI"))
         if self.p_printed is not None:
-            if self.ci is not None:
+            if self.ci is not None and self.p_value is not None:
                 how = "implied by HR and CI (Wald): checked against the replicate's Wald p"
                 rows.append(("p_value", "check", how))
+            elif self.ci is not None:
+                how = "implied by HR and CI (Wald); an inequality leaves no number to check"
+                rows.append(("p_value", "not used", how))
             else:
                 how = f"{self.p_sided}-sided Wald p as the SE |log HR|/|Z|, interval-censored"
                 rows.append(("p_value", "likelihood", how))

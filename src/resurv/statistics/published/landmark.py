@@ -1,20 +1,22 @@
 """Landmark survival: ``statistic = "landmark"`` in the study file.
 
 Schema: ``arm``, ``value`` (a survival probability in (0, 1)), ``t_months``, optional ``ci``
-and ``ci_transform`` (its scale: ``"loglog"``, the default, ``"log"`` or ``"plain"``): the CI
-is a check target, compared with the replicate's limits on that scale. Likelihood: S_j(t*) in
-the joint normal (resolution 0.001) with Greenwood's influence integrand
-(:mod:`resurv.statistics.landmark`). The CI does not enter the likelihood: the printed SE
-Ŝ σ̂ multiplies a Greenwood sum by the estimate Ŝ² itself, the two anticorrelated (r ≈ −0.95 in
-simulation), so its log has a spread of 0.4–0.5 of the sum-over-deaths law of
-:func:`resurv.statistics.base.log_se_variance` (tests/statistics/test_landmark_ci.py); without a
-law that matches simulation it is not used as data. Estimator: KM survival at t* and its
-Greenwood SE.
+and ``ci_transform`` (its scale: ``"loglog"``, the default, ``"log"`` or ``"plain"``).
+Likelihood: S_j(t*) in the joint normal (resolution 0.001) with Greenwood's influence integrand
+(:mod:`resurv.statistics.landmark`); the CI gives Greenwood's SE of Ŝ(t*) back-transformed from
+its scale (loglog: ŝ = Ŝ |log Ŝ| (log(−log L) − log(−log U))/(2z); log: Ŝ (log U − log L)/(2z);
+plain: (U − L)/(2z); a limit clipped at 0 or 1 is left out and the other side used), which
+enters as the statistic log ŝ with the law of
+:func:`resurv.statistics.landmark.printed_se_log_variance` (the estimate Ŝ² and the Greenwood
+sum are anticorrelated, so the sum-over-deaths law does not apply) plus the rounding of the
+printed limits. The limits are also check targets on that scale. Estimator: KM survival at t*
+and its Greenwood SE.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,6 +30,7 @@ from resurv.statistics.published.base import (
     Published,
     arm_ref,
     common_fields,
+    printed_decimals,
     read_ci,
     rounded,
 )
@@ -69,6 +72,73 @@ class Landmark(Published):
         fields = common_fields(reader)
         return cls(arms[arm].index, t_months, value, ci, transform, arm=arm, **fields)
 
+    @property
+    def _ci_resolution(self) -> float:
+        """Rounding step of the printed CI limits (the coarser of the two)."""
+        return 10.0 ** -min(printed_decimals(self.ci[0]), printed_decimals(self.ci[1]))
+
+    def structure(self):
+        """The landmark time is part of the graph; with a CI its scale, sides and rounding."""
+        if self.ci is None:
+            return ("Landmark", self.index, float(self.t_months))
+        return (
+            "Landmark",
+            self.index,
+            float(self.t_months),
+            self.ci_transform,
+            self._ci_sides(),
+            self._ci_resolution,
+        )
+
+    def _ci_sides(self) -> tuple[bool, bool]:
+        """Which limits carry a width: not clipped at 0 (lower) or 1 (upper)."""
+        lower, upper = self.ci
+        return (lower > 0.0, upper < 1.0)
+
+    def printed_log_se(self):
+        """Log of Greenwood's SE of Ŝ(t*) that the CI implies on its scale (None without a CI)."""
+        if self.ci is None:
+            return None
+        value, (lower, upper) = float(self.value), self.ci
+        use_lower, use_upper = self._ci_sides()
+        if self.ci_transform == "loglog":
+
+            def g(s):
+                return math.log(-math.log(s))
+
+            scale = value * abs(math.log(value))  # dS/dθ for θ = log(−log S)
+            parts = [g(lower) - g(value)] if use_lower else []
+            parts += [g(value) - g(upper)] if use_upper else []
+        elif self.ci_transform == "log":
+            scale = value
+            parts = [math.log(value) - math.log(lower)] if use_lower else []
+            parts += [math.log(upper) - math.log(value)] if use_upper else []
+        else:
+            scale = 1.0
+            parts = [value - lower] if use_lower else []
+            parts += [upper - value] if use_upper else []
+        if not parts or min(parts) <= 0:
+            return None
+        se = scale * sum(parts) / (len(parts) * Z975)
+        return (math.log(se), math.log(se))
+
+    def log_se_law(self, trial, statistic, variance):
+        """(b, τ²) of log ŝ: :func:`landmark_math.printed_se_log_variance` and rounding.
+
+        Small-sample terms measured by simulation (tests/statistics/test_landmark_ci.py), with
+        τ_P² the sum-over-deaths Poisson term: b = −0.7 τ_P², τ² += 2 τ_P⁴. The printed limits'
+        rounding (step δ, each uniform within ±δ/2) adds δ²/(12 k z² s²), s² = C_kk, with k the
+        number of sides used: the variance of the half-width (U − L)/(2z) (k = 2) or of
+        (Ŝ − L)/z (k = 1) over s².
+        """
+        from resurv.statistics.base import log_se_variance
+
+        tau2 = landmark_math.printed_se_log_variance(trial, self.index, self.t_months)
+        _, poisson = log_se_variance(trial, statistic)
+        sides = sum(self._ci_sides())
+        rounding = self._ci_resolution**2 / (12.0 * sides * Z975**2) / variance
+        return -0.7 * poisson, tau2 + 2.0 * poisson**2 + rounding
+
     def usage(self) -> list[tuple[str, str, str]]:
         """Each number the record holds: (field, role, how)."""
         rows = [
@@ -76,11 +146,9 @@ class Landmark(Published):
             ("t_months", "likelihood", "the landmark time of S(t*)"),
         ]
         if self.ci is not None:
-            how = (
-                f"the replicate's {self.ci_transform} Greenwood limits; not in the likelihood: "
-                "the law of the printed SE (a Greenwood sum times the estimate) is not modelled"
-            )
-            rows.append(("ci", "check", how))
+            how = f"Greenwood SE back-transformed from the {self.ci_transform} CI as log SE"
+            rows.append(("ci", "likelihood", how))
+            rows.append(("ci", "check", f"the replicate's {self.ci_transform} Greenwood limits"))
         return rows
 
     def key(self):
@@ -91,10 +159,6 @@ class Landmark(Published):
     def label(self) -> str:
         """Stable name of the statistic."""
         return f"landmark_arm{self.index}_t{self.t_months:g}"
-
-    def structure(self):
-        """The landmark time is part of the graph."""
-        return ("Landmark", self.index, float(self.t_months))
 
     def observed(self) -> float:
         """Value on the likelihood scale: the survival probability."""
@@ -108,7 +172,17 @@ class Landmark(Published):
         """The simulated arm's KM survival at t*, kept inside (0, 1)."""
         lm = landmark_math.km_landmark(trial.time, trial.event, self.t_months, trial.arm)
         value = float(np.clip(lm.survival[0, self.index], 1e-6, 1 - 1e-6))
-        return dataclasses.replace(self, value=value, ci=None)
+        if self.ci is None:
+            return dataclasses.replace(self, value=value, ci=None)
+        se = float(lm.se[0, self.index])
+        if not se > 0:
+            return dataclasses.replace(self, value=value, ci=None, ci_transform="loglog")
+        lower, upper = landmark_math.interval(value, se, Z975, self.ci_transform)
+        decimals = min(printed_decimals(self.ci[0]), printed_decimals(self.ci[1]))
+        ci = (float(np.round(lower, decimals)), float(np.round(upper, decimals)))
+        if not ci[0] < value < ci[1]:
+            return dataclasses.replace(self, value=value, ci=None, ci_transform="loglog")
+        return dataclasses.replace(self, value=value, ci=ci)
 
     def describe(self, study):
         """The value as the report prints it."""
