@@ -147,3 +147,40 @@ def test_bad_landmark_ci_refused(fields, field, rule):
     with pytest.raises(StudyValidationError) as err:
         parse(**fields)
     assert "s.toml" in str(err.value) and field in str(err.value) and rule in str(err.value)
+
+
+def test_printed_landmark_ci_informs_the_follow_up():
+    """S(24) of a 150-patient arm with F = 12 < 24: the CI's width depends on the censoring
+    before 24 months, so with it the posterior of F (log F ~ N(log 12, 0.7), curves fixed,
+    evaluated exactly on a grid) is narrower than with S(24) alone."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from resurv.statistics.likelihood import add_summary_likelihood
+
+    curves, n_arm, t_star = [Weibull(14.0, 1.2), Weibull(20.0, 1.2)], (150, 150), 24.0
+    trial = TrialModel(curves, n_arm, FollowUp(24.0, 12.0, 0.0))
+    statistic = landmark.model_statistic(trial, Landmark(0, t_star, 0.5))
+    value, variance = pytensor.function(
+        [], [statistic.mean, covariance_pieces(trial, [statistic])[0, 0]]
+    )()
+    value = round(float(value), 2)
+    lower, upper = landmark.interval(value, math.sqrt(variance), Z, "loglog")
+    ci = (round(float(lower), 2), round(float(upper), 2))
+    grid = np.geomspace(2.0, 60.0, 80)
+
+    def posterior(record):
+        with pm.Model() as model:
+            log_f = pm.Normal("log_f", math.log(12.0), 0.7)
+            design = FollowUp(24.0, pt.exp(log_f), 0.0)
+            add_summary_likelihood("os", curves, n_arm, design, [record], n_nodes=16)
+        logp = model.compile_logp(jacobian=False)
+        values = np.array([logp({"log_f": math.log(f)}) for f in grid])
+        weights = np.exp(values - values.max())
+        weights /= weights.sum()
+        centre = np.sum(weights * np.log(grid))
+        return math.sqrt(np.sum(weights * (np.log(grid) - centre) ** 2))
+
+    alone = posterior(Landmark(0, t_star, value))
+    with_ci = posterior(Landmark(0, t_star, value, ci))
+    assert with_ci < 0.8 * alone, (with_ci, alone)
