@@ -251,7 +251,7 @@ BAD_PRINTED_UNCERTAINTY = [
     ("hr", {"value": 0.7, "p_value": "<0"}, "p_value", "strictly between 0 and 1"),
     ("hr", {"value": 0.7, "p_value": "<1.5"}, "p_value", "strictly between 0 and 1"),
     ("hr", {"value": 0.7, "ci": [0.5, 0.9], "p_value": "NS"}, "p_value", "excludes 1"),
-    ("hr", {"value": 0.7, "p_value": 0.03, "p_test": "logrank"}, "p_test", "logrank"),
+    ("hr", {"value": 1.0, "p_value": 0.03, "p_test": "logrank"}, "p_test", "no direction"),
     ("median", {"arm": "control", "value": 14.0, "ci": [15.0, "NR"]}, "ci", "does not contain"),
     (
         "median",
@@ -283,3 +283,19 @@ def test_bad_printed_uncertainty_is_refused_with_exit_2(
     err = capsys.readouterr().err
     assert "study.toml" in err and f"survival[0].{field}" in err and rule in err, err
     assert not (tmp_path / "fit").exists()
+
+
+def test_a_logrank_p_given_twice_is_refused_naming_both(tmp_path, capsys):
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL, encoding="utf-8")
+    study = tmp_path / "study.toml"
+    text = study_text(("logrank_signed",)) + (
+        '[[survival]]\nendpoint = "os"\nstatistic = "hr"\nvalue = 0.7\np_value = 0.04\n'
+        'p_test = "logrank"\n'
+    )
+    study.write_text(text, encoding="utf-8")
+    argv = ["--quiet", "fit", str(model), "--data", str(study), "--priors", str(PRIORS)]
+    assert main([*argv, "--out", str(tmp_path / "fit"), *SHORT_RUN]) == 2
+    err = capsys.readouterr().err
+    assert "study.toml" in err and "survival[1]" in err and "survival[0]" in err, err
+    assert "log-rank p once" in err

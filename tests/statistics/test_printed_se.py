@@ -79,7 +79,8 @@ def test_se_from_wald_p_is_interval_of_printed_p(printed, sided, p_interval):
         ({"p_value": "<1.5"}, "p_value", "strictly between 0 and 1"),
         ({"p_value": "small"}, "p_value", "must be a number"),
         ({"p_value": "NS", "ci": [0.5, 0.9]}, "p_value", "excludes 1"),
-        ({"p_value": 0.03, "p_test": "logrank"}, "p_test", 'statistic = "logrank"'),
+        ({"p_value": 0.03, "p_test": "logrank", "p_sided": "one"}, "p_sided", "two-sided only"),
+        ({"p_value": 0.03, "p_test": "wilcoxon"}, "p_test", "must be one of"),
         ({"p_sided": "one"}, "p_sided", "none is given"),
         ({"ci": [0.8, 0.9]}, "ci", "does not contain"),
         ({"ci": [0.5, "open"]}, "ci[1]", '"NR"'),
@@ -201,3 +202,34 @@ def test_printed_ci_pins_the_follow_up():
     p_value = f"{2.0 * stats.norm.sf(abs(log_hr) / math.sqrt(variance)):.3f}"
     with_p = _grid_posterior([parse_hr(value=value, p_value=p_value)], grid)
     assert sd(with_p) < 0.5 * sd(alone), (sd(with_p), sd(alone))
+
+
+def test_a_logrank_p_with_the_hr_is_the_logrank_statistic():
+    """p_test = "logrank": the likelihood is that of the HR plus a log-rank test signed by the HR
+    (HR < 1: the comparator did better, Z < 0), the same as writing both records."""
+    import pymc as pm
+
+    from resurv.statistics.published import LogRank
+
+    record = parse_hr(value=0.7, p_value=0.03, p_test="logrank")
+    (companion,) = record.companions()
+    assert companion.direction == -1 and companion.p_printed.text == "0.03"
+    assert record.printed_log_se() is None  # the p is the log-rank Z, not an SE
+    assert ("p_value", "likelihood") in {(f, r) for f, r, _ in record.usage()}
+    separate = [HazardRatio(0.7), companion]
+    assert structure_key([record]) == structure_key(separate)
+
+    def loglik(statistics):
+        with pm.Model() as model:
+            log_f = pm.Normal("log_f", math.log(12.0), 0.7)
+            design = FollowUp(24.0, pt.exp(log_f), 0.0)
+            curves = [Exponential(14.0), Exponential(20.0)]
+            add_summary_likelihood("os", curves, (100, 100), design, statistics, n_nodes=16)
+        return model.compile_logp(jacobian=False)
+
+    together, apart = loglik([record]), loglik(separate)
+    for f in (6.0, 12.0, 30.0):
+        assert together({"log_f": math.log(f)}) == pytest.approx(apart({"log_f": math.log(f)}))
+    # a separate log-rank record of the endpoint is refused, naming it
+    assert "log-rank p once" in record.conflict(LogRank(0.03, -1, "b", endpoint="os"))
+    assert record.conflict(companion) is None

@@ -444,6 +444,14 @@ class Published:
         """
         raise NotImplementedError
 
+    def companions(self) -> tuple[Published, ...]:
+        """Records of other kinds that numbers of this record are (an HR's log-rank p).
+
+        The summary likelihood adds them beside the record (:mod:`resurv.statistics.likelihood`);
+        the record itself keeps their check rows and reduction.
+        """
+        return ()
+
     def observed_bounds(self) -> tuple[float, float] | None:
         """Normal block, last statistic: (lower, upper) when only an interval was printed.
 

@@ -2,9 +2,12 @@
 
 Schema: ``value`` (comparator vs reference, > 0), optional ``ci`` = [lower, upper] (the upper
 limit may be printed ``"NR"``), ``p_value`` (a number, or a string: "0.20", "<0.001", ">0.05",
-"NS" with ``alpha``), ``p_test`` (``"wald"``, the Cox Wald test, the default) and ``p_sided``
-(``"two"``, the default, or ``"one"``). Likelihood: log HR in the joint normal (resolution
-0.1%), the Cox estimate's limit and influence (:mod:`resurv.statistics.hr`); the printed
+"NS" with ``alpha``), ``p_test`` (``"wald"``, the Cox Wald test, the default, or
+``"logrank"``/``"score"``) and ``p_sided`` (``"two"``, the default, or ``"one"``). A log-rank
+(score) p is the log-rank statistic: the likelihood adds a log-rank record (Z signed by the HR's
+direction, last in the joint normal, :mod:`resurv.statistics.published.logrank`); a separate
+log-rank record of the same endpoint is then refused. Likelihood: log HR in the joint normal
+(resolution 0.1%), the Cox estimate's limit and influence (:mod:`resurv.statistics.hr`); the printed
 uncertainty as the statistic log ŝ (:func:`resurv.statistics.likelihood.se_term`): from the CI,
 ŝ = (log U − log L)/(2 z₀.₉₇₅) (one side, (log HR − log L)/z₀.₉₇₅, when U is "NR"); from a
 Wald p without a CI, ŝ = |log HR| / Φ⁻¹(1 − p/2) (one-sided: 1 − p), interval-censored by the
@@ -25,6 +28,7 @@ from scipy import stats
 from resurv.models.built import stacked_draws
 from resurv.statistics import cox
 from resurv.statistics import hr as hr_math
+from resurv.statistics import logrank as logrank_math
 from resurv.statistics.published.base import (
     NORMAL,
     NOT_REACHED,
@@ -40,6 +44,7 @@ from resurv.statistics.published.base import (
     reprint_p,
     rounded,
 )
+from resurv.statistics.published.logrank import LOGRANK, LogRank
 
 __all__ = ["COX", "HazardRatio"]
 
@@ -67,6 +72,7 @@ class HazardRatio(Published):
     p_value: float | None = None
     p_printed: PrintedP | None = None
     p_sided: str = "two"
+    p_test: str = "wald"
 
     @classmethod
     def parse(cls, reader, arms):
@@ -81,12 +87,10 @@ class HazardRatio(Published):
         if printed is None and (reader.has("p_test") or reader.has("p_sided")):
             key = "p_test" if reader.has("p_test") else "p_sided"
             raise reader.fail(key, "describes a p_value, and none is given")
-        if printed is not None and test != "wald":
-            raise reader.fail(
-                "p_test",
-                f"'{test}': a log-rank (score) p is its own statistic; write it as a "
-                '[[survival]] record with statistic = "logrank" (and better_arm from the HR)',
-            )
+        if printed is not None and test != "wald" and sided != "two":
+            raise reader.fail("p_sided", "a log-rank p is read as two-sided only")
+        if printed is not None and test != "wald" and value == 1.0:
+            raise reader.fail("p_test", "an HR of exactly 1 gives no direction to the log-rank Z")
         if printed is not None:
             if ci is not None and ci[1] is not None:
                 # the CI excludes 1 exactly when the Wald test is significant at 5% two-sided
@@ -101,7 +105,31 @@ class HazardRatio(Published):
             if ci is None and value == 1.0:
                 raise reader.fail("p_value", "an HR of exactly 1 with a p-value gives no SE")
         p_value = printed.value if printed is not None else None
-        return cls(value, ci, p_value, printed, sided, **common_fields(reader))
+        test = "logrank" if test == "score" else test
+        return cls(value, ci, p_value, printed, sided, test, **common_fields(reader))
+
+    def conflict(self, other):
+        """A log-rank p given with the HR and a log-rank record of the same endpoint."""
+        if (
+            self.p_printed is not None
+            and self.p_test == "logrank"
+            and other.statistic == "logrank"
+            and other.endpoint == self.endpoint
+            and other not in self.companions()
+        ):
+            return (
+                "its p_value is a log-rank p (p_test = logrank), and {other} is a log-rank "
+                "test of the same endpoint: give the log-rank p once"
+            )
+        return None
+
+    def companions(self):
+        """With a log-rank p: the log-rank test, Z signed by the HR (HR < 1: comparator better)."""
+        if self.p_printed is None or self.p_test != "logrank":
+            return ()
+        direction = -1 if self.value < 1.0 else 1
+        p_value = self.p_value if self.p_value is not None else _inside(self.p_printed)
+        return (LogRank(p_value, direction, None, self.p_printed, endpoint=self.endpoint),)
 
     @property
     def label(self) -> str:
@@ -125,7 +153,7 @@ class HazardRatio(Published):
             else:
                 se = (math.log(upper) - math.log(lower)) / (2.0 * Z975)
             return (math.log(se), math.log(se))
-        if self.p_printed is None:
+        if self.p_printed is None or self.p_test != "wald":
             return None
         z_low, z_high = self.p_printed.z_bounds(self.p_sided)
         log_abs = math.log(abs(math.log(self.value)))
@@ -146,7 +174,11 @@ class HazardRatio(Published):
             upper = math.exp(log_hr + Z975 * se) if self.ci[1] is not None else None
             ci = (math.exp(log_hr - Z975 * se), upper)
         printed = None
-        if self.p_printed is not None:
+        if self.p_printed is not None and self.p_test == "logrank":
+            lr = logrank_math.logrank_test(trial.time, trial.event, trial.arm == 1)
+            p = float(np.clip(lr.p_value[0], 1e-300, 1.0 - 1e-12))
+            printed = reprint_p(self.p_printed, p)
+        elif self.p_printed is not None:
             scale = 2.0 if self.p_sided == "two" else 1.0
             p = float(np.clip(scale * stats.norm.sf(abs(log_hr) / se), 1e-300, 1.0 - 1e-12))
             printed = reprint_p(self.p_printed, p)
@@ -169,7 +201,12 @@ class HazardRatio(Published):
             )
             rows.append(("ci", "likelihood", how))
             rows.append(("ci", "check", "upper/lower ratio of the replicate's Cox CI"))
-        if self.p_printed is not None:
+        if self.p_printed is not None and self.p_test == "logrank":
+            how = "two-sided log-rank p: the log-rank Z, signed by the HR, in the joint normal"
+            rows.append(("p_value", "likelihood", how))
+            if self.p_value is not None:
+                rows.append(("p_value", "check", "the replicate's log-rank p"))
+        elif self.p_printed is not None:
             if self.ci is not None and self.p_value is not None:
                 how = "implied by HR and CI (Wald): checked against the replicate's Wald p"
                 rows.append(("p_value", "check", how))
@@ -223,7 +260,14 @@ class HazardRatio(Published):
         elif self.ci is not None:
             note = "lower 95% limit exp(log HR − 1.96·SE) (upper printed NR)"
             rows.add("hr_ci_lower", self.ci[0], rounded(ci_lower, self.ci[0]), note=note)
-        if self.p_value is not None:
+        if self.p_value is not None and self.p_test == "logrank":
+
+            def logrank_p(p, r):
+                return replicates.estimate(LOGRANK, p, r).p_value
+
+            note = "two-sided log-rank p of the replicate"
+            rows.add("hr_p", self.p_value, rounded(logrank_p, self.p_value), note=note)
+        elif self.p_value is not None:
             scale = 2.0 if self.p_sided == "two" else 1.0
 
             def wald_p(p, r):
@@ -233,3 +277,9 @@ class HazardRatio(Published):
             note = f"{self.p_sided}-sided Wald p of the replicate's Cox HR, Φ(−|log HR|/SE)"
             rows.add("hr_p", self.p_value, rounded(wald_p, self.p_value), note=note)
         return rows.rows
+
+
+def _inside(printed: PrintedP) -> float:
+    """A p inside an inequality's interval (the data vector's value; the bounds are the data)."""
+    lower = printed.lower if printed.lower > 0 else printed.upper * 1e-3
+    return float(np.sqrt(lower * printed.upper))
