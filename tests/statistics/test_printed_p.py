@@ -92,6 +92,8 @@ def parse(**fields):
         ("<0.001", "a", (0.0, 0.001), "above"),
         ("P>0.05".removeprefix("P"), None, (0.05, 1.0), "interval"),
         ("NS", None, (0.05, 1.0), "interval"),
+        ("P < 0.001", "a", (0.0, 0.001), "above"),
+        ("p = 0.20", None, (0.195, 0.205), "interval"),
     ],
 )
 def test_printed_p_gives_z_bounds(printed, better, p_interval, form):

@@ -197,7 +197,7 @@ def read_printed_p(reader: TableReader, key: str = "p_value") -> PrintedP | None
     """``key`` as printed (None when absent).
 
     A number (or a string keeping its trailing zeros, "0.20"), "<x", ">x" or "NS" (then
-    ``alpha``, default 0.05, is the level).
+    ``alpha``, default 0.05, is the level); a leading "P" ("P < 0.001", "P = 0.20") is read past.
     """
     raw = reader.raw(key, None)
     if raw is None:
@@ -209,6 +209,8 @@ def read_printed_p(reader: TableReader, key: str = "p_value") -> PrintedP | None
         text = np.format_float_positional(value, trim="-")
     else:
         text = raw.strip().replace(" ", "")
+        if text[:1] in "Pp" and text[1:2] in ("<", ">", "="):  # "P < 0.001", "p=0.20"
+            text = text[1:].removeprefix("=")
     alpha = reader.number("alpha", 0.05, open_unit=True) if reader.has("alpha") else 0.05
     if text.upper() == "NS":
         return PrintedP(text, alpha, 1.0)
