@@ -115,6 +115,14 @@ ENTRIES = {
     "median_followup_survivors": [
         ("median_followup", {"arm": "treated", "value": 21.6, "method": "survivors"}),
     ],
+    # printed uncertainty as data: an upper median limit "NR", a transform, an HR with only a
+    # p-value printed as an inequality, a log-rank p kept with its trailing zero
+    "median_ci_nr": [
+        ("median", {"arm": "control", "value": 14.0, "ci": [11.2, 17.9]}),
+        ("median", {"arm": "treated", "value": 19.5, "ci": [15.0, "NR"], "ci_transform": "loglog"}),
+    ],
+    "hr_p_below": [("hr", {"value": 0.70, "p_value": "<0.05"})],
+    "logrank_printed": [("logrank", {"p_value": "0.040", "better_arm": "treated"})],
 }
 
 
@@ -187,6 +195,13 @@ COMBINED = [
     pytest.param(("median", "logrank_signed", "events"), id="crash-median-logrank-events"),
     # A randomised trial's abstract: medians with CIs and a Cox HR with CI and p.
     pytest.param(("median_ci", "hr_ci_p"), id="rct-median_ci-hr"),
+    # Printed uncertainty in its other forms: "NR", a loglog median CI, "P < 0.05" for the HR.
+    pytest.param(("median_ci_nr", "hr_p_below"), id="printed-nr-inequality"),
+    pytest.param(
+        ("median_ci", "logrank_printed", "hr_p_below"),
+        id="printed-p-strings",
+        marks=pytest.mark.slow,
+    ),
     # Immature follow-up: the treated arm's median not reached, landmarks, an unsigned log-rank.
     pytest.param(
         ("treated_not_reached", "landmark", "logrank_unsigned"),
@@ -256,3 +271,57 @@ def test_a_median_beside_not_reached_for_the_same_arm_is_refused(tmp_path, capsy
     err = capsys.readouterr().err
     assert "study.toml" in err and "survival[2]" in err and "not reached" in err
     assert not (tmp_path / "fit").exists()
+
+
+BAD_PRINTED_UNCERTAINTY = [
+    ("hr", {"value": 0.7, "p_value": "<0"}, "p_value", "strictly between 0 and 1"),
+    ("hr", {"value": 0.7, "p_value": "<1.5"}, "p_value", "strictly between 0 and 1"),
+    ("hr", {"value": 0.7, "ci": [0.5, 0.9], "p_value": "NS"}, "p_value", "excludes 1"),
+    ("hr", {"value": 1.0, "p_value": 0.03, "p_test": "logrank"}, "p_test", "no direction"),
+    ("median", {"arm": "control", "value": 14.0, "ci": [15.0, "NR"]}, "ci", "does not contain"),
+    (
+        "median",
+        {"arm": "control", "value": 14.0, "ci": [11.0, 17.0], "ci_transform": "arcsine"},
+        "ci_transform",
+        "must be one of",
+    ),
+    ("logrank", {"p_value": ">1.5"}, "p_value", "strictly between 0 and 1"),
+    ("logrank", {"p_value": "maybe"}, "p_value", "must be a number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("statistic", "fields", "field", "rule"),
+    BAD_PRINTED_UNCERTAINTY,
+    ids=[f"{s}-{f}-{i}" for i, (s, _, f, _) in enumerate(BAD_PRINTED_UNCERTAINTY)],
+)
+def test_bad_printed_uncertainty_is_refused_with_exit_2(
+    tmp_path, capsys, statistic, fields, field, rule
+):
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL, encoding="utf-8")
+    study = tmp_path / "study.toml"
+    lines = [HEADER.format(title="a bad print"), "[[survival]]", 'endpoint = "os"']
+    lines += [f'statistic = "{statistic}"'] + [f"{k} = {_toml_value(v)}" for k, v in fields.items()]
+    study.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = ["--quiet", "fit", str(model), "--data", str(study), "--priors", str(PRIORS)]
+    assert main([*argv, "--out", str(tmp_path / "fit"), *SHORT_RUN]) == 2
+    err = capsys.readouterr().err
+    assert "study.toml" in err and f"survival[0].{field}" in err and rule in err, err
+    assert not (tmp_path / "fit").exists()
+
+
+def test_a_logrank_p_given_twice_is_refused_naming_both(tmp_path, capsys):
+    model = tmp_path / "model.toml"
+    model.write_text(MODEL, encoding="utf-8")
+    study = tmp_path / "study.toml"
+    text = study_text(("logrank_signed",)) + (
+        '[[survival]]\nendpoint = "os"\nstatistic = "hr"\nvalue = 0.7\np_value = 0.04\n'
+        'p_test = "logrank"\n'
+    )
+    study.write_text(text, encoding="utf-8")
+    argv = ["--quiet", "fit", str(model), "--data", str(study), "--priors", str(PRIORS)]
+    assert main([*argv, "--out", str(tmp_path / "fit"), *SHORT_RUN]) == 2
+    err = capsys.readouterr().err
+    assert "study.toml" in err and "survival[1]" in err and "survival[0]" in err, err
+    assert "log-rank p once" in err

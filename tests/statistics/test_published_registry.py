@@ -16,7 +16,7 @@ from resurv.simulation.simulate import simulate_trials
 from resurv.statistics import published
 from resurv.statistics.cox import cox_two_arm
 from resurv.statistics.followup import FollowUp
-from resurv.statistics.landmark import km_landmark
+from resurv.statistics.landmark import km_landmark, loglog_interval
 from resurv.statistics.likelihood import add_summary_likelihood, structure_key
 from resurv.statistics.logrank import logrank_test
 from resurv.statistics.median import km_median
@@ -29,6 +29,7 @@ from resurv.statistics.published import (
     discover,
     from_table,
 )
+from resurv.statistics.published.base import Z975
 from resurv.statistics.rmean import km_restricted_mean
 
 ARMS = (Arm("ref", "Reference", 15, 0), Arm("cmp", "Comparator", 12, 1))
@@ -76,7 +77,9 @@ def test_kind_specific_values():
     assert record("rmean", spread=None, spread_kind=None).spread_kind is None
     assert record("rmean", spread_kind=None).spread_kind == "se"
     assert record("events").observed() == 9
-    assert record("landmark").structure() == ("Landmark", 1, 24.0)
+    assert record("landmark", ci=None).structure() == ("Landmark", 1, 24.0)
+    # with a CI: its scale, the sides it uses and the rounding of its limits
+    assert record("landmark").structure() == ("Landmark", 1, 24.0, "loglog", (True, True), 0.1)
 
 
 @pytest.mark.parametrize(
@@ -132,11 +135,26 @@ def test_reduce_reports_each_statistic_with_the_papers_estimator(rng):
     assert reduced["RestrictedMean"].spread == mean.se[0, 0]
     assert reduced["RestrictedMean"].spread_kind == "sd"  # the paper's "±" kind is kept
     lr = logrank_test(t, e, a)
-    assert reduced["LogRank"].p_value == pytest.approx(lr.p_value[0], rel=1e-12)
+    # printed as the paper printed it (two decimals): the interval holds the test's p
+    printed = reduced["LogRank"].p_printed
+    assert reduced["LogRank"].p_value == round(lr.p_value[0], 2) == printed.value
+    assert printed.lower <= lr.p_value[0] <= printed.upper
     assert reduced["LogRank"].direction == (-1 if lr.u[0] < 0 else 1)
-    assert reduced["Landmark"].value == pytest.approx(km_landmark(t, e, 24.0, a).survival[0, 1])
-    assert reduced["Landmark"].ci is None
-    assert reduced["HazardRatio"].value == pytest.approx(np.exp(cox_two_arm(t, e, a).log_hr[0]))
+    land = km_landmark(t, e, 24.0, a)
+    assert reduced["Landmark"].value == pytest.approx(land.survival[0, 1])
+    # the printed uncertainty of the simulated trial, printed as the paper printed it
+    if reduced["Landmark"].ci is not None:
+        limits = loglog_interval(land.survival[0, 1], land.se[0, 1], Z975)
+        assert reduced["Landmark"].ci == tuple(np.round(limits, 1))
+    cox = cox_two_arm(t, e, a)
+    assert reduced["HazardRatio"].value == pytest.approx(np.exp(cox.log_hr[0]))
+    ci = reduced["HazardRatio"].ci
+    assert np.log(ci[1] / ci[0]) / (2 * Z975) == pytest.approx(cox.se[0], rel=1e-9)
+    if "MedianReached" in reduced and reduced["MedianReached"].ci is not None:
+        log_med = km_median(t, e, a, transform="log")
+        assert reduced["MedianReached"].ci[0] == log_med.ci_low[0, 1]
+        high = log_med.ci_high[0, 1]
+        assert reduced["MedianReached"].ci[1] == (high if np.isfinite(high) else None)
     assert reduced["EventCount"].value == int(e[a == 0].sum())
 
 
@@ -203,7 +221,7 @@ def test_a_new_kind_is_one_module(tmp_path, monkeypatch):
     assert structure_key(stats_) == (
         ("MedianReached", 1),
         ("MedianUpper", 0),
-        ("LogRank", False),
+        ("LogRank", False, "interval"),  # the printed p = 0.04: an interval of Z
     )
     with pm.Model() as model:
         added = add_summary_likelihood(

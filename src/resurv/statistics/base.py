@@ -3,10 +3,11 @@
 A paper reports statistics (medians, "median not reached", SPSS-style means, a log-rank p-value,
 landmark survival, a hazard ratio, event counts); the records of
 :mod:`resurv.statistics.published` hold them as reported, one module per kind. Reported standard
-errors and confidence-interval limits are kept **only as posterior predictive check targets**:
-the summary likelihood never uses them as variances, because a reported SE is itself a noisy
-statistic of the same deaths (resurv statistical design, section 4). Every variance
-and covariance in the likelihood is the model-implied one.
+errors and confidence-interval widths are never used as variances, because a reported SE is
+itself a noisy statistic of the same deaths (resurv statistical design, section 4): every
+variance and covariance of the joint normal is the model-implied one, and a printed SE enters as
+its own statistic, log ŝ around the model SE (:func:`log_se_variance`,
+:func:`resurv.statistics.likelihood.se_term`).
 
 Model side. Every statistic X is, asymptotically, its model value plus a sum of martingale
 integrals over the arms' deaths, X ≈ x(θ) + Σ_j ∫ a_j^X(u) dM_j(u) with
@@ -43,6 +44,7 @@ __all__ = [
     "SurvivalCurve",
     "TrialModel",
     "covariance_pieces",
+    "log_se_variance",
     "z_from_p",
 ]
 
@@ -460,3 +462,45 @@ def _min_upper(a, b):
         return a
     width = SOFT_MIN_WIDTH * 0.5 * (a + b)
     return -width * pt.logaddexp(-a / width, -b / width)
+
+
+def log_se_variance(trial: TrialModel, statistic: ModelStatistic):
+    """(τ₁², τ_P²): first-order variances of log ŝ of a plug-in SE that is a sum over the deaths.
+
+    A plug-in variance estimator of X is, to first order, a sum over the patients' deaths,
+    V̂ ≈ Σ_j Σ_{i ∈ arm j} δ_i a_j(X_i)², with a_j the statistic's influence integrand. Patients
+    being independent, E V̂ = Σ_j ∫ a_j² π_j h_j du and
+
+        Var V̂ = Σ_j [∫ a_j⁴ π_j h_j du − (∫ a_j² π_j h_j du)² / n_j],
+
+    so by the delta method (ŝ = √V̂) τ₁² = Var(log ŝ) = ¼ Var V̂ / (E V̂)². τ_P² is the same
+    without the binomial term (deaths as a Poisson process), ¼ Σ_j ∫ a_j⁴ π_j h_j / (E V̂)²:
+    1/(4D) for a log hazard ratio with D deaths and equal arms; the kinds use it for their
+    small-sample terms (``Published.se_small_sample``). Both integrals use the statistic's
+    influence integrands (scale-free: a statistic with its own ``variance`` gets the τ² its
+    integrands imply). Reference: Andersen PK et al. Statistical Models Based on Counting
+    Processes, 1993, section IV.1 (Greenwood and Cox information as sums over deaths).
+    """
+    second, fourth = [], []
+    arms = sorted(statistic.influence)
+    for arm in arms:
+        arm_influence = statistic.influence[arm]
+        upper = trial.cap(arm_influence.upper)
+        for power, out in ((2.0, second), (4.0, fourth)):
+
+            def log_integrand(u, piece, a=arm_influence, j=arm, k=power):
+                return k * a.log_abs_at(u, piece) + trial.log_at_risk(j, u) + trial.log_hazard(j, u)
+
+            if arm_influence.factor is None:
+                value = pt.exp(trial.log_integral(log_integrand, upper, with_piece=True))
+            else:
+
+                def factor(u, f=arm_influence.factor, k=power):
+                    return (f(u) * pt.ones_like(u)) ** k
+
+                value = trial.scaled_integral(log_integrand, factor, upper, with_piece=True)
+            out.append(value)
+    sizes = np.array([float(trial.n_per_arm[j]) for j in arms])
+    second, fourth = pt.stack(second), pt.stack(fourth)
+    total = pt.sum(second) ** 2
+    return 0.25 * pt.sum(fourth - second**2 / sizes) / total, 0.25 * pt.sum(fourth) / total

@@ -13,7 +13,7 @@ import numpy as np
 
 from resurv.statistics.km import kaplan_meier
 
-__all__ = ["LandmarkEstimate", "km_landmark", "loglog_interval"]
+__all__ = ["LandmarkEstimate", "interval", "km_landmark", "loglog_interval"]
 
 
 # --- estimator (NumPy) ---
@@ -43,6 +43,26 @@ def loglog_interval(survival, se, z: float):
     lower = np.where(inner, safe ** np.exp(z * scale), survival)
     upper = np.where(inner, safe ** np.exp(-z * scale), survival)
     return lower, upper
+
+
+def interval(survival, se, z: float, transform: str = "loglog"):
+    """Confidence limits of a KM survival probability on the scale ``transform``.
+
+    "loglog": :func:`loglog_interval`; "log": Ŝ exp(∓z σ), σ = SE/Ŝ the SE of log Ŝ, the
+    upper limit at most 1 (R ``survfit``'s default); "plain": Ŝ ∓ z SE inside [0, 1].
+    Klein JP, Moeschberger ML. Survival Analysis, 2003, section 4.3.
+    """
+    if transform == "loglog":
+        return loglog_interval(survival, se, z)
+    survival = np.asarray(survival, dtype=float)
+    se = np.asarray(se, dtype=float)
+    if transform == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma = np.where(survival > 0.0, se / np.where(survival > 0, survival, 1.0), 0.0)
+        return survival * np.exp(-z * sigma), np.minimum(survival * np.exp(z * sigma), 1.0)
+    if transform == "plain":
+        return np.clip(survival - z * se, 0.0, 1.0), np.clip(survival + z * se, 0.0, 1.0)
+    raise ValueError(f"transform must be log, loglog or plain; got {transform!r}")
 
 
 def km_landmark(time, event, t_star, arm=None) -> LandmarkEstimate:
@@ -107,3 +127,61 @@ def model_statistic(trial: TrialModel, reported) -> ModelStatistic:
         mean=model_mean(trial, reported.index, reported.t_months),
         influence={reported.index: influence(trial, reported.index, reported.t_months)},
     )
+
+
+__all__ += ["printed_se_log_variance"]
+
+
+def printed_se_log_variance(trial: TrialModel, arm: int, t_months):
+    """τ² = Var log ŝ of Greenwood's SE ŝ = Ŝ(t*) √Σ̂ of a KM survival probability.
+
+    Σ̂ = Σ_{t_i ≤ t*} d_i/(Y_i(Y_i − d_i)) ≈ ∫₀^{t*} dN/Y². To first order, with π = n p the
+    expected number at risk (p = S G) and Σ = ∫₀^{t*} h/π du, both log Ŝ and Σ̂ are sums of
+    independent patients' terms: δ log Ŝ = −∫ dM/π and δΣ̂ = ∫ dM/π² − ∫ (Y − π) h/π² du (the
+    at-risk process's own fluctuation enters Σ̂, unlike a sum over deaths with fixed weights).
+    So δ log ŝ = Σ_i g_i, g_i = ∫ f₁ dM_i + ∫ Y_i f₂ du, f₁ = −1/π + 1/(2Σπ²),
+    f₂ = −h/(2Σπ²), and
+
+        τ² = n Var g_i = n [∫ f₁² p h du + 2∫ f₂(v) p(v) F₂(v) dv − (∫ f₂ p du)²
+                            − 2∫ f₂(v) p(v) F₁(v) dv],
+
+    F₂(v) = ∫₀^v f₂ du, F₁(v) = ∫₀^v f₁ h du (E[Y_i(u) Y_i(v)] = p(max(u, v)); a patient at risk
+    at v has had no event before it, so E[(∫₀^v f₁ dM_i) Y_i(v)] = −p(v) F₁(v)). All integrals
+    run over [0, min(t*, A + F)]. Checked against simulation:
+    tests/statistics/test_landmark_ci.py.
+    """
+    n = float(trial.n_per_arm[arm])
+    upper = trial.cap(pt.as_tensor_variable(t_months, dtype="float64"))
+
+    def p(u):
+        return pt.exp(trial.log_at_risk(arm, u)) / n
+
+    def h(u):
+        return pt.exp(trial.log_hazard(arm, u))
+
+    sigma = trial.integral(lambda u: h(u) / (n * p(u)), upper)
+
+    def f1(u):
+        pi = n * p(u)
+        return -1.0 / pi + 1.0 / (2.0 * sigma * pi**2)
+
+    def f2(u):
+        pi = n * p(u)
+        return -h(u) / (2.0 * sigma * pi**2)
+
+    martingale = trial.integral(lambda u: f1(u) ** 2 * p(u) * h(u), upper)
+
+    def at_risk_pairs(v):
+        inner = trial.integral(f2, v)
+        return f2(v) * p(v) * inner
+
+    def cross(v):
+        inner = trial.integral(lambda u: f1(u) * h(u), v)
+        return f2(v) * p(v) * inner
+
+    at_risk = (
+        2.0 * trial.integral(at_risk_pairs, upper)
+        - trial.integral(lambda u: f2(u) * p(u), upper) ** 2
+    )
+    covariance = -trial.integral(cross, upper)
+    return n * (martingale + at_risk + 2.0 * covariance)

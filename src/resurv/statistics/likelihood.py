@@ -18,7 +18,10 @@ Data containers (stable names; swap values with ``pm.set_data`` or nutpie's
 - ``{name}_summary_observed``: float vector of the normal block, in the order of
   ``SummaryLikelihood.gaussian_labels`` (log median, mean in months, Z — signed, or |Z| when
   folded —, survival probability, log HR; the log-rank Z is always last);
-- ``{name}_events_observed``: integer vector of event counts, arms as in ``events_arms``.
+- ``{name}_events_observed``: integer vector of event counts, arms as in ``events_arms``;
+- ``{name}_log_se_observed``: (K_se, 2) bounds (lower, upper) of log ŝ of each normal-block
+  statistic with a printed uncertainty, in the order of ``se_labels`` (equal bounds: printed
+  exactly; ±1000: an open side).
 
 Added model terms: latent ``{name}_horizon_raw_arm{j}`` (flat, with its logistic density as
 potential ``{name}_horizon_logp_arm{j}``) and deterministic ``{name}_horizon_arm{j}`` =
@@ -26,7 +29,11 @@ F_τ⁻¹(sigmoid(raw)), the largest observed time sampled non-centred;
 potential ``{name}_summary_loglik`` (the joint normal) with its sequential pieces
 log p(x_k | x_<k) stored as deterministic ``{name}_summary_loglik_pieces`` (for power-scaling
 by statistic; the last piece is the log-rank one); potentials ``{name}_not_reached_arm{j}``;
-observed Poisson ``{name}_events``.
+observed Poisson ``{name}_events``; potentials ``{name}_{label}_se_loglik``, the printed SE of a
+statistic as data: log ŝ ~ N(log s(θ) + b, τ²), s(θ) = √C_kk(θ) the model SE (the diagonal of
+the model covariance before the rounding floor), τ² and b from
+the kind's ``log_se_law`` (default :func:`resurv.statistics.base.log_se_variance`);
+interval-censored when the print gives only bounds (:func:`se_term`).
 """
 
 from __future__ import annotations
@@ -40,7 +47,12 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from resurv.statistics import notreached
-from resurv.statistics.base import SUMMARY_NODES, ModelStatistic, TrialModel, covariance_pieces
+from resurv.statistics.base import (
+    SUMMARY_NODES,
+    ModelStatistic,
+    TrialModel,
+    covariance_pieces,
+)
 from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import COUNT, FACTOR, KINDS, NORMAL
 
@@ -65,7 +77,52 @@ def structure_key(statistics: Sequence) -> tuple:
 
     Two sets of statistics with the same key share one compiled model (only data differ).
     """
-    return tuple(s.structure() for s in _ordered(statistics))
+    return tuple(s.structure() + se_structure(s) for s in _ordered(statistics))
+
+
+#: Largest |log ŝ| a printed SE can have; a bound beyond it is one-sided.
+_SE_UNBOUNDED = 1e3
+
+
+def _interval_last(statistic) -> bool:
+    """Whether the last statistic of the normal block is known only as an interval."""
+    return statistic.last_in_block and statistic.observed_bounds() is not None
+
+
+def se_structure(statistic) -> tuple:
+    """The graph part of a statistic's printed SE: () without one, else ("se", form).
+
+    ``form`` is "point" (ŝ printed), "below" (only an upper bound on ŝ), "above" (only a lower
+    bound) or "interval" (both bounds, e.g. a p-value printed to d decimals).
+    """
+    bounds = statistic.printed_log_se() if statistic.block == NORMAL else None
+    if bounds is None:
+        return ()
+    lower, upper = bounds
+    if lower == upper:
+        return ("se", "point")
+    if not np.isfinite(lower):
+        return ("se", "below")
+    if not np.isfinite(upper):
+        return ("se", "above")
+    return ("se", "interval")
+
+
+def se_term(log_se_bounds, log_model_se, tau, form: str):
+    """Log-likelihood of the printed log ŝ ~ N(log s(θ), τ²), exact or interval-censored.
+
+    ``log_se_bounds`` is the data pair (lower, upper) of log ŝ (infinite sides ignored by
+    ``form``, see :func:`se_structure`).
+    """
+    lower, upper = log_se_bounds[0], log_se_bounds[1]
+    if form == "point":
+        z = (lower - log_model_se) / tau
+        return -0.5 * z**2 - pt.log(tau) - 0.5 * np.log(2.0 * np.pi)
+    if form == "below":
+        return normal_lcdf(log_model_se, tau, upper)
+    if form == "above":
+        return normal_lccdf(log_model_se, tau, lower)
+    return log_diff_normal_cdf(log_model_se, tau, upper, lower)
 
 
 def _ordered(statistics):
@@ -73,6 +130,7 @@ def _ordered(statistics):
 
     Within the normal block the given order is kept, except that kinds ``last_in_block`` go last.
     """
+    statistics = [x for s in statistics for x in (s, *s.companions())]
     gaussian = [s for s in statistics if s.block == NORMAL]
     gaussian = sorted(gaussian, key=lambda s: s.last_in_block)
     rest = [s for s in statistics if s.block != NORMAL]
@@ -88,11 +146,14 @@ class SummaryLikelihood:
     gaussian_labels: list[str] = field(default_factory=list)
     observed_data: str | None = None
     folded_logrank: bool = False
+    last_bounds_data: str | None = None
     events_data: str | None = None
     events_arms: list[int] = field(default_factory=list)
     horizon_names: dict[int, str] = field(default_factory=dict)
     loglik_terms: list[str] = field(default_factory=list)
     loglik_pieces: str | None = None
+    se_data: str | None = None
+    se_labels: list[str] = field(default_factory=list)
 
     def data_values(self, statistics: Sequence) -> dict[str, np.ndarray]:
         """Values of the data containers for another set of statistics of the same structure.
@@ -112,6 +173,17 @@ class SummaryLikelihood:
         if self.observed_data is not None:
             values[self.observed_data] = np.array(
                 [s.observed() for s in ordered if s.block == NORMAL], dtype=float
+            )
+        if self.last_bounds_data is not None:
+            values[self.last_bounds_data] = np.clip(
+                np.array([s for s in ordered if s.block == NORMAL][-1].observed_bounds()),
+                -_SE_UNBOUNDED,
+                _SE_UNBOUNDED,
+            )
+        if self.se_data is not None:
+            bounds = [s.printed_log_se() for s in ordered if se_structure(s)]
+            values[self.se_data] = np.clip(
+                np.array(bounds, dtype=float).reshape(-1, 2), -_SE_UNBOUNDED, _SE_UNBOUNDED
             )
         if self.events_data is not None:
             values[self.events_data] = np.array(
@@ -159,11 +231,75 @@ def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic], rep
     return mean, cov + np.diag(floor)
 
 
-def normal_pieces(observed, mean, cov, folded_last: bool = False):
+#: √2 as a float64 tensor (a Python float constant may be cast to float32 by PyTensor: PyMC's
+#: normal_lcdf is off by ~1e−8 relative for that reason).
+_SQRT2 = pt.constant(np.sqrt(2.0), dtype="float64")
+
+
+def normal_lcdf(mu, sigma, x):
+    """Log Φ((x − μ)/σ), accurate in the lower tail (erfcx)."""
+    z = (x - mu) / sigma
+    return pt.switch(
+        pt.lt(z, -1.0),
+        pt.log(pt.erfcx(-z / _SQRT2) / 2.0) - pt.sqr(z) / 2.0,
+        pt.log1p(-pt.erfc(z / _SQRT2) / 2.0),
+    )
+
+
+def normal_lccdf(mu, sigma, x):
+    """Log[1 − Φ((x − μ)/σ)], accurate in the upper tail."""
+    return normal_lcdf(-mu, sigma, -x)
+
+
+def log_diff_normal_cdf(mu, sigma, x, y):
+    """Log[Φ((x − μ)/σ) − Φ((y − μ)/σ)] for x > y, stable in both tails (as PyMC's, in float64)."""
+    x = (x - mu) / sigma / _SQRT2
+    y = (y - mu) / sigma / _SQRT2
+    return np.log(0.5) + pt.switch(
+        pt.gt(y, 0),
+        -pt.square(y) + pt.log(pt.erfcx(y) - pt.exp(pt.square(y) - pt.square(x)) * pt.erfcx(x)),
+        pt.switch(
+            pt.lt(x, 0),
+            -pt.square(x)
+            + pt.log(pt.erfcx(-x) - pt.exp(pt.square(x) - pt.square(y)) * pt.erfcx(-y)),
+            pt.log(pt.erf(x) - pt.erf(y)),
+        ),
+    )
+
+
+def _interval_log_probability(centre, sd, bounds, form):
+    """Log P(lower ≤ X ≤ upper), X ~ N(centre, sd²); ``form`` "above"/"below": one side only."""
+    if form == "above":
+        return normal_lccdf(centre, sd, bounds[0])
+    if form == "below":
+        return normal_lcdf(centre, sd, bounds[1])
+    return log_diff_normal_cdf(centre, sd, bounds[1], bounds[0])
+
+
+def bounds_form(bounds) -> str:
+    """The form of an interval: "interval", "above" (no upper end) or "below" (no lower end)."""
+    lower, upper = bounds
+    if not np.isfinite(upper):
+        return "above"
+    if not np.isfinite(lower):
+        return "below"
+    return "interval"
+
+
+def normal_pieces(
+    observed, mean, cov, folded_last: bool = False, last_bounds=None, last_form="interval"
+):
     """Sequential pieces log p(x_k | x_<k) of the joint normal (via its Cholesky factor).
 
     With ``folded_last`` the last value is |x_K| and its piece mixes both signs:
     log[N(+|x_K| | x_<K) + N(−|x_K| | x_<K)].
+
+    With ``last_bounds`` = (lo, hi) (``last_form``: :func:`bounds_form`) the last value is only
+    known to lie in [lo, hi] (a printed
+    p-value): its piece is log P(lo ≤ x_K ≤ hi | x_<K) = log[Φ((hi − m)/s) − Φ((lo − m)/s)],
+    m = μ_K + L_{K,<K} z_<K and s = L_KK the conditional mean and SD (L the Cholesky factor,
+    z_<K the standardised earlier values); folded, the interval of −x_K is added:
+    log{[Φ((hi − m)/s) − Φ((lo − m)/s)] + [Φ((−lo − m)/s) − Φ((−hi − m)/s)]}.
     """
     chol = pt.linalg.cholesky(cov, lower=True)
     # diagonal as a masked row sum (avoids a graph rewrite that fails on 1 × 1 matrices)
@@ -171,6 +307,19 @@ def normal_pieces(observed, mean, cov, folded_last: bool = False):
     const = 0.5 * np.log(2.0 * np.pi)
     z_plus = pt.linalg.solve_triangular(chol, observed - mean, lower=True)
     pieces = -0.5 * z_plus**2 - log_diag - const
+    if last_bounds is not None:
+        k = chol.type.shape[0]
+        sd = pt.exp(log_diag[-1])
+        if k == 1:
+            centre = mean[-1]
+        else:
+            centre = mean[-1] + pt.dot(chol[-1, :-1], z_plus[:-1])
+        last = _interval_log_probability(centre, sd, last_bounds, last_form)
+        if folded_last:
+            mirrored = (-last_bounds[1], -last_bounds[0])
+            mirror_form = {"above": "below", "below": "above"}.get(last_form, last_form)
+            last = pt.logaddexp(last, _interval_log_probability(centre, sd, mirrored, mirror_form))
+        return pt.set_subtensor(pieces[-1], last)
     if not folded_last:
         return pieces
     flipped = pt.set_subtensor(observed[-1], -observed[-1])
@@ -239,8 +388,13 @@ def add_summary_likelihood(
         gaussian_labels=[s.label for s in gaussian],
         observed_data=f"{name}_summary_observed" if gaussian else None,
         folded_logrank=bool(gaussian) and gaussian[-1].folded,
+        last_bounds_data=(
+            f"{name}_last_bounds_observed" if gaussian and _interval_last(gaussian[-1]) else None
+        ),
         events_data=f"{name}_events_observed" if counts else None,
         events_arms=[s.index for s in counts],
+        se_data=f"{name}_log_se_observed" if any(se_structure(s) for s in gaussian) else None,
+        se_labels=[s.label for s in gaussian if se_structure(s)],
     )
     values = result.data_values(statistics)
     if observed_values:
@@ -256,11 +410,38 @@ def add_summary_likelihood(
         model_stats = model_statistics(trial, gaussian, horizons)
         observed = pm.Data(result.observed_data, values[result.observed_data])
         mean, cov = gaussian_block(trial, model_stats, gaussian)
-        pieces = normal_pieces(observed, mean, cov, folded_last=result.folded_logrank)
+        last_bounds = None
+        if result.last_bounds_data is not None:
+            last_bounds = pm.Data(result.last_bounds_data, values[result.last_bounds_data])
+        pieces = normal_pieces(
+            observed,
+            mean,
+            cov,
+            folded_last=result.folded_logrank,
+            last_bounds=last_bounds,
+            last_form=bounds_form(gaussian[-1].observed_bounds() or (0.0, 0.0)),
+        )
         result.loglik_pieces = f"{name}_summary_loglik_pieces"
         pm.Deterministic(result.loglik_pieces, pieces)
         pm.Potential(f"{name}_summary_loglik", pt.sum(pieces))
         result.loglik_terms.append(f"{name}_summary_loglik")
+        if result.se_data is not None:
+            se_observed = pm.Data(result.se_data, values[result.se_data])
+            floor = np.array([s.resolution**2 / 12.0 for s in gaussian])
+            row = 0
+            for k, s in enumerate(gaussian):
+                if not se_structure(s):
+                    continue
+                # the model SE before the rounding floor: the diagonal of the model covariance
+                variance = cov[k, k] - floor[k]
+                bias, tau_squared = s.log_se_law(trial, model_stats[k], variance)
+                log_model_se = 0.5 * pt.log(variance) + bias
+                tau = pt.sqrt(tau_squared)
+                term = f"{name}_{s.label}_se_loglik"
+                form = se_structure(s)[1]
+                pm.Potential(term, se_term(se_observed[row], log_model_se, tau, form))
+                result.loglik_terms.append(term)
+                row += 1
         for k, s in enumerate(gaussian):
             for term, value in s.observed_terms(name, trial, observed[k]):
                 pm.Potential(term, value)

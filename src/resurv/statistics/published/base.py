@@ -32,6 +32,7 @@ the predictive checks (:mod:`resurv.checks.ppc_survival`) and the calibration lo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -54,7 +55,9 @@ __all__ = [
     "ROLES",
     "FACTOR",
     "NORMAL",
+    "NOT_REACHED",
     "CheckRows",
+    "PrintedP",
     "Estimator",
     "Published",
     "Replicates",
@@ -64,7 +67,10 @@ __all__ = [
     "common_fields",
     "printed_decimals",
     "read_ci",
+    "read_ci_upper_nr",
     "read_p_value",
+    "read_printed_p",
+    "reprint_p",
     "read_positive_value",
     "rounded",
     "signed_z",
@@ -169,6 +175,113 @@ def read_p_value(reader: TableReader) -> float | None:
     if p_value is not None and not 0 < p_value < 1:
         raise reader.fail("p_value", f"must be strictly between 0 and 1; got {p_value}")
     return p_value
+
+
+@dataclass(frozen=True)
+class PrintedP:
+    """A p-value as printed: the text and the interval (lower, upper] it says the p lies in.
+
+    A number printed with d decimals lies in [p − ½·10⁻ᵈ, p + ½·10⁻ᵈ] (kept inside (0, 1]);
+    "<x" in (0, x], ">x" in [x, 1], "NS" (not significant at ``alpha``) in [alpha, 1].
+    ``value`` is the number when one was printed (None for an inequality).
+    """
+
+    text: str
+    lower: float
+    upper: float
+    value: float | None = None
+
+    def z_bounds(self, sided: str = "two") -> tuple[float, float]:
+        """Bounds of |Z| implied by the p: Φ⁻¹(1 − p/2) (two-sided) or Φ⁻¹(1 − p) (one-sided)."""
+        scale = 2.0 if sided == "two" else 1.0
+        with np.errstate(divide="ignore"):
+            upper = float(stats.norm.isf(self.lower / scale)) if self.lower > 0 else np.inf
+        lower = float(stats.norm.isf(self.upper / scale)) if self.upper < 1 else 0.0
+        return (max(lower, 0.0), upper)
+
+
+def _p_number(reader: TableReader, key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise reader.fail(key, f"must be a number, '<x', '>x' or 'NS'; got {text!r}") from None
+    if not 0 < value < 1:
+        raise reader.fail(key, f"must be strictly between 0 and 1; got {text!r}")
+    return value
+
+
+def read_printed_p(reader: TableReader, key: str = "p_value") -> PrintedP | None:
+    """``key`` as printed (None when absent).
+
+    A number (or a string keeping its trailing zeros, "0.20"), "<x", ">x" or "NS" (then
+    ``alpha``, default 0.05, is the level); a leading "P" ("P < 0.001", "P = 0.20") is read past.
+    """
+    raw = reader.raw(key, None)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise reader.fail(key, f"must be a number, '<x', '>x' or 'NS'; got {raw!r}")
+    if isinstance(raw, int | float):
+        value = reader.number(key, open_unit=True)
+        text = np.format_float_positional(value, trim="-")
+    else:
+        text = raw.strip().replace(" ", "")
+        if text[:1] in "Pp" and text[1:2] in ("<", ">", "="):  # "P < 0.001", "p=0.20"
+            text = text[1:].removeprefix("=")
+    alpha = reader.number("alpha", 0.05, open_unit=True) if reader.has("alpha") else 0.05
+    if text.upper() == "NS":
+        return PrintedP(text, alpha, 1.0)
+    if text[:1] in "<>":
+        bound = _p_number(reader, key, text[1:].lstrip("="))
+        return PrintedP(text, 0.0, bound) if text[0] == "<" else PrintedP(text, bound, 1.0)
+    value = _p_number(reader, key, text)
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    half = 0.5 * 10.0**-decimals
+    return PrintedP(text, max(value - half, 0.0), min(value + half, 1.0), value)
+
+
+#: How a printed upper confidence limit says "not reached" (not estimable).
+NOT_REACHED = "NR"
+
+
+def reprint_p(printed: PrintedP, p: float) -> PrintedP:
+    """A simulated p printed as the paper printed ``printed``: same inequality or decimals.
+
+    The form of the SE term (point, one-sided, interval) is part of the compiled graph, so the
+    simulated record keeps it: "<x" stays "<x" (the bound moved to the simulated p), ">x" and
+    "NS" keep their bound below the simulated p, a number keeps its decimals.
+    """
+    if printed.value is None:
+        if printed.lower == 0.0:
+            return PrintedP(f"<{p:.3g}", 0.0, p)
+        return PrintedP(f">{p:.3g}", p, 1.0)
+    decimals = len(printed.text.split(".")[1]) if "." in printed.text else 0
+    half = 0.5 * 10.0**-decimals
+    value = min(max(round(p, decimals), 10.0**-decimals), 1.0 - 10.0**-decimals)
+    return PrintedP(f"{value:.{decimals}f}", max(value - half, 0.0), min(value + half, 1.0), value)
+
+
+def read_ci_upper_nr(reader: TableReader, value) -> tuple[float, float | None] | None:
+    """``ci`` = [lower, upper] around ``value``, upper possibly "NR" (None); None when absent."""
+    raw = reader.raw("ci", None)
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise reader.fail("ci", 'must be [lower, upper] (upper may be "NR")')
+    lower, upper = raw
+    if isinstance(lower, bool) or not isinstance(lower, int | float) or not lower > 0:
+        raise reader.fail("ci[0]", f"must be a number > 0; got {lower!r}")
+    if isinstance(upper, str) and upper.strip().upper() == NOT_REACHED:
+        upper = None
+    elif isinstance(upper, bool) or not isinstance(upper, int | float) or not upper > 0:
+        raise reader.fail("ci[1]", f'must be a number > 0 or "NR"; got {upper!r}')
+    if upper is not None and not lower < upper:
+        raise reader.fail("ci", "must be [lower, upper] with lower < upper")
+    if not lower <= value <= (upper if upper is not None else math.inf):
+        raise reader.fail("ci", f"{raw} does not contain the estimate {value}")
+    if upper is None and lower == value:
+        raise reader.fail("ci", "a lower limit equal to the estimate and an upper 'NR' give no SE")
+    return (float(lower), None if upper is None else float(upper))
 
 
 def read_ci(reader: TableReader, value, positive: bool = True) -> tuple[float, float] | None:
@@ -319,6 +432,10 @@ class Published:
     #: Normal block: resolution of printed values on the likelihood scale (δ, rounding
     #: variance δ²/12 on the diagonal).
     resolution: ClassVar[float] = 0.0
+    #: Normal block, printed SE: small-sample terms (β, γ) of log ŝ, measured by simulation:
+    #: bias b = β τ_P², variance τ² = τ₁² + γ τ_P⁴
+    #: (τ₁², τ_P²: :func:`~resurv.statistics.base.log_se_variance`).
+    se_small_sample: ClassVar[tuple[float, float]] = (0.0, 0.0)
 
     arm: str | None = None
     endpoint: str = ""
@@ -368,6 +485,45 @@ class Published:
         ``horizons`` maps an arm index to its latent largest observed time τ_j.
         """
         raise NotImplementedError
+
+    def companions(self) -> tuple[Published, ...]:
+        """Records of other kinds that numbers of this record are (an HR's log-rank p).
+
+        The summary likelihood adds them beside the record (:mod:`resurv.statistics.likelihood`);
+        the record itself keeps their check rows and reduction.
+        """
+        return ()
+
+    def observed_bounds(self) -> tuple[float, float] | None:
+        """Normal block, last statistic: (lower, upper) when only an interval was printed.
+
+        The value on the likelihood scale lies in [lower, upper] (one side may be infinite);
+        None when it was printed exactly.
+        """
+        return None
+
+    def printed_log_se(self) -> tuple[float, float] | None:
+        """Normal block: bounds (lower, upper) of log ŝ, or None when no uncertainty is printed.
+
+        ŝ is the SE on the likelihood scale that the printed uncertainty implies (a CI
+        half-width over z, a printed SE); lower == upper when it is known exactly, −inf or +inf
+        for a one-sided bound (an HR p-value printed as "<0.001"). The summary likelihood
+        models log ŝ as a statistic (:func:`resurv.statistics.likelihood.add_summary_likelihood`).
+        """
+        return None
+
+    def log_se_law(self, trial: TrialModel, statistic: ModelStatistic, variance) -> tuple:
+        """Normal block, printed SE: (b, τ²), log ŝ ~ N(log √variance + b, τ²).
+
+        ``variance`` is the model variance C_kk(θ) of the statistic. Default: an SE estimator
+        that is a sum over the deaths (:func:`resurv.statistics.base.log_se_variance`) with the
+        kind's small-sample terms ``se_small_sample``.
+        """
+        from resurv.statistics.base import log_se_variance
+
+        first_order, poisson = log_se_variance(trial, statistic)
+        bias, extra = self.se_small_sample
+        return bias * poisson, first_order + extra * poisson**2
 
     def observed_terms(self, name: str, trial: TrialModel, observed) -> list[tuple[str, Any]]:
         """Normal block: extra log-likelihood terms ``(name, expression)`` given the value."""

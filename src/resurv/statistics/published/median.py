@@ -1,15 +1,22 @@
 """A reached Kaplan–Meier median (T1): ``statistic = "median"`` in the study file.
 
-Schema: ``arm``, ``value`` (months, > 0), optional ``ci`` = [lower, upper] (a check target only,
-never a variance). Likelihood: log median in the joint normal (resolution 0.1%), mean log m_j
-plus its small-sample shift, and the support factor P(some patient observed at the median)
+Schema: ``arm``, ``value`` (months, > 0), optional ``ci`` = [lower, upper] (the upper limit may
+be printed ``"NR"``) and ``ci_transform`` (the scale of its Brookmeyer–Crowley interval:
+``"log"``, R survival's default and the default here, ``"loglog"``, lifelines' default, or
+``"plain"``). Likelihood: log median in the joint normal (resolution 0.1%), mean log m_j plus its
+small-sample shift, and the support factor P(some patient observed at the median)
 (:mod:`resurv.statistics.median`); the reported median also restricts the follow-up design to
-A + F beyond it. Estimator: the KM median (smallest time with Ŝ ≤ ½) and its
-Brookmeyer–Crowley interval; a simulated arm whose curve does not reach ½ reports "not reached".
+A + F beyond it. The CI as the statistic log ŝ, ŝ = (log U − log L)/(2z) (one side,
+(log m − log L)/z, when U is "NR"), around the model SE with the spread of
+:func:`resurv.statistics.median.ci_log_se_law`; its limits are also check targets. Estimator:
+the KM median (smallest time with Ŝ ≤ ½) and its Brookmeyer–Crowley interval on the printed
+scale; a simulated arm whose curve does not reach ½ reports "not reached".
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -21,48 +28,99 @@ from resurv.models.built import stacked_draws
 from resurv.statistics import median as median_math
 from resurv.statistics.published.base import (
     NORMAL,
+    NOT_REACHED,
+    Z975,
     CheckRows,
     Estimator,
     Published,
     TimeScale,
     arm_ref,
     common_fields,
-    read_ci,
+    read_ci_upper_nr,
     read_positive_value,
     rounded,
 )
 
-__all__ = ["KM_MEDIAN", "MedianReached", "reduce_median"]
+__all__ = ["KM_MEDIAN", "MedianReached", "median_estimator", "reduce_median"]
 
-#: The KM median of each arm (shared with "median not reached").
+#: The KM median of each arm (shared with "median not reached"); log(−log) interval.
 KM_MEDIAN = Estimator("median", median_math.km_median)
+
+
+def median_estimator(transform: str) -> Estimator:
+    """The KM median with its Brookmeyer–Crowley interval on the scale ``transform``."""
+    if transform == "loglog":
+        return KM_MEDIAN
+    return Estimator(
+        f"median_{transform}", functools.partial(median_math.km_median, transform=transform)
+    )
 
 
 @dataclass(frozen=True)
 class MedianReached(Published):
     """A Kaplan–Meier median that was reached (T1); enters the likelihood as log(median).
 
-    ``value`` is the median in months; ``ci`` its interval, a check target only.
+    ``value`` is the median in months; ``ci`` its interval (upper None when printed "NR") on
+    the scale ``ci_transform``.
     """
 
     statistic: ClassVar[str] = "median"
     required: ClassVar[tuple[str, ...]] = ("arm", "value")
-    optional: ClassVar[tuple[str, ...]] = ("ci",)
+    optional: ClassVar[tuple[str, ...]] = ("ci", "ci_transform")
     position: ClassVar[int] = 0
     block: ClassVar[str] = NORMAL
     resolution: ClassVar[float] = 1e-3
 
     index: int
     value: float
-    ci: tuple[float, float] | None = None
+    ci: tuple[float, float | None] | None = None
+    ci_transform: str = "log"
 
     @classmethod
     def parse(cls, reader, arms):
-        """Arm, median (> 0) and optional interval containing it."""
+        """Arm, median (> 0) and optional interval containing it (upper may be "NR")."""
         arm = arm_ref(reader, "arm", arms)
         value = read_positive_value(reader)
-        ci = read_ci(reader, value)
-        return cls(arms[arm].index, value, ci, arm=arm, **common_fields(reader))
+        ci = read_ci_upper_nr(reader, value)
+        transform = reader.string("ci_transform", "log", choices=median_math.CI_TRANSFORMS)
+        if ci is None and reader.has("ci_transform"):
+            raise reader.fail("ci_transform", "describes a ci, and none is given")
+        fields = common_fields(reader)
+        return cls(arms[arm].index, value, ci, transform, arm=arm, **fields)
+
+    def structure(self):
+        """Kind and arm; with a CI also its transform and sides (one when U is "NR")."""
+        if self.ci is None:
+            return (type(self).__name__, self.index)
+        return (type(self).__name__, self.index, self.ci_transform, self._sides)
+
+    @property
+    def _sides(self) -> int:
+        return 1 if self.ci[1] is None else 2
+
+    def printed_log_se(self):
+        """Log of the CI half-width on the log-median scale over z (one side when U is NR)."""
+        if self.ci is None:
+            return None
+        lower, upper = self.ci
+        if upper is None:
+            se = (math.log(self.value) - math.log(lower)) / Z975
+        else:
+            se = (math.log(upper) - math.log(lower)) / (2.0 * Z975)
+        return (math.log(se), math.log(se))
+
+    def log_se_law(self, trial, statistic, variance):
+        """Spread of the BC half-width (:func:`resurv.statistics.median.ci_log_se_law`)."""
+        return median_math.ci_log_se_law(trial, self.index, statistic, variance, self._sides)
+
+    def usage(self) -> list[tuple[str, str, str]]:
+        """Each number the record holds: (field, role, how)."""
+        rows = [("value", "likelihood", "log median in the joint normal")]
+        if self.ci is not None:
+            side = "half-width" if self.ci[1] is not None else "lower half-width (upper NR)"
+            rows.append(("ci", "likelihood", f"{side} on the log scale as the statistic log SE"))
+            rows.append(("ci", "check", f"limits of the replicate's {self.ci_transform} BC CI"))
+        return rows
 
     @property
     def label(self) -> str:
@@ -91,12 +149,23 @@ class MedianReached(Published):
         return self.value
 
     def reduce(self, trial, study):
-        """The simulated arm's KM median, or "not reached"."""
-        return reduce_median(self, trial)
+        """The simulated arm's KM median (with its CI as printed), or "not reached"."""
+        reduced = reduce_median(self, trial)
+        if self.ci is None or not isinstance(reduced, MedianReached):
+            return reduced
+        est = trial.estimate(median_estimator(self.ci_transform))
+        low, high = float(est.ci_low[0, self.index]), float(est.ci_high[0, self.index])
+        if not 0.0 < low < reduced.value:
+            return reduced  # no lower limit below the median: no half-width to print
+        ci = (low, high if np.isfinite(high) else None)
+        return dataclasses.replace(reduced, ci=ci, ci_transform=self.ci_transform)
 
     def describe(self, study):
         """The value as the report prints it."""
-        return f"median {self.value} months"
+        if self.ci is None:
+            return f"median {self.value} months"
+        upper = NOT_REACHED if self.ci[1] is None else self.ci[1]
+        return f"median {self.value} months (95% CI {self.ci[0]}-{upper}, {self.ci_transform} BC)"
 
     def check_rows(self, study, replicates, endpoint):
         """Replicate KM median (+inf where not reached) and, if published, its CI limits."""
@@ -111,9 +180,12 @@ class MedianReached(Published):
         note = "replicate KM median; +inf where not reached"
         predictive = rounded(rows.column(KM_MEDIAN, "median"), self.value)
         rows.add("median_months", self.value, predictive, model_median, note)
+        estimator = median_estimator(self.ci_transform)
         for k, side in enumerate(("ci_low", "ci_high") if self.ci is not None else ()):
-            note = "log(-log) Brookmeyer-Crowley limit; +inf where not reached"
-            predictive = rounded(rows.column(KM_MEDIAN, side), self.ci[k])
+            if self.ci[k] is None:
+                continue
+            note = f"{self.ci_transform} Brookmeyer-Crowley limit; +inf where not reached"
+            predictive = rounded(rows.column(estimator, side), self.ci[k])
             rows.add(f"median_{side}", self.ci[k], predictive, note=note)
         return rows.rows
 

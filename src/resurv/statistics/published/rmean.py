@@ -1,7 +1,13 @@
 """SPSS-style Kaplan–Meier mean (T3): ``statistic = "rmean"`` in the study file.
 
 Schema: ``arm``, ``value`` (months, > 0), optional ``spread`` (> 0) and ``spread_kind``
-(``se``, the default, or ``sd``): the reported "±", a check target only. Likelihood: the area
+(``se``, the default, or ``sd``): the reported "±", a check target only (an SD is read as
+SE·√n_j, the SD of the patients' restricted times the SE would imply). The "±" does not enter
+the likelihood: the SPSS SE weights each death by the estimated area beyond it, and the log of
+that SE has a spread of 0.7–1.4 times the sum-over-deaths law of
+:func:`resurv.statistics.base.log_se_variance` across designs (30 and 150 per arm: 0.72 and
+0.74; 15 and 12 with a heavy tail: 1.37), so without a law that matches simulation it is kept
+a check target. Likelihood: the area
 under the KM curve up to the arm's latent largest observed time τ_j, in the joint normal
 (resolution 0.01 month) with its conditional mean and variance given τ_j
 (:mod:`resurv.statistics.rmean`). Estimator: the area up to the arm's largest observed time with
@@ -90,6 +96,18 @@ class RestrictedMean(Published):
         se = float(est.se[0, self.index])
         value = float(est.rmean[0, self.index])
         return dataclasses.replace(self, value=value, spread=se if se > 0 else None)
+
+    def usage(self) -> list[tuple[str, str, str]]:
+        """Each number the record holds: (field, role, how)."""
+        rows = [("value", "likelihood", "KM area up to the latent largest time, joint normal")]
+        if self.spread is not None:
+            read = "an SD, compared as SE·√n" if self.spread_kind == "sd" else "the SPSS SE"
+            how = (
+                f"'±' read as {read} of the replicate's SPSS mean; not in the likelihood: the "
+                "law of the printed SE (deaths weighted by estimated areas) is not modelled"
+            )
+            rows.append(("spread", "check", how))
+        return rows
 
     def describe(self, study):
         """The value as the report prints it."""
