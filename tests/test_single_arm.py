@@ -516,8 +516,7 @@ def test_usage_of_events_and_not_reached(files):
 
 
 def test_bundled_study_numbers_are_all_used_by_the_main_plan():
-    """Over the main plan's models, no number of the bundled study is left unused, except those
-    of kinds that do not declare ``usage()`` yet (none once every kind declares it)."""
+    """Over the main plan's models, no number of the bundled study is left unused."""
     from helpers import PRIORS, STUDY
     from resurv.api import build
     from resurv.io.priors import load_priors
@@ -542,10 +541,7 @@ def test_bundled_study_numbers_are_all_used_by_the_main_plan():
             assert ("followup", key) in numbers
     assert {(f"arms[{a.id}]", "n") for a in study.arms} <= numbers
     missing = not_used(frames)
-    undeclared = {
-        f"survival[{i}]" for i, s in enumerate(study.survival) if type(s).usage is Published.usage
-    }
-    assert set(missing["record"]) == undeclared
+    assert missing.empty, missing
 
 
 def test_single_arm_binomial_fit_is_the_exact_beta_posterior(report):
