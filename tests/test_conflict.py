@@ -1,5 +1,6 @@
 """The joint predictive check behind the diagnosis of conflicting published statistics."""
 
+import arviz as az
 import numpy as np
 import pytest
 import xarray as xr
@@ -37,11 +38,13 @@ def test_joint_ppp_of_one_statistic_is_the_two_sided_tail_area():
         assert joint_ppp(draws[:, None], [observed]) == pytest.approx(expected, abs=0.01)
 
 
-def _tree(draws: np.ndarray, observed: np.ndarray, names: list[str]) -> xr.DataTree:
+def _tree(draws: np.ndarray, observed: np.ndarray, names: list[str], posterior=None):
     """Saved predictive groups as a fit writes them: (chain, draw, statistic) and observed."""
     coords = {"statistic": names, "published": ("statistic", observed)}
+    groups = {} if posterior is None else {"posterior": posterior}
     return xr.DataTree.from_dict(
         {
+            **groups,
             "posterior_predictive": xr.Dataset(
                 {"published_statistic": (("chain", "draw", "statistic"), draws)}, coords=coords
             ),
@@ -83,3 +86,27 @@ def test_chains_in_different_places_are_named():
     diagnosis = diagnose(_tree(draws, np.array([0.0, 0.0]), ["a", "b"]), gates_passed=False)
     assert diagnosis.chains == ((1, ("a",)),)
     assert "chain 1 gives up a" in diagnosis.message
+
+
+def test_chains_apart_with_every_statistic_reproduced_are_named_by_quantity():
+    """Failed gates, no statistic lost by any chain: the split quantity and its chain means."""
+    rng = np.random.default_rng(8)
+    draws = rng.standard_normal((2, 3000, 2))
+    theta = rng.normal(0.0, 0.05, size=(2, 3000)) + np.array([[-0.1], [0.1]])
+    posterior = xr.Dataset(
+        {
+            "log_hr": (("chain", "draw"), theta),
+            "shape": (("chain", "draw"), rng.normal(1.0, 0.1, size=(2, 3000))),
+        }
+    )
+    tree = _tree(draws, np.array([0.0, 0.0]), ["a", "b"], posterior)
+    diagnosis = diagnose(tree, gates_passed=False, family="weibull", effect="ph")
+    assert not diagnosis.conflicts and not diagnosis.chains
+    [(quantity, rhat, means)] = diagnosis.split
+    assert quantity == "log_hr"
+    assert rhat == pytest.approx(float(az.rhat(posterior)["log_hr"]))
+    np.testing.assert_allclose(means, theta.mean(axis=1))
+    assert "do not conflict under this model" in diagnosis.message
+    assert f"log_hr (R-hat {rhat:.2f}; chain means {means[0]:.3g}, {means[1]:.3g})" in (
+        diagnosis.message
+    )

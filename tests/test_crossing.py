@@ -10,6 +10,7 @@ Weibull fit reproduces the published values.
 
 import json
 
+import arviz as az
 import numpy as np
 import pytest
 
@@ -93,7 +94,11 @@ def proportional_hazards_fit(tmp_path_factory):
 
 @pytest.mark.slow
 def test_the_proportional_hazards_fit_converges_or_names_the_conflict(proportional_hazards_fit):
-    """The mode search saw the stranding mode; the fit converges or names what conflicts."""
+    """The mode search saw the stranding mode; the fit converges or says what went wrong.
+
+    What went wrong is read back from the saved groups: each named conflict's joint predictive
+    p-value, and each named split quantity's R-hat and chain means.
+    """
     result, out = proportional_hazards_fit
     record = json.loads((out / "diagnostics.json").read_text())
     assert record["mode_search"]["stranding"] is True
@@ -112,7 +117,25 @@ def test_the_proportional_hazards_fit_converges_or_names_the_conflict(proportion
         assert p == conflict.joint_ppp < ALPHA
         for name in names:
             assert name in diagnosis.message
-    assert 'effect = "separate"' in diagnosis.message
+    if diagnosis.conflicts or diagnosis.in_tail or diagnosis.chains:
+        assert 'effect = "separate"' in diagnosis.message
+    posterior = tree["posterior"].to_dataset()
+    rhat = az.rhat(posterior)
+    for quantity, value, means in diagnosis.split:
+        name, _, element = quantity.partition("[")
+        draws = posterior[name]
+        if element:
+            dim = next(d for d in draws.dims if d not in ("chain", "draw"))
+            key = element.rstrip("]")
+            if dim in draws.coords:
+                draws, r = draws.sel({dim: key}), rhat[name].sel({dim: key})
+            else:
+                draws, r = draws.isel({dim: int(key)}), rhat[name].isel({dim: int(key)})
+            assert value == pytest.approx(float(r))
+        else:
+            assert value == pytest.approx(float(rhat[name]))
+        np.testing.assert_allclose(means, draws.mean("draw").values)
+        assert quantity in diagnosis.message
 
 
 @pytest.mark.slow

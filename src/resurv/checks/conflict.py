@@ -25,7 +25,10 @@ they are not. A statistic whose own ppp is below ``alpha`` is reported as in the
 
 **Chains in different places.** When the convergence gates fail, the single-statistic ppp is
 computed per chain: a statistic typical in one chain's draws and in the tail of another's shows
-what each chain's region reproduces and what it gives up.
+what each chain's region reproduces and what it gives up. The posterior quantities with the
+largest R-hat are named with their chain means; when every chain reproduces every published
+statistic, the message says that the published values do not conflict under the model and that
+the chains are in regions of the posterior the sampler did not cross.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 
+import arviz as az
 import numpy as np
 import xarray as xr
 from scipy import special
@@ -52,6 +56,10 @@ log = logging.getLogger(__name__)
 ALPHA = 0.01
 #: Largest set of statistics checked jointly.
 MAX_SET_SIZE = 3
+#: Posterior quantities named when the chains disagree.
+N_SPLIT_QUANTITIES = 3
+#: R-hat above which a quantity's chains disagree (the convergence gate's).
+RHAT_SPLIT = 1.01
 
 _PUBLISHED_VAR = "published_statistic"
 _STATISTIC_DIM = "statistic"
@@ -135,6 +143,8 @@ class Diagnosis:
     in_tail: tuple[tuple[str, float, float], ...] = ()
     #: per chain: statistics in that chain's tail (ppp < ALPHA) that another chain reproduces
     chains: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    #: (quantity, R-hat, chain means) of the posterior quantities the chains disagree on most
+    split: tuple[tuple[str, float, tuple[float, ...]], ...] = ()
     suggestion: str = ""
     message: str = ""
     ppp: dict = field(default_factory=dict)
@@ -159,6 +169,7 @@ class Diagnosis:
             ],
             "in_tail": [{"statistic": s, "published": v, "ppp": p} for s, v, p in self.in_tail],
             "chains": [{"chain": c, "in_tail": list(names)} for c, names in self.chains],
+            "split": [{"quantity": q, "rhat": r, "chain_means": list(m)} for q, r, m in self.split],
             "suggestion": self.suggestion,
             "ppp": self.ppp,
         }
@@ -183,6 +194,34 @@ def _groups(tree: xr.DataTree) -> tuple[list[str], np.ndarray, np.ndarray, np.nd
     printed = observed["published"].sel({_STATISTIC_DIM: ids}).values.astype(float)
     draws = predictive[_PUBLISHED_VAR].transpose("chain", "draw", _STATISTIC_DIM).values
     return ids, checked, printed, np.asarray(draws, dtype=float)
+
+
+def split_quantities(
+    tree: xr.DataTree, n: int = N_SPLIT_QUANTITIES
+) -> tuple[tuple[str, float, tuple[float, ...]], ...]:
+    """The ``n`` posterior quantities of largest R-hat above :data:`RHAT_SPLIT`, chain means."""
+    if "posterior" not in tree.children:
+        return ()
+    post = tree["posterior"].to_dataset()
+    rhat = az.rhat(post)
+    rows = []
+    for name in rhat.data_vars:
+        values = np.atleast_1d(np.asarray(rhat[name].values, dtype=float))
+        draws = post[name].values.reshape(post.sizes["chain"], post.sizes["draw"], -1)
+        labels = [name] if values.size == 1 else _element_labels(post[name], values.size)
+        for k, r in enumerate(values.ravel()):
+            if np.isfinite(r) and r > RHAT_SPLIT:
+                rows.append((labels[k], float(r), tuple(np.mean(draws[:, :, k], axis=1).tolist())))
+    rows.sort(key=lambda row: -row[1])
+    return tuple(rows[:n])
+
+
+def _element_labels(variable: xr.DataArray, size: int) -> list[str]:
+    """``name[coordinate]`` per element of a vector quantity (positions where no coordinate)."""
+    dims = [d for d in variable.dims if d not in ("chain", "draw")]
+    if len(dims) == 1 and dims[0] in variable.coords:
+        return [f"{variable.name}[{c}]" for c in variable.coords[dims[0]].values.tolist()]
+    return [f"{variable.name}[{k}]" for k in range(size)]
 
 
 def model_in_words(family: str | None, effect: str | None) -> str:
@@ -252,7 +291,9 @@ def diagnose(
                     )
                 )
     chains: list[tuple[int, tuple[str, ...]]] = []
+    split: tuple = ()
     if not gates_passed and draws.shape[0] > 1:
+        split = split_quantities(tree)
         per_chain = np.array(
             [
                 [joint_ppp(draws[c, :, [j]].T, checked[[j]]) for j in range(len(ids))]
@@ -268,10 +309,16 @@ def diagnose(
             ]
             if lost:
                 chains.append((c, tuple(lost)))
-    if not (conflicts or in_tail or chains):
+    if not (conflicts or in_tail or chains or split):
         return Diagnosis(ppp=single)
     model = model_in_words(family, effect)
-    parts = [f"Under {model} the published statistics do not all fit."]
+    if conflicts or in_tail or chains:
+        parts = [f"Under {model} the published statistics do not all fit."]
+    else:
+        parts = [
+            f"Under {model} every published statistic is reproduced in every chain (predictive "
+            f"p ≥ {alpha:g} in each): the published values do not conflict under this model."
+        ]
     for c in conflicts:
         parts.append(c.sentence() + ".")
     if in_tail:
@@ -284,12 +331,23 @@ def diagnose(
             + "; ".join(lost)
             + "."
         )
-    suggestion = _suggestion(effect)
-    parts.append(suggestion)
+    if split:
+        where = [
+            f"{q} (R-hat {r:.2f}; chain means {', '.join(f'{m:.3g}' for m in means)})"
+            for q, r, means in split
+        ]
+        parts.append(
+            f"The chains disagree most on {_join(where)}: they sampled regions of the posterior "
+            "that the sampler did not cross, and the posterior summaries mix them."
+        )
+    suggestion = _suggestion(effect) if (conflicts or in_tail or chains) else ""
+    if suggestion:
+        parts.append(suggestion)
     return Diagnosis(
         conflicts=tuple(conflicts),
         in_tail=in_tail,
         chains=tuple(chains),
+        split=split,
         suggestion=suggestion,
         message=" ".join(parts),
         ppp=single,
