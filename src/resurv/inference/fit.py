@@ -224,8 +224,11 @@ def _log_density_function(compiled):
     the compiled model's current shared arrays, as nutpie's own callback does.
     """
     jit_fn = compiled.logp_func.vm.jit_fn
+    # writable copies: nutpie stores the arrays read-only, and numba would compile the whole
+    # graph function again for read-only array types (minutes for a summary-data model)
     shared = [
-        compiled.shared_data[compiled.shared_var_keys[v]] for v in compiled.logp_func.get_shared()
+        np.array(compiled.shared_data[compiled.shared_var_keys[v]], order="C", copy=True)
+        for v in compiled.logp_func.get_shared()
     ]
 
     def log_density(x):
