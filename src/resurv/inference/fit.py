@@ -15,6 +15,7 @@ calibration) is compiled inside :func:`exact_arithmetic`. resurv changes no glob
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import logging
@@ -220,20 +221,29 @@ class ModeSearch:
 def _log_density_function(compiled):
     """(log p, gradient) of a compiled nutpie model at an unconstrained point, with its data.
 
-    Calls the function PyTensor compiled for the model's graph (nutpie's ``logp_func``) with
-    the compiled model's current shared arrays, as nutpie's own callback does.
+    Calls nutpie's own C callback (``compiled_logp_func``) through ctypes with the compiled
+    model's user-data record, as the sampler does: nothing is compiled again. A point where the
+    callback reports a non-finite value or an error gives (−inf, zeros).
     """
-    jit_fn = compiled.logp_func.vm.jit_fn
-    # writable copies: nutpie stores the arrays read-only, and numba would compile the whole
-    # graph function again for read-only array types (minutes for a summary-data model)
-    shared = [
-        np.array(compiled.shared_data[compiled.shared_var_keys[v]], order="C", copy=True)
-        for v in compiled.logp_func.get_shared()
-    ]
+    callback = compiled.compiled_logp_func.ctypes
+    user_data = compiled.user_data
+    n_dim = compiled.n_dim
+    pointer = ctypes.POINTER(ctypes.c_double)
 
     def log_density(x):
-        value, gradient = jit_fn(np.ascontiguousarray(x, dtype=float), *shared)
-        return float(value), np.asarray(gradient, dtype=float)
+        x = np.ascontiguousarray(x, dtype=float)
+        gradient = np.zeros(n_dim)
+        value = np.zeros(1)
+        code = callback(
+            n_dim,
+            x.ctypes.data_as(pointer),
+            gradient.ctypes.data_as(pointer),
+            value.ctypes.data_as(pointer),
+            user_data.ctypes.data,
+        )
+        if code != 0:
+            return -np.inf, np.zeros(n_dim)
+        return float(value[0]), gradient
 
     return log_density
 
