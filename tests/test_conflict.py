@@ -107,6 +107,7 @@ def test_chains_apart_with_every_statistic_reproduced_are_named_by_quantity():
     assert rhat == pytest.approx(float(az.rhat(posterior)["log_hr"]))
     np.testing.assert_allclose(means, theta.mean(axis=1))
     assert "do not conflict under this model" in diagnosis.message
+    assert 'effect = "separate"' in diagnosis.message
     assert f"log_hr (R-hat {rhat:.2f}; chain means {means[0]:.3g}, {means[1]:.3g})" in (
         diagnosis.message
     )

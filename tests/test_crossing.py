@@ -117,8 +117,7 @@ def test_the_proportional_hazards_fit_converges_or_names_the_conflict(proportion
         assert p == conflict.joint_ppp < ALPHA
         for name in names:
             assert name in diagnosis.message
-    if diagnosis.conflicts or diagnosis.in_tail or diagnosis.chains:
-        assert 'effect = "separate"' in diagnosis.message
+    assert 'effect = "separate"' in diagnosis.message
     posterior = tree["posterior"].to_dataset()
     rhat = az.rhat(posterior)
     for quantity, value, means in diagnosis.split:

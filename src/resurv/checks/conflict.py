@@ -238,8 +238,8 @@ def _suggestion(effect: str | None) -> str:
     if effect in ("ph", "aft"):
         return (
             'Refit with each arm its own curve (effect = "separate" in the model file, as '
-            "models/pfs_weibull_separate.toml does): the curves may then cross, and medians, "
-            "landmark survival and a hazard ratio near 1 can hold together."
+            "models/pfs_weibull_separate.toml does): the arms are then not tied by one "
+            f"{'hazard' if effect == 'ph' else 'time'} ratio, and their curves may cross."
         )
     return "Try another family, or check the published values against the paper."
 
@@ -340,9 +340,8 @@ def diagnose(
             f"The chains disagree most on {_join(where)}: they sampled regions of the posterior "
             "that the sampler did not cross, and the posterior summaries mix them."
         )
-    suggestion = _suggestion(effect) if (conflicts or in_tail or chains) else ""
-    if suggestion:
-        parts.append(suggestion)
+    suggestion = _suggestion(effect)
+    parts.append(suggestion)
     return Diagnosis(
         conflicts=tuple(conflicts),
         in_tail=in_tail,
