@@ -5,8 +5,8 @@ The study file ``tests/data/crossing_curves.toml`` holds the statistics of one s
 survival 21% vs 20% and log-rank P = 0.92. Under proportional hazards (``models/os_weibull.toml``,
 vague priors) the log posterior has a local mode of negligible mass (log density −37.8 against
 −2.2) that the mode search finds, so that every chain starts near the dominant one; the chains
-can still split on the sign of the log HR (a band of very low density around log HR = 0 in which
-the model's Cox log HR and log-rank Z are nearly collinear), and the diagnosis then names the
+can still split on the sign of the log HR (along log HR, at other values held at a chain's draw,
+the log density falls by about 40 within |log HR| < 0.02), and the diagnosis then names the
 quantities the chains disagree on. The slow tests fit the PH model and the separate-arms model.
 """
 
