@@ -126,7 +126,7 @@ def fit_files(
     tree = fitter.sample(built, seed=seed)
     if out_dir is not None:
         write_posterior(tree, out_dir, attrs)
-    result = make_result(built, tree, seed)
+    result = make_result(built, tree, seed, diagnose_as=(spec.family, spec.effect))
     if out_dir is not None:
         write_fit(result, out_dir, attrs)
         if auto is not None:

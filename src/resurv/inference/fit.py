@@ -15,6 +15,8 @@ calibration) is compiled inside :func:`exact_arithmetic`. resurv changes no glob
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import json
 import logging
 import platform
@@ -31,6 +33,7 @@ import pytensor
 import xarray as xr
 from pymc.stats.log_density import compute_log_likelihood, compute_log_prior
 from pytensor.compile import mode as pytensor_mode
+from scipy import optimize
 
 from resurv.errors import SamplingError
 from resurv.inference._entry_points import separately_linked_entry_points
@@ -38,6 +41,9 @@ from resurv.models.built import BuiltModel
 
 __all__ = [
     "Fitter",
+    "ModeSearch",
+    "find_modes",
+    "started_at_mode",
     "SamplerSettings",
     "compile_settings",
     "constant_data",
@@ -147,6 +153,200 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+#: Local optima closer than this (max absolute difference on the unconstrained scale) are one.
+MODE_TOLERANCE = 0.05
+#: Starts of the mode search per chain.
+MODE_STARTS_PER_CHAIN = 2
+#: Iterations of one L-BFGS-B run of the mode search (evaluations: twice as many).
+MODE_MAX_ITERATIONS = 300
+#: A mode whose Laplace mass is below this fraction of the largest one strands a chain.
+STRANDING_MASS_FRACTION = 1e-3
+
+
+@dataclass(frozen=True)
+class ModeSearch:
+    """Local maxima of the log posterior (unconstrained scale, Jacobian included).
+
+    ``modes`` (k, n_dim) in decreasing order of ``log_density``; ``log_mass`` is the Laplace
+    approximation of each mode's posterior mass, log p(θ̂) + ½ log det Σ̂ (Σ̂ the inverse of the
+    negative Hessian; nan where the Hessian is not negative definite); ``covariances`` the Σ̂
+    (nan where undefined); ``starts`` how many optimisations ended at each mode; ``names``
+    the unconstrained parameters in nutpie's order.
+    """
+
+    names: tuple[str, ...]
+    modes: np.ndarray
+    log_density: np.ndarray
+    log_mass: np.ndarray
+    covariances: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def multimodal(self) -> bool:
+        """Whether the optimisations from different starts ended at more than one mode."""
+        return self.modes.shape[0] > 1
+
+    @property
+    def best(self) -> int:
+        """Index of the mode of largest Laplace mass (of highest density where none is defined)."""
+        finite = np.isfinite(self.log_mass)
+        return int(np.nanargmax(self.log_mass)) if finite.any() else 0
+
+    @property
+    def stranding(self) -> bool:
+        """Whether a chain could strand: several modes, all but one of negligible mass.
+
+        True when the search found more than one mode, every mode's Laplace mass is defined
+        and each mode but the best holds less than :data:`STRANDING_MASS_FRACTION` of the best
+        one's mass. Modes of comparable mass are a multimodal posterior, not a stranding
+        point: chains started at one of them would hide the others.
+        """
+        if not self.multimodal or not np.all(np.isfinite(self.log_mass)):
+            return False
+        others = np.delete(self.log_mass, self.best)
+        return bool(np.all(others - self.log_mass[self.best] < np.log(STRANDING_MASS_FRACTION)))
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "names": list(self.names),
+            "modes": self.modes.tolist(),
+            "log_density": self.log_density.tolist(),
+            "log_mass": [None if not np.isfinite(v) else float(v) for v in self.log_mass],
+            "starts": self.starts.tolist(),
+            "stranding": self.stranding,
+        }
+
+
+def _log_density_function(compiled):
+    """(log p, gradient) of a compiled nutpie model at an unconstrained point, with its data.
+
+    Calls nutpie's own C callback (``compiled_logp_func``) through ctypes with the compiled
+    model's user-data record, as the sampler does: nothing is compiled again. A point where the
+    callback reports a non-finite value or an error gives (−inf, zeros).
+    """
+    callback = compiled.compiled_logp_func.ctypes
+    user_data = compiled.user_data
+    n_dim = compiled.n_dim
+    pointer = ctypes.POINTER(ctypes.c_double)
+
+    def log_density(x):
+        x = np.ascontiguousarray(x, dtype=float)
+        gradient = np.zeros(n_dim)
+        value = np.zeros(1)
+        code = callback(
+            n_dim,
+            x.ctypes.data_as(pointer),
+            gradient.ctypes.data_as(pointer),
+            value.ctypes.data_as(pointer),
+            user_data.ctypes.data,
+        )
+        if code != 0:
+            return -np.inf, np.zeros(n_dim)
+        return float(value[0]), gradient
+
+    return log_density
+
+
+def _negative_hessian(log_density, x, step: float = 1e-5) -> np.ndarray:
+    """−∇² log p at ``x`` by central differences of the exact gradient, symmetrised."""
+    n = x.size
+    out = np.empty((n, n))
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = step
+        out[i] = -(log_density(x + e)[1] - log_density(x - e)[1]) / (2 * step)
+    return 0.5 * (out + out.T)
+
+
+def find_modes(compiled, n_starts: int, seed: int) -> ModeSearch:
+    """Maximise the log posterior from ``n_starts`` of the sampler's own initial points.
+
+    Each start is a draw of the compiled model's initial-point function (PyMC's support point
+    with nutpie's U(−1, 1) jitter on the unconstrained scale: where a chain would start),
+    seeded by ``[seed, k]``; L-BFGS-B (scipy) runs from each. End points within
+    :data:`MODE_TOLERANCE` of each other are one mode. A start whose log density is not finite,
+    or whose optimisation fails, is left out.
+    """
+    log_density = _log_density_function(compiled)
+
+    def objective(x):
+        value, gradient = log_density(x)
+        if not np.isfinite(value) or not np.all(np.isfinite(gradient)):
+            return np.inf, np.zeros_like(x)
+        return -value, -gradient
+
+    ends, values = [], []
+    for k in range(n_starts):
+        start = np.asarray(compiled.initial_point_func([seed, k]))
+        if not np.isfinite(log_density(start)[0]):
+            continue
+        result = optimize.minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": MODE_MAX_ITERATIONS, "maxfun": 2 * MODE_MAX_ITERATIONS},
+        )
+        if np.isfinite(result.fun) and np.max(np.abs(result.jac)) < 1e-2:
+            ends.append(result.x)
+            values.append(-result.fun)
+    order = np.argsort(values)[::-1]
+    modes, log_p, starts = [], [], []
+    for k in order:
+        for m, mode in enumerate(modes):
+            if np.max(np.abs(ends[k] - mode)) < MODE_TOLERANCE:
+                starts[m] += 1
+                break
+        else:
+            modes.append(ends[k])
+            log_p.append(values[k])
+            starts.append(1)
+    n_dim = compiled.n_dim
+    names, size = [], 0
+    for name, where in zip(compiled.shape_info[0], compiled.shape_info[1], strict=False):
+        if size >= n_dim:
+            break
+        names.append(name)
+        size = max(size, where.stop)
+    covariances = np.full((len(modes), n_dim, n_dim), np.nan)
+    log_mass = np.full(len(modes), np.nan)
+    for m, mode in enumerate(modes):
+        precision = _negative_hessian(log_density, mode)
+        eigenvalues = np.linalg.eigvalsh(precision)
+        if np.all(eigenvalues > 0):
+            covariances[m] = np.linalg.inv(precision)
+            log_mass[m] = log_p[m] - 0.5 * np.sum(np.log(eigenvalues))
+    return ModeSearch(
+        names=tuple(names),
+        modes=np.asarray(modes, dtype=float).reshape(len(modes), n_dim),
+        log_density=np.asarray(log_p, dtype=float),
+        log_mass=log_mass,
+        covariances=covariances,
+        starts=np.asarray(starts, dtype=int),
+    )
+
+
+def started_at_mode(compiled, search: ModeSearch):
+    """``compiled`` whose chains start at a draw of N(θ̂, Σ̂) around the highest mode.
+
+    θ̂ is the mode of highest Laplace mass (:attr:`ModeSearch.best`); the initial-point
+    function is seeded by nutpie, so a fit stays a function of its seed.
+    """
+    best = search.best
+    centre = search.modes[best]
+    covariance = search.covariances[best]
+    if not np.all(np.isfinite(covariance)):
+        covariance = np.eye(centre.size) * 0.01
+    factor = np.linalg.cholesky(covariance)
+
+    def initial_point(seed=None):
+        rng = np.random.default_rng(seed)
+        return np.ascontiguousarray(centre + factor @ rng.standard_normal(centre.size))
+
+    return dataclasses.replace(compiled, initial_point_func=initial_point)
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
     """NUTS settings; the defaults suit the small models resurv fits."""
@@ -174,6 +374,8 @@ class Fitter:
     #: numba fast math for every function compiled (off: draws independent of the kernel cache)
     fastmath: bool = False
     compile_seconds: dict = field(default_factory=dict)
+    #: search the modes of summary-data fits before sampling (:meth:`sample`)
+    mode_search: bool = True
 
     def compiled(self, built: BuiltModel, var_names: Sequence[str] | None = None):
         """The compiled model for ``built``'s structure, with ``built``'s data swapped in.
@@ -212,12 +414,35 @@ class Fitter:
         model). ``target_accept`` (None: :meth:`target_accept`) sets NUTS' target acceptance.
         ``var_names`` (with ``posterior_only`` alone) keeps only these variables beside the
         untransformed free parameters (:meth:`compiled`).
+
+        Summary-data fits (their likelihood enters as potentials; not with ``posterior_only``)
+        first search the log posterior's modes from two of the sampler's own initial points per
+        chain (:func:`find_modes`, recorded in the tree's attribute ``mode_search``). When the
+        search finds local modes of negligible mass beside one dominant mode
+        (:attr:`ModeSearch.stranding`), a chain started near them can stay there for the whole
+        run (R-hat far above 1, a handful of effective draws): every chain then starts near the
+        dominant mode (:func:`started_at_mode`). Otherwise the chains start where nutpie starts
+        them, and the draws are those of a fit without the search.
         """
         if var_names is not None and not posterior_only:
             raise ValueError("var_names selects posterior draws: use it with posterior_only=True")
         s = self.settings
         target_accept = self.target_accept(built) if target_accept is None else target_accept
         compiled = self.compiled(built, var_names)
+        search = None
+        if self.mode_search and built.potential_terms and not posterior_only:
+            search = find_modes(compiled, MODE_STARTS_PER_CHAIN * s.chains, seed)
+            if search.stranding:
+                log.warning(
+                    "model %s: the log posterior has %d local modes; all but one hold less than "
+                    "%g of the largest one's Laplace mass and would strand a chain started "
+                    "near them: every chain starts near the largest (log densities %s)",
+                    built.key,
+                    search.modes.shape[0],
+                    STRANDING_MASS_FRACTION,
+                    ", ".join(f"{v:.1f}" for v in search.log_density),
+                )
+                compiled = started_at_mode(compiled, search)
         try:
             tree = nutpie.sample(
                 compiled,
@@ -238,6 +463,8 @@ class Fitter:
             if group in tree.children:
                 del tree[group]
         tree.attrs["seed"] = int(seed)
+        if search is not None:
+            tree.attrs["mode_search"] = json.dumps(search.to_dict())
         tree.attrs["sampler"] = json.dumps(
             {
                 "sampler": "nutpie",

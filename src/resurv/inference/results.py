@@ -43,11 +43,12 @@ Each file is written to a temporary file or folder and moved into place when com
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import arviz as az
@@ -55,6 +56,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from resurv.checks.conflict import Diagnosis, diagnose
 from resurv.checks.ppc import two_sided_ppp
 from resurv.errors import ConvergenceWarning
 from resurv.inference.diagnostics import Diagnostics, check_convergence
@@ -72,6 +74,8 @@ __all__ = [
     "write_fit",
     "write_posterior",
 ]
+
+log = logging.getLogger(__name__)
 
 CI_PROB = 0.95
 #: Input files up to this size are copied whole into the provenance (the report reads them).
@@ -102,6 +106,8 @@ class FitResult:
     published: pd.DataFrame
     frequentist: pd.DataFrame
     diagnostics: Diagnostics
+    #: which published statistics the model cannot reconcile (empty unless asked for)
+    diagnosis: Diagnosis = field(default_factory=Diagnosis)
 
 
 def summarize(built: BuiltModel, tree: xr.DataTree) -> pd.DataFrame:
@@ -274,23 +280,42 @@ def provenance(
     return attrs
 
 
-def make_result(built: BuiltModel, tree: xr.DataTree, seed: int) -> FitResult:
+def make_result(
+    built: BuiltModel,
+    tree: xr.DataTree,
+    seed: int,
+    *,
+    diagnose_as: tuple[str, str] | None = None,
+) -> FitResult:
     """Tables and diagnostics of a sampled tree; adds the predictive groups to ``tree``.
 
     The published values' draws go into ``tree`` first (:func:`add_predictive_groups`); the
     published-vs-posterior table is then computed from those groups alone.
+
+    ``diagnose_as`` = (family, arm effect) of the model: the saved groups are also searched for
+    published statistics the model cannot reconcile (:func:`resurv.checks.conflict.diagnose`);
+    a finding is logged as a warning, kept in the tree's attribute ``resurv_diagnosis`` and in
+    ``diagnostics.json``.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         diag = check_convergence(tree, [v.name for v in built.model.free_RVs])
     summary = summarize(built, tree)
     add_predictive_groups(built, tree, seed)
+    diagnosis = Diagnosis()
+    if diagnose_as is not None and built.published:
+        family, effect = diagnose_as
+        diagnosis = diagnose(tree, diag.passed, family=family, effect=effect)
+        if diagnosis.found:
+            log.warning("model %s: %s", built.key, diagnosis.message)
+            tree.attrs["resurv_diagnosis"] = json.dumps(diagnosis.to_dict())
     return FitResult(
         tree=tree,
         summary=summary,
         published=published_vs_posterior(tree),
         frequentist=pd.DataFrame(built.frequentist),
         diagnostics=diag,
+        diagnosis=diagnosis,
     )
 
 
@@ -333,6 +358,16 @@ def _replace_file(path: Path, write) -> None:
         raise
 
 
+def _diagnostics_record(result: FitResult) -> dict:
+    """The gates, with the mode search and the diagnosis of the fit where they were made."""
+    record = result.diagnostics.to_dict()
+    if "mode_search" in result.tree.attrs:
+        record["mode_search"] = json.loads(result.tree.attrs["mode_search"])
+    if result.diagnosis.found:
+        record["diagnosis"] = result.diagnosis.to_dict()
+    return record
+
+
 def write_fit(result: FitResult, out_dir: str | Path, attrs: dict[str, str]) -> Path:
     """Write the fit's files into ``out_dir``: ``posterior.nc`` first, then the tables.
 
@@ -348,7 +383,7 @@ def write_fit(result: FitResult, out_dir: str | Path, attrs: dict[str, str]) -> 
         ),
         "frequentist.csv": lambda p: result.frequentist.to_csv(p, index=False, float_format="%.6g"),
         "diagnostics.json": lambda p: p.write_text(
-            json.dumps(result.diagnostics.to_dict(), indent=2) + "\n", encoding="utf-8"
+            json.dumps(_diagnostics_record(result), indent=2) + "\n", encoding="utf-8"
         ),
     }
     for name, write in tables.items():
