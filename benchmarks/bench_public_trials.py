@@ -15,7 +15,9 @@ it. The study files are regenerated first (``public_trials.write_trial``) with t
 published statistic this version of resurv registers.
 
 Writes ``reports/public_trials/comparison.csv`` and ``comparison.md`` (with the run's
-provenance: git commit, date, settings, timings) and prints the table. Models are compiled once
+provenance: git commit, date, settings, timings), ``fits.csv`` (each fit's gates and timings)
+and ``fits/<study>.json`` (each fit's intervals, reused by a rerun with the same inputs), and
+prints the table. Models are compiled once
 per structure (:class:`resurv.inference.fit.Fitter`).
 
 Run: ``.venv/bin/python benchmarks/bench_public_trials.py [--draws N] [--tune N] [--chains N]
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
 import platform
 import shlex
 import subprocess
@@ -73,7 +77,7 @@ def interval(draws: np.ndarray) -> tuple[float, float, float]:
 
 
 def fit_one(fitter: Fitter, spec, priors, study_file: Path, seed: int) -> dict:
-    """Fit the model to one study file; the compared quantities' draws, gates and timings."""
+    """Fit the model to one study file; the compared quantities' intervals, gates and timings."""
     study = load_study(study_file)
     built = build(spec, priors, study)
     compiled_before = set(fitter.compile_seconds)
@@ -85,7 +89,7 @@ def fit_one(fitter: Fitter, spec, priors, study_file: Path, seed: int) -> dict:
         warnings.simplefilter("ignore", ConvergenceWarning)
         diag = check_convergence(tree)
     return {
-        "draws": posterior_quantities(tree),
+        "intervals": {q: interval(d) for q, d in posterior_quantities(tree).items()},
         "arms": [a.label for a in study.arms],
         "gates": diag.passed,
         "failures": "; ".join(diag.failures()),
@@ -97,12 +101,38 @@ def fit_one(fitter: Fitter, spec, priors, study_file: Path, seed: int) -> dict:
     }
 
 
+def fit_cached(fitter: Fitter, spec, priors, study_file: Path, seed: int, folder: Path) -> dict:
+    """:func:`fit_one`, kept in ``folder/<study>.json`` with the hash of its inputs.
+
+    A rerun with the same study, model and prior files, sampler settings and seed reads the
+    saved result instead of fitting again, so an interrupted run resumes where it stopped.
+    """
+    s = fitter.settings
+    digest = hashlib.sha256()
+    for path in (study_file, MODEL, PRIORS):
+        digest.update(Path(path).read_bytes())
+    digest.update(f"{s.draws}|{s.tune}|{s.chains}|{seed}".encode())
+    digest.update(
+        "".join(
+            Path(p).read_text() for p in sorted((ROOT / "src" / "resurv").rglob("*.py"))
+        ).encode()
+    )
+    saved = folder / f"{study_file.stem}.json"
+    if saved.exists():
+        result = json.loads(saved.read_text())
+        if result.get("inputs") == digest.hexdigest():
+            return result
+    result = {"inputs": digest.hexdigest(), **fit_one(fitter, spec, priors, study_file, seed)}
+    folder.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(result, indent=1))
+    return result
+
+
 def comparison_rows(trial_id: str, scenario: str, summary: dict, patients: dict) -> list[dict]:
     """One row per compared quantity of one (trial, scenario)."""
     rows = []
-    for quantity, draws in summary["draws"].items():
-        s_mid, s_low, s_high = interval(draws)
-        p_mid, p_low, p_high = interval(patients["draws"][quantity])
+    for quantity, (s_mid, s_low, s_high) in summary["intervals"].items():
+        p_mid, p_low, p_high = patients["intervals"][quantity]
         arm = {"median_reference": 0, "median_comparator": 1}.get(quantity)
         rows.append(
             {
@@ -157,6 +187,24 @@ def markdown(table: pd.DataFrame, fits: pd.DataFrame, provenance: list[str]) -> 
         "`benchmarks/bench_public_trials.py`.",
         "",
     ]
+
+    log_hr = table[table["quantity"] == "log_hr"]
+    lines += [
+        "## Log HR at a glance",
+        "",
+        "Width ratio of the 95% intervals (summary-only / patient-level); a star marks a "
+        "summary-only interval that does not contain the patient-level posterior median.",
+        "",
+        "| trial | " + " | ".join(log_hr["scenario"].unique()) + " |",
+        "|---|" + "---|" * log_hr["scenario"].nunique(),
+    ]
+    for trial_id, rows in log_hr.groupby("trial", sort=False):
+        cells = [
+            f"{r.width_ratio:.2f}" + ("" if r.summary_ci_contains_patient_median else " *")
+            for r in rows.itertuples()
+        ]
+        lines.append(f"| {trial_id} | " + " | ".join(cells) + " |")
+    lines.append("")
 
     def cell(mid, low, high, digits):
         return f"{mid:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
@@ -216,18 +264,23 @@ def main() -> None:
         trial = public_trials.TRIALS[trial_id]
         public_trials.write_trial(trial, ROOT)
         print(f"{trial_id}: patient-level fit", file=sys.stderr, flush=True)
-        patients = fit_one(
-            fitter, spec, priors, public_trials.study_path(trial, "patients", ROOT), args.seed
+        patients = fit_cached(
+            fitter,
+            spec,
+            priors,
+            public_trials.study_path(trial, "patients", ROOT),
+            args.seed,
+            args.out / "fits",
         )
         fits.append({"trial": trial_id, "data": "patients", **patients})
         for scenario in args.scenarios:
             print(f"{trial_id}: {scenario} summary fit", file=sys.stderr, flush=True)
             path = public_trials.study_path(trial, scenario, ROOT)
-            summary = fit_one(fitter, spec, priors, path, args.seed)
+            summary = fit_cached(fitter, spec, priors, path, args.seed, args.out / "fits")
             fits.append({"trial": trial_id, "data": scenario, **summary})
             rows += comparison_rows(trial_id, scenario, summary, patients)
     table = pd.DataFrame(rows)
-    fit_table = pd.DataFrame(fits).drop(columns=["draws", "arms"])
+    fit_table = pd.DataFrame(fits).drop(columns=["intervals", "arms", "inputs"])
     elapsed = time.perf_counter() - wall
     versions = package_versions()
     provenance = [
