@@ -255,6 +255,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = datetime.datetime.now(datetime.UTC)
+    commit = git_commit()  # the code that runs: read before any fit
     wall = time.perf_counter()
     spec = load_model_spec(MODEL)
     priors = load_priors(PRIORS)
@@ -284,7 +285,7 @@ def main() -> None:
     elapsed = time.perf_counter() - wall
     versions = package_versions()
     provenance = [
-        f"git commit: {git_commit()}",
+        f"git commit: {commit}",
         f"started: {started.isoformat(timespec='seconds')}; wall time {elapsed / 60:.1f} min "
         f"on {platform.node() or 'this machine'} ({platform.machine()})",
         "command: python benchmarks/bench_public_trials.py " + shlex.join(sys.argv[1:]),
