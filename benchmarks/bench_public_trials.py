@@ -101,11 +101,14 @@ def fit_one(fitter: Fitter, spec, priors, study_file: Path, seed: int) -> dict:
     }
 
 
-def fit_cached(fitter: Fitter, spec, priors, study_file: Path, seed: int, folder: Path) -> dict:
+def fit_cached(
+    fitter: Fitter, spec, priors, study_file: Path, seed: int, folder: Path, fit: bool = True
+) -> dict | None:
     """:func:`fit_one`, kept in ``folder/<study>.json`` with the hash of its inputs.
 
-    A rerun with the same study, model and prior files, sampler settings and seed reads the
-    saved result instead of fitting again, so an interrupted run resumes where it stopped.
+    A rerun with the same study, model and prior files, sampler settings, seed and library
+    source reads the saved result instead of fitting again, so an interrupted run resumes where
+    it stopped. With ``fit`` False, None when no such saved result exists.
     """
     s = fitter.settings
     digest = hashlib.sha256()
@@ -122,6 +125,8 @@ def fit_cached(fitter: Fitter, spec, priors, study_file: Path, seed: int, folder
         result = json.loads(saved.read_text())
         if result.get("inputs") == digest.hexdigest():
             return result
+    if not fit:
+        return None
     result = {"inputs": digest.hexdigest(), **fit_one(fitter, spec, priors, study_file, seed)}
     folder.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(result, indent=1))
@@ -198,11 +203,14 @@ def markdown(table: pd.DataFrame, fits: pd.DataFrame, provenance: list[str]) -> 
         "| trial | " + " | ".join(log_hr["scenario"].unique()) + " |",
         "|---|" + "---|" * log_hr["scenario"].nunique(),
     ]
+    scenarios = list(log_hr["scenario"].unique())
     for trial_id, rows in log_hr.groupby("trial", sort=False):
-        cells = [
-            f"{r.width_ratio:.2f}" + ("" if r.summary_ci_contains_patient_median else " *")
+        by_scenario = {
+            r.scenario: f"{r.width_ratio:.2f}"
+            + ("" if r.summary_ci_contains_patient_median else " *")
             for r in rows.itertuples()
-        ]
+        }
+        cells = [by_scenario.get(sc, "not finished") for sc in scenarios]
         lines.append(f"| {trial_id} | " + " | ".join(cells) + " |")
     lines.append("")
 
@@ -252,6 +260,11 @@ def main() -> None:
     parser.add_argument("--trials", nargs="*", default=list(public_trials.TRIALS))
     parser.add_argument("--scenarios", nargs="*", default=list(public_trials.SCENARIOS))
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "public_trials")
+    parser.add_argument(
+        "--saved-only",
+        action="store_true",
+        help="write the tables from the saved fits alone; a fit not saved is listed as missing",
+    )
     args = parser.parse_args()
 
     started = datetime.datetime.now(datetime.UTC)
@@ -260,24 +273,25 @@ def main() -> None:
     spec = load_model_spec(MODEL)
     priors = load_priors(PRIORS)
     fitter = Fitter(SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains))
-    rows, fits = [], []
+    rows, fits, missing = [], [], []
     for trial_id in args.trials:
         trial = public_trials.TRIALS[trial_id]
         public_trials.write_trial(trial, ROOT)
         print(f"{trial_id}: patient-level fit", file=sys.stderr, flush=True)
-        patients = fit_cached(
-            fitter,
-            spec,
-            priors,
-            public_trials.study_path(trial, "patients", ROOT),
-            args.seed,
-            args.out / "fits",
-        )
+        path = public_trials.study_path(trial, "patients", ROOT)
+        fit = not args.saved_only
+        patients = fit_cached(fitter, spec, priors, path, args.seed, args.out / "fits", fit)
+        if patients is None:
+            missing += [(trial_id, d) for d in ("patients", *args.scenarios)]
+            continue
         fits.append({"trial": trial_id, "data": "patients", **patients})
         for scenario in args.scenarios:
             print(f"{trial_id}: {scenario} summary fit", file=sys.stderr, flush=True)
             path = public_trials.study_path(trial, scenario, ROOT)
-            summary = fit_cached(fitter, spec, priors, path, args.seed, args.out / "fits")
+            summary = fit_cached(fitter, spec, priors, path, args.seed, args.out / "fits", fit)
+            if summary is None:
+                missing.append((trial_id, scenario))
+                continue
             fits.append({"trial": trial_id, "data": scenario, **summary})
             rows += comparison_rows(trial_id, scenario, summary, patients)
     table = pd.DataFrame(rows)
@@ -292,14 +306,22 @@ def main() -> None:
         f"sampler: nutpie, {args.chains} chains x {args.draws} draws after {args.tune} tuning "
         f"steps, seed {args.seed}",
         "registered kinds of published statistic: " + ", ".join(KINDS),
+        "each fit is saved in fits/<study>.json and reused only when the hash of its inputs "
+        "(study, model and prior files, sampler settings, seed, library source) matches; the "
+        "Fits table gives each fit's own compile and sampling times",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "comparison.csv", index=False, float_format="%.6g")
     fit_table.to_csv(args.out / "fits.csv", index=False, float_format="%.6g")
-    (args.out / "comparison.md").write_text(
-        markdown(table, fit_table, provenance), encoding="utf-8"
-    )
+    if missing:
+        provenance.insert(
+            0,
+            "NOT FINISHED (no saved fit when this table was written): "
+            + ", ".join(f"{t} {d}" for t, d in missing),
+        )
+    text = markdown(table, fit_table, provenance)
+    (args.out / "comparison.md").write_text(text, encoding="utf-8")
     shown = table[table["quantity"] == "log_hr"][
         [
             "trial",
