@@ -77,3 +77,21 @@ def test_draws_are_unchanged_when_nothing_strands(fitter):
     before = plain.sample(built, seed=3, log_likelihood=False).posterior["x"].values
     after = fitter.sample(built, seed=3, log_likelihood=False).posterior["x"].values
     np.testing.assert_array_equal(before, after)
+
+
+def test_without_nutpie_callback_the_search_is_skipped(fitter, caplog, monkeypatch):
+    """A nutpie whose compiled model lacks the C callback: chains start where nutpie starts them."""
+    from resurv.inference import fit as fit_module
+
+    built = _mixture_model(0.9999)
+    assert fit_module._has_log_density_callback(fitter.compiled(built))
+    assert not fit_module._has_log_density_callback(object())
+    plain = Fitter(fitter.settings, mode_search=False)
+    plain._compiled = fitter._compiled
+    reference = plain.sample(built, seed=2, log_likelihood=False).posterior["x"].values
+    monkeypatch.setattr(fit_module, "_has_log_density_callback", lambda compiled: False)
+    with caplog.at_level("WARNING"):
+        skipped = fitter.sample(built, seed=2, log_likelihood=False)
+    assert "mode search is skipped" in caplog.text
+    assert "mode_search" not in skipped.attrs
+    np.testing.assert_array_equal(skipped.posterior["x"].values, reference)

@@ -218,6 +218,12 @@ class ModeSearch:
         }
 
 
+def _has_log_density_callback(compiled) -> bool:
+    """Whether ``compiled`` exposes the C callback and data record the mode search calls."""
+    callback = getattr(compiled, "compiled_logp_func", None)
+    return hasattr(callback, "ctypes") and hasattr(compiled, "user_data")
+
+
 def _log_density_function(compiled):
     """(log p, gradient) of a compiled nutpie model at an unconstrained point, with its data.
 
@@ -431,8 +437,17 @@ class Fitter:
         compiled = self.compiled(built, var_names)
         search = None
         if self.mode_search and built.potential_terms and not posterior_only:
-            search = find_modes(compiled, MODE_STARTS_PER_CHAIN * s.chains, seed)
-            if search.stranding:
+            if not _has_log_density_callback(compiled):
+                log.warning(
+                    "model %s: this nutpie (%s) has no compiled log-density callback "
+                    "(compiled_logp_func, user_data): the mode search is skipped and chains "
+                    "start where nutpie starts them",
+                    built.key,
+                    getattr(nutpie, "__version__", "?"),
+                )
+            else:
+                search = find_modes(compiled, MODE_STARTS_PER_CHAIN * s.chains, seed)
+            if search is not None and search.stranding:
                 log.warning(
                     "model %s: the log posterior has %d local modes; all but one hold less than "
                     "%g of the largest one's Laplace mass and would strand a chain started "
