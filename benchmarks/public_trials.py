@@ -309,8 +309,9 @@ class Emitted:
 def emit_medians(numbers: PaperNumbers, with_ci: bool) -> Emitted:
     """Per arm: the KM median (months) or "not reached"; with its 95% CI if ``with_ci``.
 
-    A CI with a limit not reached (printed "NR") is not written: the study-file schema of a
-    median's ``ci`` takes two numbers; the limit is listed in ``unknown`` instead.
+    The CI is the Brookmeyer–Crowley interval on the log(−log) scale (``resurv freq``, as
+    lifelines prints it), written with ``ci_transform = "loglog"``; an upper limit not reached
+    is printed "NR".
     """
     out = Emitted()
     for a in numbers.arms:
@@ -327,19 +328,10 @@ def emit_medians(numbers: PaperNumbers, with_ci: bool) -> Emitted:
         quote = f"median {printed_months(a.median)} months in the {a.label} arm"
         if with_ci:
             low, high = a.median_ci
-            if math.isfinite(low) and math.isfinite(high):
-                ci = [printed_months(low), printed_months(high)]
-                record["ci"] = ci
-                quote += f" (95% CI {ci[0]}-{ci[1]})"
-            else:
-                shown = "-".join(
-                    "NR" if math.isinf(v) else str(printed_months(v)) for v in (low, high)
-                )
-                quote += f" (95% CI {shown})"
-                out.unknown.append(
-                    f"95% CI of the median in the {a.label} arm printed as {shown}: a limit not "
-                    "reached has no study-file form, so the interval is not used"
-                )
+            ci = ["NR" if math.isinf(v) else printed_months(v) for v in (low, high)]
+            record["ci"] = ci
+            record["ci_transform"] = "loglog"
+            quote += f" (95% CI {ci[0]}-{ci[1]})"
         record["quote"] = quote
         out.records.append(record)
     return out
@@ -406,18 +398,19 @@ def emit_landmarks(numbers: PaperNumbers) -> Emitted:
 
 
 def emit_at_risk(numbers: PaperNumbers) -> Emitted:
-    """Numbers at risk per arm at the risk table's four times (kind ``at_risk``)."""
+    """Numbers at risk per arm at the risk table's four times (kind ``at_risk``: one record per
+    arm with ``times`` and ``numbers``)."""
     return Emitted(
         [
             {
                 "statistic": "at_risk",
                 "arm": a.id,
-                "t_months": t,
-                "value": n,
-                "quote": f"{n} at risk at {t:g} months in the {a.label} arm",
+                "times": list(a.at_risk),
+                "numbers": list(a.at_risk.values()),
+                "quote": f"numbers at risk in the {a.label} arm: "
+                + ", ".join(f"{n} at {t:g} months" for t, n in a.at_risk.items()),
             }
             for a in numbers.arms
-            for t, n in a.at_risk.items()
         ]
     )
 

@@ -133,8 +133,8 @@ def test_usage_lists_every_number():
     )
     assert isinstance(record, NumbersAtRisk)
     usage = record.usage()
-    assert [u[0] for u in usage] == ["numbers[0]", "numbers[1]", "numbers[2]"]
-    assert [u[1] for u in usage] == ["not used", "likelihood", "likelihood"]
+    assert [u[:2] for u in usage] == [("times", "likelihood"), ("numbers", "likelihood")]
+    assert "arm size" in usage[1][2]
     assert record.observed_event_time() == 12.0
 
 

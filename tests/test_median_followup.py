@@ -180,8 +180,7 @@ def test_parse_defaults_reduce_and_usage(simulated):
     assert record.observed_event_time() == 35.1
     assert [u[:2] for u in record.usage()] == [
         ("value", "likelihood"),
-        ("range[0]", "check"),
-        ("range[1]", "check"),
+        ("range", "check"),
     ]
     trials, estimates = simulated
     replica = record.reduce(TrialData(trials.time[:1], trials.event[:1], trials.arm[None, :]), None)

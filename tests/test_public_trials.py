@@ -153,11 +153,12 @@ def test_study_files_load_and_round_trip(trials, written, trial_id):
                 continue
             (record,) = reached
             assert record.value == round(a.median, 1)
-            finite_ci = all(math.isfinite(v) for v in a.median_ci)
-            if scenario == "abstract" or not finite_ci:
+            if scenario == "abstract":
                 assert record.ci is None
             else:
-                assert record.ci == tuple(round(v, 1) for v in a.median_ci)
+                # a limit not reached is printed "NR" (read as None)
+                printed = tuple(round(v, 1) if math.isfinite(v) else None for v in a.median_ci)
+                assert record.ci == printed and record.ci_transform == "loglog"
         (lr,) = _survival(study, "logrank")
         assert lr.p_value == pt.printed_p(numbers.logrank_p)
         assert lr.p_value == pytest.approx(numbers.logrank_p, rel=0.05)
@@ -269,3 +270,22 @@ def test_committed_files_are_the_generators_output(written):
         for path in paths:
             committed = ROOT / path.relative_to(written)
             assert committed.read_text() == path.read_text(), f"regenerate {committed}"
+
+
+@pytest.mark.parametrize("scenario", ["abstract", "typical", "full"])
+def test_no_printed_number_of_the_examples_is_left_unused(scenario):
+    """Every number of each example study file is in the likelihood or a check target."""
+    from resurv.api import build
+    from resurv.io.modelspec import load_model_spec
+    from resurv.io.priors import load_priors
+    from resurv.models.inventory import not_used, usage_dataset, usage_frame
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_model_spec(root / "models" / "example_weibull.toml")
+    priors = load_priors(root / "priors" / "vague.toml")
+    for trial_id in TRIAL_IDS:
+        study = load_study(root / "data" / "studies" / f"{trial_id}_{scenario}.toml")
+        frame = usage_frame(usage_dataset(build(spec, priors, study).usage))
+        assert len(frame) >= 5
+        missing = not_used([frame])
+        assert missing.empty, (trial_id, missing.to_dict("records"))

@@ -156,13 +156,15 @@ class NumbersAtRisk(Published):
         return rows.rows
 
     def usage(self) -> list[tuple[str, str, str]]:
-        """Each printed number: in the binomial chain (and a check row), or not used at time 0."""
-        out = []
-        for k, (t, value) in enumerate(zip(self.times, self.numbers, strict=True)):
-            field = f"numbers[{k}]"
-            if t == 0:
-                out.append((field, "not used", f"{value} at time 0 is the arm size n"))
-            else:
-                how = f"{value} at risk at {t:g} months: a term of the binomial chain"
-                out.append((field, "likelihood", how))
-        return out
+        """The times and numbers: terms of the binomial chain (a number at time 0 is n)."""
+        chain = ", ".join(f"{n} at {t:g}" for t, n in zip(self.times, self.numbers, strict=True))
+        how = (
+            f"binomial chain N(t_k) | N(t_k-1) ~ Bin(N(t_k-1), pi(t_k)/pi(t_k-1)), "
+            f"pi = S·G ({chain} months); each number is also a check row"
+        )
+        if self.times and self.times[0] == 0:
+            how += "; the number at time 0 is the arm size n (checked equal to it)"
+        return [
+            ("times", "likelihood", "times of the binomial chain"),
+            ("numbers", "likelihood", how),
+        ]

@@ -173,5 +173,5 @@ class MedianFollowUp(Published):
         out = [("value", "likelihood", "log median follow-up, normal with its model variance")]
         if self.range is not None:
             how = "compared with the replicate's follow-up range"
-            out += [("range[0]", "check", how), ("range[1]", "check", how)]
+            out.append(("range", "check", how))
         return out
