@@ -34,6 +34,8 @@ def big_study(tmp_path):
         ("n = 12\n", "n = 240\n"),
         ("events = 13\n", "events = 30\n"),
         ("events = 8\n", "events = 24\n"),
+        ("published_percent = 86.6\n", "published_percent = 10.0\n"),
+        ("published_percent = 66.6\n", "published_percent = 10.0\n"),
     ]:
         assert text.count(old) == 1
         text = text.replace(old, new)

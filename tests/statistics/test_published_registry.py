@@ -42,6 +42,8 @@ TABLES = {
     "landmark": {"arm": "cmp", "value": 0.6, "t_months": 24.0, "ci": [0.4, 0.8]},
     "hr": {"value": 0.7, "ci": [0.5, 0.98], "p_value": 0.03},
     "events": {"arm": "ref", "value": 9},
+    "at_risk": {"arm": "ref", "times": [6.0, 12.0], "numbers": [12, 8]},
+    "median_followup": {"value": 20.0, "range": [1.0, 40.0]},
 }
 
 
