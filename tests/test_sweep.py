@@ -1,5 +1,6 @@
 """Sweeps: grids over a prior's argument without recompiling, tidy table, resume after loss."""
 
+import dataclasses
 import json
 
 import arviz as az
@@ -421,3 +422,15 @@ def test_bad_model_entry_is_refused_naming_field(tmp_path, entry, field, rule):
     assert info.value.field == field
     assert rule in info.value.rule
     assert str(path) == info.value.file
+
+
+def test_a_grid_over_log_hr_has_no_setting_in_a_single_arm_study(tmp_path):
+    """A single-arm study's model has no log HR: a grid over it adds no run there."""
+    from resurv.inference.sweep import Grid
+
+    path = write_plan(tmp_path, models=["os_weibull.toml"], priors=["vague.toml"])
+    plan = dataclasses.replace(load_plan(path), grids=(Grid("os", "log_hr", "sigma", (0.5, 1.0)),))
+    spec = load_model_spec(MODELS / "os_weibull.toml")
+    vague = load_priors(PRIORS / "vague.toml")
+    assert len(_settings_for(plan, spec, vague, n_arms=2)) == 3
+    assert _settings_for(plan, spec, vague, n_arms=1) == [(None, None)]

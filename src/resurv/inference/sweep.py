@@ -369,12 +369,21 @@ def _accepts(spec, argument: str) -> bool:
     return argument in names
 
 
-def _settings_for(plan: Plan, spec, priors: PriorFile) -> list[tuple[Grid | None, float | None]]:
-    """The runs of one (model, prior file): the file as written, then each grid value."""
-    from resurv.models.binomial import PARAMETERS
-    from resurv.models.survival import required_parameters
+def _settings_for(
+    plan: Plan, spec, priors: PriorFile, n_arms: int = 2
+) -> list[tuple[Grid | None, float | None]]:
+    """The runs of one (model, prior file): the file as written, then each grid value.
 
-    params = PARAMETERS if spec.likelihood == "binomial" else required_parameters(spec)
+    A grid applies only to a parameter the model has for a study of ``n_arms`` arms (a
+    single-arm study has no log HR and one arm's parameters).
+    """
+    from resurv.models.binomial import PARAMETERS
+    from resurv.models.survival import for_arms, required_parameters
+
+    if spec.likelihood == "binomial":
+        params = list(PARAMETERS[:n_arms])
+    else:
+        params = required_parameters(for_arms(spec, n_arms))
     out: list[tuple[Grid | None, float | None]] = [(None, None)]
     for grid in plan.grids:
         if grid.applies(spec.endpoint, params, priors.name):
@@ -431,7 +440,7 @@ def run_plan(
                     base_priors = load_priors(prior_path)
                 if only and base_priors.name not in only:
                     continue
-                for grid, value in _settings_for(plan, spec, base_priors):
+                for grid, value in _settings_for(plan, spec, base_priors, study.n_arms):
                     priors = _with_setting(base_priors, grid, value)
                     setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"
                     name = f"{study.id}__{spec.name}__{priors.name}"
