@@ -1,5 +1,7 @@
 """Power-scaling sensitivity: flags in constructed prior-data conflicts, none under vague priors."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,11 +36,11 @@ def big_study(tmp_path):
         ("n = 12\n", "n = 240\n"),
         ("events = 13\n", "events = 30\n"),
         ("events = 8\n", "events = 24\n"),
-        ("published_percent = 86.6\n", "published_percent = 10.0\n"),
-        ("published_percent = 66.6\n", "published_percent = 10.0\n"),
     ]:
         assert text.count(old) == 1
         text = text.replace(old, new)
+    # the printed percentages belong to the real counts
+    text = re.sub(r"(?m)^published_percent = .*\n", "", text)
     path = tmp_path / "big.toml"
     path.write_text(text)
     return load_study(path)
