@@ -31,18 +31,14 @@ first order (reverse-KM medians are discrete, jumping between censoring times).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
-from pytensor.gradient import disconnected_grad
-from pytensor.graph.replace import graph_replace
-from pytensor.graph.traversal import ancestors
-from pytensor.tensor.random.op import RandomVariable
 
 from resurv.statistics.base import TrialModel
 from resurv.statistics.median import km_median
+from resurv.statistics.notreached import solve_decreasing
 
 __all__ = [
     "METHODS",
@@ -54,9 +50,6 @@ __all__ = [
 
 #: The estimators papers use, by study-file name.
 METHODS = ("reverse_km", "survivors", "all")
-#: Bisection steps for the model median (bracket (0, A + F) shrinks by 2⁻⁴⁸) before one Newton
-#: step carries the implicit-function gradient.
-_BISECTION_STEPS = 48
 
 
 # --- estimators (NumPy, vectorized over trials) ---
@@ -124,39 +117,6 @@ def _event_density(trial: TrialModel, arms: Sequence[int], t):
     )
 
 
-def _solve_decreasing(psi: Callable, slope: Callable, upper):
-    """The root of a decreasing ψ on (0, upper): bisection (no gradient), then one Newton step.
-
-    The Newton step x* − ψ(x*)/ψ′(x*) carries the implicit-function gradient −(∂ψ/∂θ)/ψ′. The
-    bisection runs in a scan whose inner graph is cut at random variables (passed in
-    explicitly), so that PyMC can replace them by their values, as
-    :func:`resurv.statistics.notreached.largest_time_quantile` does.
-    """
-    point = pt.dscalar("median_followup_point")
-    psi_point = psi(point)
-    cut = [
-        v
-        for v in ancestors([psi_point])
-        if v.owner is not None and isinstance(v.owner.op, RandomVariable)
-    ]
-
-    def halve(low, high, *inner):
-        mid = 0.5 * (low + high)
-        value = graph_replace(psi_point, {point: mid, **dict(zip(cut, inner, strict=True))})
-        above = value > 0.0
-        return pt.switch(above, mid, low), pt.switch(above, high, mid)
-
-    lows, highs = pytensor.scan(
-        halve,
-        outputs_info=[pt.zeros_like(upper), upper],
-        non_sequences=cut,
-        n_steps=_BISECTION_STEPS,
-        return_updates=False,
-    )
-    root = disconnected_grad(0.5 * (lows[-1] + highs[-1]))
-    return root - psi(root) / slope(root)
-
-
 def model_median_followup(trial: TrialModel, arms: Sequence[int], method: str):
     """Model value m and sampling variance Var(m̂) of a median follow-up (PyTensor scalars).
 
@@ -170,10 +130,11 @@ def model_median_followup(trial: TrialModel, arms: Sequence[int], method: str):
         return trial.censoring_density(t)
 
     if method == "reverse_km":
-        m = _solve_decreasing(
+        m = solve_decreasing(
             lambda t: trial.log_censoring(t) + np.log(2.0),
             lambda t: -density_g(t) * pt.exp(-trial.log_censoring(t)),
             upper,
+            point_name="median_followup_point",
         )
 
         def integrand(u):
@@ -183,13 +144,14 @@ def model_median_followup(trial: TrialModel, arms: Sequence[int], method: str):
 
         variance = 0.25 * trial.integral(integrand, m) / density_g(m) ** 2
     elif method == "all":
-        m = _solve_decreasing(
+        m = solve_decreasing(
             lambda t: _log_weight(trial, arms, t) + trial.log_censoring(t) - np.log(total / 2.0),
             lambda t: (
                 -_event_density(trial, arms, t) * pt.exp(-_log_weight(trial, arms, t))
                 - density_g(t) * pt.exp(-trial.log_censoring(t))
             ),
             upper,
+            point_name="median_followup_point",
         )
         density = _event_density(trial, arms, m) * pt.exp(trial.log_censoring(m)) + pt.exp(
             _log_weight(trial, arms, m)
@@ -204,10 +166,11 @@ def model_median_followup(trial: TrialModel, arms: Sequence[int], method: str):
             return pt.exp(_log_weight(trial, arms, t)) * density_g(t)
 
         everyone = censored_mass(upper)
-        m = _solve_decreasing(
+        m = solve_decreasing(
             lambda t: pt.log(0.5 * everyone) - pt.log(censored_mass(t)),
             lambda t: -censored_density(t) / censored_mass(t),
             upper,
+            point_name="median_followup_point",
         )
         variance = everyone / (4.0 * censored_density(m) ** 2)
     else:

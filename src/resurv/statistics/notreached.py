@@ -89,10 +89,23 @@ def largest_time_quantile(trial: TrialModel, arm: int, log_u):
     def psi(x):
         return trial.log_survival(arm, x) + trial.log_censoring(x) - target
 
-    # Bisection in a scan keeps the graph (and its compile time) small; no gradient flows through
-    # it. The inner graph is cut at random variables (passed in explicitly), so that PyMC can
-    # replace them by their values.
-    point = pt.dscalar("bisection_point")
+    def slope(x):
+        return -pt.exp(trial.log_hazard(arm, x)) - trial.censoring_density(x) * pt.exp(
+            -trial.log_censoring(x)
+        )
+
+    return solve_decreasing(psi, slope, trial.max_followup)
+
+
+def solve_decreasing(psi, slope, upper, point_name: str = "bisection_point"):
+    """The root of a decreasing ψ on (0, ``upper``): bisection (no gradient), then one Newton step.
+
+    The bisection runs in a scan, which keeps the graph (and its compile time) small; its inner
+    graph is cut at random variables (passed in explicitly), so that PyMC can replace them by
+    their values. The Newton step x* − ψ(x*)/ψ′(x*) (``slope`` = ψ′) carries the
+    implicit-function gradient −(∂ψ/∂θ)/ψ′.
+    """
+    point = pt.dscalar(point_name)
     psi_point = psi(point)
     cut = [
         v
@@ -108,14 +121,10 @@ def largest_time_quantile(trial: TrialModel, arm: int, log_u):
 
     (lows, highs) = pytensor.scan(
         halve,
-        outputs_info=[pt.zeros_like(trial.max_followup), trial.max_followup],
+        outputs_info=[pt.zeros_like(upper), upper],
         non_sequences=cut,
         n_steps=_BISECTION_STEPS,
         return_updates=False,
     )
-    low, high = lows[-1], highs[-1]
-    root = disconnected_grad(0.5 * (low + high))
-    slope = -pt.exp(trial.log_hazard(arm, root)) - trial.censoring_density(root) * pt.exp(
-        -trial.log_censoring(root)
-    )
-    return root - psi(root) / slope
+    root = disconnected_grad(0.5 * (lows[-1] + highs[-1]))
+    return root - psi(root) / slope(root)
