@@ -80,3 +80,22 @@ def median_shift_by_quadrature(curve, n, design, m):
     curvature = -0.5 * (1 + elasticity - m * hazard(m)) * v
     discreteness = -1.0 / (n * m * hazard(m)) if n % 2 == 0 else 0.0
     return (1 - censored_first) ** n * (curvature + discreteness)
+
+
+class Weibull:
+    """A Weibull curve by its median and shape (NumPy and PyTensor)."""
+
+    def __init__(self, median, shape):
+        import numpy as np
+
+        self.shape = shape
+        self.rate = np.log(2.0) / median**shape
+
+    def log_hazard(self, t, xp):
+        return xp.log(self.rate * self.shape) + (self.shape - 1.0) * xp.log(t)
+
+    def cum_hazard(self, t, xp):
+        return self.rate * t**self.shape
+
+    def inv_cum_hazard(self, h):
+        return (h / self.rate) ** (1.0 / self.shape)

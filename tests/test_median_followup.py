@@ -10,6 +10,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy import optimize
 
+from helpers import Weibull
 from resurv.errors import StudyValidationError
 from resurv.io.study import Arm
 from resurv.simulation.simulate import simulate_trials
@@ -19,24 +20,6 @@ from resurv.statistics.followup import FollowUp
 from resurv.statistics.published import from_table
 from resurv.statistics.published.base import TrialData
 from resurv.statistics.published.median_followup import POOLED, MedianFollowUp
-
-
-class Weibull:
-    """A Weibull curve by its median and shape (NumPy and PyTensor)."""
-
-    def __init__(self, median, shape):
-        self.shape = shape
-        self.rate = np.log(2.0) / median**shape
-
-    def log_hazard(self, t, xp):
-        return xp.log(self.rate * self.shape) + (self.shape - 1.0) * xp.log(t)
-
-    def cum_hazard(self, t, xp):
-        return self.rate * t**self.shape
-
-    def inv_cum_hazard(self, h):
-        return (h / self.rate) ** (1.0 / self.shape)
-
 
 CURVES = [Weibull(14.0, 1.3), Weibull(21.0, 0.8)]
 SIZES = [100, 96]
