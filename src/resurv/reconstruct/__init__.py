@@ -1,0 +1,1 @@
+"""Patient data reconstructed from published Kaplan–Meier curves (Guyot et al. 2012)."""
