@@ -269,6 +269,49 @@ AUTO_HELP = (
 )
 
 
+def cmd_reconstruct(args) -> int:
+    """Resurv reconstruct CURVE --at-risk TABLE: patient data from a digitized KM curve."""
+    from resurv.errors import StudyValidationError
+    from resurv.reconstruct.curve import (
+        prepare_risk_table,
+        read_curve,
+        read_risk_table,
+        reconstruct_arm,
+        write_reconstruction,
+    )
+
+    for flag in ("events", "n"):
+        value = getattr(args, flag)
+        if value is not None and value < 0:
+            raise InputError(None, f"--{flag}", f"must be a whole number >= 0; got {value}")
+    curve = read_curve(args.curve, scale=args.scale)
+    times, numbers, lines = read_risk_table(args.at_risk)
+
+    def where(i, column, rule):
+        if i is None:
+            return InputError(None, f"--{column}", rule)
+        return StudyValidationError(args.at_risk, f"row {lines[i]} column '{column}'", rule)
+
+    table = prepare_risk_table(times, numbers, curve, args.n, where)
+    arm = reconstruct_arm(curve, table, args.events)
+    label = args.arm or Path(args.curve).stem
+    out, checks = write_reconstruction([(label, arm)], args.out)
+    if not args.quiet:
+        c = arm.checks
+        published = c["events_published"]
+        gap = c["largest_gap"]
+        print(
+            f"{c['n']} patients, {c['events']} events"
+            + (f" ({published} published)" if published is not None else "")
+            + f"; numbers at risk reproduced: {'yes' if c['at_risk_reproduced'] else 'no'}; "
+            f"largest gap to the curve {gap['value']:.4f} at {gap['time']:g}"
+        )
+        for repair in c["repairs"]:
+            print(f"repaired: {repair['rule']}: {repair['detail']}")
+        print(f"wrote {out} and {checks}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -287,6 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampler_args(p)
     _add_csv_args(p)
     p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser(
+        "reconstruct",
+        help="patient data from a digitized Kaplan-Meier curve and its at-risk table (Guyot)",
+    )
+    p.add_argument("curve", help="digitized curve CSV: rows time,survival (header optional)")
+    p.add_argument("--at-risk", required=True, help="at-risk table CSV: columns time,at_risk")
+    p.add_argument("--events", type=int, default=None, help="total events, when published")
+    p.add_argument("--n", type=int, default=None, help="arm size (adds time 0 to the table)")
+    p.add_argument(
+        "--scale",
+        default="auto",
+        choices=["auto", "fraction", "percent"],
+        help="survival axis: fraction (0-1), percent (0-100) or auto (default)",
+    )
+    p.add_argument("--arm", default=None, help="arm label in the output (default: curve name)")
+    p.add_argument("--out", required=True, help="patient-data CSV to write (checks beside it)")
+    p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("freq", help="frequentist statistics of a patient-data CSV")
     p.add_argument("csv", help="patient-data CSV")

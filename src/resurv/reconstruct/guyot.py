@@ -112,6 +112,8 @@ def curve_gap(times, survival, time, event, until: float | None = None) -> tuple
     grid = np.union1d(t, time)
     if until is not None:
         grid = grid[grid < until]
+    if not grid.size:
+        return 0.0, 0.0
     events = np.unique(time[event])
     at_risk = (time[None, :] >= events[:, None]).sum(axis=1)
     deaths = (event[None, :] & (time[None, :] == events[:, None])).sum(axis=1)
