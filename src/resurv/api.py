@@ -35,8 +35,11 @@ Builder = Callable[[ModelSpec, PriorFile, Study], BuiltModel]
 
 
 def _build_survival(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltModel:
-    """Patient data when the study has them for this endpoint, else its published summaries."""
-    if any(src.endpoint in (spec.endpoint, "*") for src in study.ipd):
+    """Patient data when the study has them for this endpoint, else its published summaries.
+
+    Patient data are a file, or reconstructed from digitized curves.
+    """
+    if study.has_patient_data(spec.endpoint):
         return build_survival_ipd(spec, priors, study)
     from resurv.models.summary_data import build_survival_summary
 

@@ -275,6 +275,7 @@ def _template(vague: PriorFile, endpoint: str, needs: str) -> tuple[str, dict[st
 def _survival_endpoints(study: Study, requested: Iterable[str]) -> list[str]:
     names = [s.endpoint for s in study.survival]
     names += [src.endpoint for src in study.ipd if src.endpoint != "*"]
+    names += [c.endpoint for c in study.km_curves]
     names += list(requested)
     binary = {b.endpoint for b in study.binary}
     return [e for e in dict.fromkeys(names) if e not in binary]

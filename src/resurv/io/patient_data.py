@@ -18,7 +18,7 @@ import pandas as pd
 from resurv.errors import StudyValidationError
 from resurv.io.study import TIME_UNITS, Arm, IPDSource, Study
 
-__all__ = ["PatientData", "read_ipd", "study_from_csv"]
+__all__ = ["PatientData", "read_ipd", "reconstruct_study_curves", "study_from_csv"]
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,64 @@ def study_from_csv(path: str | Path, **options) -> Study:
     )
 
 
+def reconstruct_study_curves(study: Study, endpoint: str) -> list:
+    """Each arm's reconstruction from the study's ``[[km_curve]]`` entries of ``endpoint``.
+
+    :class:`~resurv.reconstruct.curve.ArmReconstruction` objects in arm order, times in the
+    curve's unit.
+    """
+    from resurv.reconstruct.curve import prepare_risk_table, read_curve, reconstruct_arm
+
+    out = []
+    for i, source in enumerate(study.km_curves):
+        if source.endpoint != endpoint:
+            continue
+        curve = read_curve(source.path, scale=source.survival_scale)
+
+        def where(k, column, rule, i=i):
+            field = f"km_curve[{i}].{column}" + (f"[{k}]" if k is not None else "")
+            return StudyValidationError(study.path, field, rule)
+
+        table = prepare_risk_table(
+            source.at_risk_times,
+            source.at_risk_numbers,
+            curve,
+            study.arm(source.arm).n,
+            where,
+            ("at_risk_times", "at_risk_numbers"),
+        )
+        out.append(
+            (study.arm(source.arm).index, reconstruct_arm(curve, table, source.total_events))
+        )
+    return [arm for _, arm in sorted(out, key=lambda pair: pair[0])]
+
+
+def _reconstructed(study: Study, endpoint: str) -> PatientData:
+    """The patients of ``endpoint`` rebuilt from the study's digitized curves, in months."""
+    curves = study.km_curves_of(endpoint)
+    arms = reconstruct_study_curves(study, endpoint)
+    times, events, codes = [], [], []
+    for source, arm in zip(curves, arms, strict=True):
+        times.append(arm.patients.time * TIME_UNITS[source.time_unit])
+        events.append(arm.patients.event)
+        codes.append(np.full(arm.patients.n, study.arm(source.arm).index))
+    return PatientData(
+        time=np.concatenate(times),
+        event=np.concatenate(events),
+        arm=np.concatenate(codes),
+        entry=None,
+        arm_labels=tuple(study.arm_ids),
+        path=", ".join(c.path for c in curves),
+    )
+
+
 def load_ipd_for(study: Study, endpoint: str) -> PatientData | None:
-    """The patient data of ``study`` for ``endpoint`` (None when it has none)."""
+    """The patient data of ``study`` for ``endpoint`` (None when it has none).
+
+    From its patient-data file, or reconstructed from its digitized Kaplan–Meier curves.
+    """
+    if any(c.endpoint == endpoint for c in study.km_curves):
+        return _reconstructed(study, endpoint)
     for src in study.ipd:
         if src.endpoint in (endpoint, "*"):
             data = read_ipd(

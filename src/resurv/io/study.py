@@ -23,6 +23,7 @@ __all__ = [
     "Arm",
     "BinaryOutcome",
     "IPDSource",
+    "KMCurveSource",
     "Study",
     "load_study",
     "study_from_text",
@@ -72,6 +73,26 @@ class IPDSource:
 
 
 @dataclass(frozen=True)
+class KMCurveSource:
+    """One arm's digitized Kaplan–Meier curve with its at-risk table (``[[km_curve]]``).
+
+    The patients are reconstructed from it (Guyot's algorithm, :mod:`resurv.reconstruct`) when
+    a survival model of its endpoint is fitted. Times are in ``time_unit`` (the curve's and the
+    table's), survival on ``survival_scale`` (``fraction`` or ``percent``).
+    """
+
+    endpoint: str
+    arm: str
+    path: str
+    at_risk_times: tuple[float, ...]
+    at_risk_numbers: tuple[int, ...]
+    total_events: int | None = None
+    time_unit: str = "months"
+    survival_scale: str = "fraction"
+    quote: str = ""
+
+
+@dataclass(frozen=True)
 class Study:
     """A validated study."""
 
@@ -84,6 +105,7 @@ class Study:
     followup_priors: Mapping[str, PriorSpec] = field(default_factory=dict)
     followup_note: str = ""
     ipd: tuple[IPDSource, ...] = ()
+    km_curves: tuple[KMCurveSource, ...] = ()
     unknown: tuple[str, ...] = ()
     reported_without_numbers: tuple[str, ...] = ()
     path: str = ""
@@ -118,6 +140,17 @@ class Study:
         Records of :mod:`resurv.statistics.published`, one class per kind.
         """
         return [s for s in self.survival if s.endpoint == endpoint]
+
+    def has_patient_data(self, endpoint: str) -> bool:
+        """Whether ``endpoint`` has patient data: a patient-data file or digitized KM curves."""
+        return any(src.endpoint in (endpoint, "*") for src in self.ipd) or any(
+            c.endpoint == endpoint for c in self.km_curves
+        )
+
+    def km_curves_of(self, endpoint: str) -> list[KMCurveSource]:
+        """The digitized curves of ``endpoint``, in arm order."""
+        rows = [c for c in self.km_curves if c.endpoint == endpoint]
+        return sorted(rows, key=lambda c: self.arm(c.arm).index)
 
     @property
     def endpoints(self) -> list[str]:
@@ -265,6 +298,94 @@ def _parse_ipd(reader: TableReader, base: Path) -> IPDSource:
     )
 
 
+def _parse_km_curve(reader: TableReader, arms: dict[str, Arm], base: Path) -> KMCurveSource:
+    """One ``[[km_curve]]`` entry.
+
+    The at-risk table's rules are checked here, the curve's points when the patients are
+    reconstructed (the file named, with its row).
+    """
+    from resurv.reconstruct.curve import check_risk_table
+
+    reader.only(
+        [
+            "endpoint",
+            "arm",
+            "file",
+            "at_risk_times",
+            "at_risk_numbers",
+            "total_events",
+            "time_unit",
+            "survival_scale",
+            "quote",
+        ]
+    )
+    arm = _arm_ref(reader, "arm", list(arms))
+    times = reader.numbers("at_risk_times")
+    numbers = reader.numbers("at_risk_numbers")
+    if len(times) != len(numbers):
+        raise reader.fail(
+            "at_risk_numbers",
+            f"must give one number per time of at_risk_times ({len(times)}); got {len(numbers)}",
+        )
+    n = arms[arm].n
+
+    def where(i, column, rule):
+        return reader.fail(f"{column}[{i}]" if i is not None else column, rule)
+
+    check_risk_table(times, numbers, n, where, ("at_risk_times", "at_risk_numbers"))
+    total = reader.number("total_events", None, integer=True)
+    if total is not None and not 0 <= total <= n:
+        raise reader.fail("total_events", f"must be between 0 and the arm size {n}; got {total}")
+    return KMCurveSource(
+        endpoint=reader.string("endpoint"),
+        arm=arm,
+        path=str((base / reader.string("file")).resolve()),
+        at_risk_times=tuple(times),
+        at_risk_numbers=tuple(int(k) for k in numbers),
+        total_events=total,
+        time_unit=reader.string("time_unit", "months", list(TIME_UNITS)),
+        survival_scale=reader.string("survival_scale", "fraction", ["fraction", "percent"]),
+        quote=reader.string("quote", ""),
+    )
+
+
+def _check_km_curves(
+    curves: list[KMCurveSource], ipd: list[IPDSource], arms: list[Arm], top: TableReader
+) -> None:
+    """One curve per arm and endpoint, for every arm, and no patient-data file of the endpoint.
+
+    A patient-data file of the same endpoint would be a second source of its patients.
+
+    Published summaries of a curve's endpoint are allowed: the endpoint's survival models are
+    fitted to the reconstructed patients, and each summary is compared with the same statistic
+    of those patients (a check, listed in the fit's inventory of numbers).
+    """
+    seen: dict[tuple[str, str], int] = {}
+    for i, c in enumerate(curves):
+        if (c.endpoint, c.arm) in seen:
+            raise top.fail(
+                f"km_curve[{i}]",
+                f"repeats the curve of endpoint '{c.endpoint}' and arm '{c.arm}' of "
+                f"km_curve[{seen[(c.endpoint, c.arm)]}]",
+            )
+        seen[(c.endpoint, c.arm)] = i
+        for j, src in enumerate(ipd):
+            if src.endpoint == c.endpoint:
+                raise top.fail(
+                    f"km_curve[{i}].endpoint",
+                    f"endpoint '{c.endpoint}' has a patient-data file (ipd[{j}]): give its "
+                    "patients once, as a file or as digitized curves",
+                )
+    for i, c in enumerate(curves):
+        missing = [a.id for a in arms if (c.endpoint, a.id) not in seen]
+        if missing:
+            raise top.fail(
+                f"km_curve[{i}].endpoint",
+                f"endpoint '{c.endpoint}' has a curve for arm '{c.arm}' but none for "
+                f"{', '.join(repr(m) for m in missing)}: give the curve of every arm",
+            )
+
+
 def load_study(path: str | Path) -> Study:
     """Read and validate a study file.
 
@@ -285,6 +406,7 @@ def load_study(path: str | Path) -> Study:
             "survival",
             "followup",
             "ipd",
+            "km_curve",
             "unknown",
             "reported_without_numbers",
         ]
@@ -329,6 +451,8 @@ def load_study(path: str | Path) -> Study:
                     )
     ipd = [_parse_ipd(r, path.parent) for r in top.subs("ipd", [])]
     _check_ipd_endpoints(ipd, survival, top)
+    km_curves = [_parse_km_curve(r, by_id, path.parent) for r in top.subs("km_curve", [])]
+    _check_km_curves(km_curves, ipd, arms, top)
     unknown = top.raw("unknown", [])
     without = top.raw("reported_without_numbers", [])
     for key, value in (("unknown", unknown), ("reported_without_numbers", without)):
@@ -344,6 +468,7 @@ def load_study(path: str | Path) -> Study:
         followup_priors=followup_priors,
         followup_note=note,
         ipd=tuple(ipd),
+        km_curves=tuple(km_curves),
         unknown=tuple(unknown),
         reported_without_numbers=tuple(without),
         path=str(path),
@@ -372,7 +497,13 @@ def study_from_text(text: str, path: str | Path, sha256: str = "") -> Study:
             )
             for s in study.ipd
         )
-        return dataclasses.replace(study, ipd=ipd)
+        curves = tuple(
+            dataclasses.replace(
+                c, path=str((Path(path).parent / Path(c.path).relative_to(base)).resolve())
+            )
+            for c in study.km_curves
+        )
+        return dataclasses.replace(study, ipd=ipd, km_curves=curves)
 
     study = load_from_text(load, text, path, StudyValidationError)
     return dataclasses.replace(study, path=str(path), sha256=sha256 or study.sha256)

@@ -194,6 +194,96 @@ def _ipd_rows(study: Study, endpoint: str | None) -> list[NumberUse]:
     return rows
 
 
+def _km_curve_rows(study: Study, endpoint: str | None, arms=None) -> list[NumberUse]:
+    """The numbers of ``[[km_curve]]``: in the likelihood of a fit of their endpoint.
+
+    Through the patients reconstructed from them (``arms``: each arm's reconstruction with its
+    checks).
+    """
+    rows = []
+    raw = study.raw.get("km_curve", [])
+    built = {c.arm: a for c, a in zip(study.km_curves_of(endpoint or ""), arms or [], strict=False)}
+    for i, c in enumerate(study.km_curves):
+        given = raw[i] if i < len(raw) else {}
+        label = study.arm(c.arm).label
+        fields = [("file", c.path), ("at_risk_times", given.get("at_risk_times"))]
+        fields += [("at_risk_numbers", given.get("at_risk_numbers"))]
+        fields += [("total_events", c.total_events)] if c.total_events is not None else []
+        for name, value in fields:
+            if c.endpoint != endpoint:
+                role, how = OTHER_ENDPOINT, f"digitized curve of endpoint '{c.endpoint}'"
+            else:
+                role, how = LIKELIHOOD, _km_how(name, built.get(c.arm))
+            rows.append(
+                NumberUse(f"km_curve[{i}]", name, c.endpoint, label, _text(value), role, how)
+            )
+    return rows
+
+
+def _km_how(name: str, arm) -> str:
+    checks = arm.checks if arm is not None else {}
+    if name == "file":
+        text = "the curve's drops give the reconstructed events (Guyot et al. 2012)"
+        if checks:
+            gap = checks["largest_gap"]
+            text += (
+                f": {checks['n']} patients, {checks['events']} events, largest gap to the "
+                f"curve {gap['value']:.3f} at {gap['time']:g}; {len(checks['repairs'])} repairs"
+            )
+        return text
+    if name == "at_risk_times":
+        return "bound the reconstruction's intervals (censoring spread within each)"
+    if name == "at_risk_numbers":
+        text = "censored counts of the reconstruction are fitted to reproduce them"
+        if checks:
+            text += f" (reproduced: {'yes' if checks['at_risk_reproduced'] else 'no'})"
+        return text
+    text = "the last interval's censoring is adjusted to give this many events"
+    if checks:
+        text += f" (reconstruction: {checks['events']})"
+    return text
+
+
+def reconstruction_check_rows(study: Study, endpoint: str, data) -> list[NumberUse]:
+    """Published summaries of an endpoint whose patients are reconstructed: check rows.
+
+    Each summary is compared with the same statistic of the reconstructed patients (``data``,
+    in months), as the paper's estimator computes it (the kind's ``reduce``).
+    """
+    from resurv.statistics.published.base import TrialData
+
+    trial = TrialData(data.time[None, :], data.event[None, :], data.arm[None, :])
+    rows = []
+    raw = study.raw.get("survival", [])
+    for i, s in enumerate(study.survival):
+        if s.endpoint != endpoint:
+            continue
+        given = raw[i] if i < len(raw) else {}
+        try:
+            rebuilt = s.reduce(trial, study).describe(study)
+        except (NotImplementedError, ValueError, IndexError) as exc:
+            rebuilt = f"not computable from the reconstruction ({exc})"
+        how = (
+            f"check against the patients reconstructed from the digitized curves: published "
+            f"{s.describe(study)}; reconstructed {rebuilt}"
+        )
+        fields = [k for k, v in given.items() if _is_number(v)] or ["statistic"]
+        for name in fields:
+            value = given.get(name, s.describe(study) if name == "statistic" else "")
+            rows.append(
+                NumberUse(
+                    f"survival[{i}]",
+                    name,
+                    s.endpoint,
+                    _arm_label(study, s.arm),
+                    _text(value),
+                    CHECK,
+                    how,
+                )
+            )
+    return rows
+
+
 def summary_usage(study: Study, endpoint: str) -> list[NumberUse]:
     """The inventory of a survival fit of ``endpoint`` to the study's published summaries."""
 
@@ -211,11 +301,19 @@ def summary_usage(study: Study, endpoint: str) -> list[NumberUse]:
         *_survival_rows(study, endpoint),
         *_followup_rows(study, followup_role),
         *_ipd_rows(study, None),
+        *_km_curve_rows(study, None),
     ]
 
 
-def patient_data_usage(study: Study, endpoint: str) -> list[NumberUse]:
-    """The inventory of a survival fit of ``endpoint`` to the study's patient data."""
+def patient_data_usage(
+    study: Study, endpoint: str, data=None, reconstructions=None
+) -> list[NumberUse]:
+    """The inventory of a survival fit of ``endpoint`` to the study's patient data.
+
+    When the patients were reconstructed from digitized curves (``reconstructions``, each
+    arm's with its checks; ``data`` the patients), the endpoint's published summaries are
+    checks against them (:func:`reconstruction_check_rows`).
+    """
 
     def arm_role(arm):
         return CHECK, "equals the number of patients of the arm in the patient data"
@@ -223,12 +321,18 @@ def patient_data_usage(study: Study, endpoint: str) -> list[NumberUse]:
     def followup_role(name, prior):
         return NOT_USED, "patient data carry their own follow-up (each patient's censoring time)"
 
+    survival = _survival_rows(study, None)
+    if reconstructions:
+        checked = reconstruction_check_rows(study, endpoint, data)
+        records = {r.record for r in checked}
+        survival = [r for r in survival if r.record not in records] + checked
     return [
         *_arm_rows(study, arm_role),
         *_binary_rows(study, None),
-        *_survival_rows(study, None),
+        *survival,
         *_followup_rows(study, followup_role),
         *_ipd_rows(study, endpoint),
+        *_km_curve_rows(study, endpoint, reconstructions),
     ]
 
 
@@ -250,6 +354,7 @@ def binomial_usage(study: Study, endpoint: str) -> list[NumberUse]:
         *_survival_rows(study, None),
         *_followup_rows(study, followup_role),
         *_ipd_rows(study, None),
+        *_km_curve_rows(study, None),
     ]
 
 

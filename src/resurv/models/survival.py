@@ -369,7 +369,12 @@ def build_survival_ipd(spec: ModelSpec, priors: PriorFile, study: Study) -> Buil
 
     spec = for_arms(spec, study.n_arms)
     built = build_survival_patients(spec, priors, data, [a.label for a in study.arms])
-    built.usage = patient_data_usage(study, spec.endpoint)
+    reconstructions = None
+    if study.km_curves_of(spec.endpoint):
+        from resurv.io.patient_data import reconstruct_study_curves
+
+        reconstructions = reconstruct_study_curves(study, spec.endpoint)
+    built.usage = patient_data_usage(study, spec.endpoint, data, reconstructions)
     return built
 
 

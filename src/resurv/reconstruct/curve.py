@@ -52,6 +52,7 @@ __all__ = [
     "Repair",
     "RiskTable",
     "ArmReconstruction",
+    "check_risk_table",
     "clean_curve",
     "isotonic_decreasing",
     "prepare_risk_table",
@@ -339,14 +340,12 @@ def read_risk_table(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[int]
     return np.array(times), np.array(numbers), lines
 
 
-def prepare_risk_table(
-    times, numbers, curve: CleanCurve, n: int | None, where, fields=("time", "at_risk")
-) -> RiskTable:
-    """Validate an at-risk table against its curve and the arm size (module docstring).
+def check_risk_table(times, numbers, n: int | None, where, fields=("time", "at_risk")) -> RiskTable:
+    """Validate an at-risk table against the arm size (module docstring).
 
-    ``where(i, column)`` names entry ``i`` (a row of a CSV, or a field of a study file) and
-    ``fields`` the names of the times and numbers in messages; errors raise
-    :class:`StudyValidationError` through ``where``.
+    ``where(i, column, rule)`` builds the error naming entry ``i`` (a row of a CSV, or an
+    element of a study-file field; None: the arm size), and ``fields`` the names of the times
+    and numbers. A table without time 0 gets the arm size at 0 when ``n`` is known.
     """
     times = np.asarray(times, dtype=float)
     numbers = np.asarray(numbers, dtype=float)
@@ -371,6 +370,15 @@ def prepare_risk_table(
         repairs.append(Repair("at-risk table without time 0", (), f"the arm size {n} added at 0"))
     elif n is not None and numbers[0] != n:
         raise where(0, fields[1], f"must be the arm size n = {n} at time 0; got {numbers[0]:g}")
+    return RiskTable(times, numbers.astype(np.int64), tuple(repairs))
+
+
+def prepare_risk_table(
+    times, numbers, curve: CleanCurve, n: int | None, where, fields=("time", "at_risk")
+) -> RiskTable:
+    """:func:`check_risk_table`, then the times beyond the curve's last point dropped."""
+    table = check_risk_table(times, numbers, n, where, fields)
+    times, numbers, repairs = table.times, table.numbers, list(table.repairs)
     end = curve.time[-1]
     beyond = np.flatnonzero(times > end)
     if beyond.size:
@@ -384,8 +392,8 @@ def prepare_risk_table(
         )
         times, numbers = times[: beyond[0]], numbers[: beyond[0]]
     for repair in repairs:
-        log.warning("%s: %s", repair.rule, repair.detail)
-    return RiskTable(times, numbers.astype(np.int64), tuple(repairs))
+        log.warning("%s: %s: %s", curve.path, repair.rule, repair.detail)
+    return RiskTable(times, numbers, tuple(repairs))
 
 
 def reconstruct_arm(
