@@ -45,13 +45,19 @@ def jitter_points(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The points as a digitizer would return them: each coordinate off by a normal error.
 
+    The points of one time (the top and bottom of a vertical drop, clicked along one line)
+    share their time error, and the steps keep their order (a reader clicks along the curve:
+    steps closer than the error are read in order); survival errors are independent.
+
     ``time_sd`` and ``survival_sd`` are in the curve's units (e.g. 0.3 months and 0.005 on the
     survival axis, about a pixel of a printed figure); the first point (0, 1) is kept, as a
-    digitizer's axis calibration pins it. The result can be unsorted, rise between points or
-    leave [0, 1] slightly: what :func:`resurv.reconstruct.curve.clean_curve` repairs.
+    digitizer's axis calibration pins it. The result can rise between points or leave [0, 1]
+    slightly: what :func:`resurv.reconstruct.curve.clean_curve` repairs.
     """
     t = np.asarray(times, dtype=float).copy()
     s = np.asarray(survival, dtype=float).copy()
-    t[1:] = np.abs(t[1:] + rng.normal(0.0, time_sd, t.size - 1))
+    unique, which = np.unique(t, return_inverse=True)
+    read = np.sort(np.abs(unique + rng.normal(0.0, time_sd, unique.size)))
+    t[1:] = read[which[1:]]
     s[1:] = s[1:] + rng.normal(0.0, survival_sd, s.size - 1)
     return t, s
