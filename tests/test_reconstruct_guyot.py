@@ -218,3 +218,32 @@ def test_total_events_are_reached_when_censoring_can_absorb_them():
     assert without.events != event.sum()
     assert given.events == event.sum()
     assert without.n == given.n == nr[0]
+
+
+@pytest.mark.parametrize("name", list(ARMS))
+def test_km_points_are_lifelines_kaplan_meier(name):
+    """The clicked corners used above are the KM curve of lifelines: the bottom corner at each
+    event time is S(t), the top corner S(t−)."""
+    time, event = ARMS[name]()
+    t, s = km_points(time, event)
+    assert (t[0], s[0]) == (0.0, 1.0)
+    bottoms = np.r_[False, np.diff(t) == 0]  # second point of each pair is the bottom
+    np.testing.assert_allclose(s[bottoms], _km_at(time, event, t[bottoms]), atol=1e-12)
+    tops = np.r_[np.diff(t) == 0, False]
+    np.testing.assert_allclose(s[tops], _km_at(time, event, t[tops] - 1e-9), atol=1e-12)
+
+
+def test_isotonic_fit_is_the_constrained_least_squares_solution():
+    """Pool-adjacent-violators against scipy's bounded least squares on ŷ = c − Σ increments."""
+    from scipy.optimize import lsq_linear
+
+    from resurv.reconstruct.curve import isotonic_decreasing
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        y = np.sort(rng.uniform(0, 1, 12))[::-1] + rng.normal(0, 0.05, 12)
+        design = np.tril(-np.ones((12, 12)))
+        design[:, 0] = 1.0
+        lower = np.r_[-np.inf, np.zeros(11)]
+        solution = lsq_linear(design, y, bounds=(lower, np.full(12, np.inf)), tol=1e-12)
+        np.testing.assert_allclose(isotonic_decreasing(y), design @ solution.x, atol=1e-7)
