@@ -202,3 +202,28 @@ def test_a_bad_curve_file_is_refused_at_the_fit_with_its_row(tmp_path):
         load_ipd_for(study, "os")
     assert info.value.file.endswith("mp6.csv")
     assert info.value.field == "row 3 column 'survival'"
+
+
+def test_saved_study_text_finds_its_curves_beside_the_recorded_path(tmp_path):
+    """A fit records the study file's text; read back, the curves resolve against the recorded
+    path, as patient-data files do."""
+    from resurv.io.study import study_from_text
+
+    path = _study(tmp_path)
+    study = study_from_text(path.read_text(), path)
+    assert [c.path for c in study.km_curves] == [
+        str((tmp_path / "placebo.csv").resolve()),
+        str((tmp_path / "mp6.csv").resolve()),
+    ]
+    assert load_ipd_for(study, "os").time.size == 42
+
+
+def test_derived_priors_are_centred_on_the_reconstructed_medians(tmp_path):
+    from resurv.io.auto_priors import derive_auto_priors
+
+    study = load_study(_study(tmp_path))
+    auto = derive_auto_priors(study, ["os"])
+    text = auto.prior_file.description
+    # the geometric mean of the arms' KM medians of the reconstruction, 8 and 23 weeks (the
+    # data's)
+    assert f"{np.sqrt(8 * 23) * WEEKS:.3g} months" in text, text
