@@ -101,7 +101,14 @@ def test_unsorted_points_are_sorted(tmp_path, clean, reference):
     t, s, nr, _ = clean
     order = np.random.default_rng(3).permutation(t.size)
     patients, rules, _ = _repaired(tmp_path, t[order], s[order], nr)
-    assert rules == ["points out of time order"]
+    assert rules == ["points out of time order", "points of one time listed lowest first"]
+    np.testing.assert_array_equal(patients, reference)
+    # in time order, each drop's bottom before its top
+    pairs = np.flatnonzero(np.diff(t) == 0)
+    swapped = np.arange(t.size)
+    swapped[pairs], swapped[pairs + 1] = pairs + 1, pairs
+    patients, rules, _ = _repaired(tmp_path, t[swapped], s[swapped], nr)
+    assert rules == ["points of one time listed lowest first"]
     np.testing.assert_array_equal(patients, reference)
 
 

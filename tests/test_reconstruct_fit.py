@@ -7,8 +7,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from helpers import ROOT
 
+from helpers import ROOT
 from resurv.api import build
 from resurv.inference.fit import SamplerSettings
 from resurv.io.modelspec import load_model_spec

@@ -5,7 +5,8 @@ survival) rows, with or without a header. Real digitizations break the rules of 
 curve in known ways; each is repaired here and reported as a :class:`Repair` (logged, and
 written to the checks), never silently:
 
-* points out of time order: sorted by time (at one time, highest first: a vertical drop);
+* points out of time order: sorted by time; points of one time listed lowest first: put
+  highest first (the top of a vertical drop before its bottom);
 * survival on the percent scale (``scale="percent"``, or ``"auto"`` with a largest value
   above 1.5): divided by 100;
 * times slightly below 0 (within 1% of the time axis) set to 0; survival slightly above 1 or
@@ -200,10 +201,16 @@ def clean_curve(times, survival, rows, path, scale: str = "auto") -> CleanCurve:
     if scale == "percent" or (scale == "auto" and s.max() > 1.5):
         s = s / 100.0
         _record(repairs, path, "percent scale", rows, "survival divided by 100")
-    order = np.lexsort((-s, t))  # by time; at one time, the top of a drop first
+    order = np.argsort(t, kind="stable")
     if np.any(order != np.arange(t.size)):
         moved = rows[order != np.arange(t.size)]
         _record(repairs, path, "points out of time order", moved, "sorted by time")
+        t, s, rows = t[order], s[order], rows[order]
+    order = np.lexsort((-s, t))  # at one time, the top of a vertical drop first
+    if np.any(order != np.arange(t.size)):
+        moved = rows[order != np.arange(t.size)]
+        detail = "put highest first (the top of a vertical drop before its bottom)"
+        _record(repairs, path, "points of one time listed lowest first", moved, detail)
         t, s, rows = t[order], s[order], rows[order]
     span = max(t.max(), 0.0)
     far = np.flatnonzero(t < -0.01 * span)
