@@ -218,6 +218,28 @@ def test_saved_study_text_finds_its_curves_beside_the_recorded_path(tmp_path):
     assert load_ipd_for(study, "os").time.size == 42
 
 
+def test_saved_study_text_finds_files_in_a_sibling_folder(tmp_path):
+    """Files named with '..' (as the bundled examples are) resolve against the recorded path,
+    for curves and patient-data files alike."""
+    from resurv.io.study import study_from_text
+
+    studies, examples = tmp_path / "studies", tmp_path / "examples"
+    studies.mkdir()
+    examples.mkdir()
+    path = _study(studies)
+    for name in ("placebo.csv", "mp6.csv"):
+        (studies / name).rename(examples / name)
+    text = path.read_text().replace('file = "', 'file = "../examples/')
+    text += '\n[[ipd]]\nfile = "../examples/patients.csv"\nendpoint = "pfs"\n'
+    path.write_text(text)
+    study = study_from_text(text, path)
+    assert [c.path for c in study.km_curves] == [
+        str((examples / "placebo.csv").resolve()),
+        str((examples / "mp6.csv").resolve()),
+    ]
+    assert study.ipd[0].path == str((examples / "patients.csv").resolve())
+
+
 def test_derived_priors_are_centred_on_the_reconstructed_medians(tmp_path):
     from resurv.io.auto_priors import derive_auto_priors
 

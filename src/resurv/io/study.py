@@ -9,6 +9,7 @@ and an explicit list of what the paper does not report.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -493,13 +494,13 @@ def study_from_text(text: str, path: str | Path, sha256: str = "") -> Study:
         base = copy.parent.resolve()
         ipd = tuple(
             dataclasses.replace(
-                s, path=str((Path(path).parent / Path(s.path).relative_to(base)).resolve())
+                s, path=str((Path(path).parent / os.path.relpath(s.path, base)).resolve())
             )
             for s in study.ipd
         )
         curves = tuple(
             dataclasses.replace(
-                c, path=str((Path(path).parent / Path(c.path).relative_to(base)).resolve())
+                c, path=str((Path(path).parent / os.path.relpath(c.path, base)).resolve())
             )
             for c in study.km_curves
         )
