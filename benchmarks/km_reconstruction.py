@@ -98,15 +98,18 @@ def _quiet():
     logging.getLogger("resurv.reconstruct").setLevel(logging.ERROR)
 
 
-def write_example(seed: int = SEED) -> list[Path]:
-    """The bundled worked example (module docstring, item 1)."""
+def write_example(seed: int = SEED, root: Path = ROOT) -> list[Path]:
+    """The bundled worked example (module docstring, item 1), under ``root``'s ``data/``."""
     rng = np.random.default_rng(seed)
-    EXAMPLE.mkdir(parents=True, exist_ok=True)
+    example = root / EXAMPLE.relative_to(ROOT)
+    study_path = root / STUDY.relative_to(ROOT)
+    example.mkdir(parents=True, exist_ok=True)
+    study_path.parent.mkdir(parents=True, exist_ok=True)
     entries, medians, written = [], [], []
     for arm_id, label, time, event in arms_of("gbsg2"):
         t, s = digitize(time, event, rng, TIME_SD, SURVIVAL_SD)
         percent = arm_id == "hormone"
-        path = EXAMPLE / f"curve_{arm_id}.csv"
+        path = example / f"curve_{arm_id}.csv"
         shown = 100 * s if percent else s
         digits = 2 if percent else 4
         rows = [f"{a:.2f},{b:.{digits}f}" for a, b in zip(t, shown, strict=True)]
@@ -175,8 +178,8 @@ id = "hormone"
 label = "tamoxifen"
 n = 246
 {"".join(medians)}{"".join(entries)}"""
-    STUDY.write_text(text)
-    return [*written, STUDY]
+    study_path.write_text(text)
+    return [*written, study_path]
 
 
 def rmst(time, event, horizon: float) -> float:
