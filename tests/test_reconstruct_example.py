@@ -5,6 +5,7 @@ numbers at risk and events with the curve followed closely before the last at-ri
 import sys
 
 import numpy as np
+
 from helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
