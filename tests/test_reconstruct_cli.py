@@ -250,3 +250,22 @@ def test_missing_files_and_columns_are_refused(tmp_path, capsys, clean):
     bad = tmp_path / "bad_r.csv"
     bad.write_text("time,n\n0,21\n")
     _refused(tmp_path, capsys, curve, bad, "bad_r.csv", "column 'at_risk'", "is missing")
+
+
+def test_points_slightly_below_0_are_clipped_and_times_set_to_0(tmp_path):
+    """A curve falling to 0 read a little below the axis, and a first click a little left of
+    it: the same patients as the clean curve (half the arm at 2, the rest at 4)."""
+    table = _write_table(tmp_path / "r.csv", [0.0], [10])
+    clean = tmp_path / "clean.csv"
+    clean.write_text("0,1\n2,1\n2,0.5\n4,0.5\n4,0\n")
+    code, out = _run(tmp_path, clean, table, name="clean_ipd.csv")
+    assert code == 0
+    reference = _patients(out)
+    np.testing.assert_array_equal(reference, [[2, 1]] * 5 + [[4, 1]] * 5)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("-0.01,1\n2,1\n2,0.5\n4,0.5\n4,-0.012\n")
+    code, out = _run(tmp_path, bad, table)
+    assert code == 0
+    (arm,) = _checks(out).values()
+    assert [r["rule"] for r in arm["repairs"]] == ["time below 0", "survival outside [0, 1]"]
+    np.testing.assert_array_equal(_patients(out), reference)
