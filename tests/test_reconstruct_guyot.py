@@ -247,3 +247,12 @@ def test_isotonic_fit_is_the_constrained_least_squares_solution():
         lower = np.r_[-np.inf, np.zeros(11)]
         solution = lsq_linear(design, y, bounds=(lower, np.full(12, np.inf)), tol=1e-12)
         np.testing.assert_allclose(isotonic_decreasing(y), design @ solution.x, atol=1e-7)
+
+
+def test_a_curve_without_events_reconstructs_everyone_censored():
+    t, s = km_points([3.0, 5.0, 8.0], [False, False, False])
+    np.testing.assert_array_equal(t, [0.0, 8.0])
+    np.testing.assert_array_equal(s, [1.0, 1.0])
+    rec = reconstruct_patients(t, s, [0.0, 4.0], [3, 2])
+    assert rec.events == 0 and rec.n == 3
+    np.testing.assert_array_equal(at_risk_numbers(rec.time, [0.0, 4.0]), [3, 2])

@@ -24,7 +24,7 @@ def km_points(time, event) -> tuple[np.ndarray, np.ndarray]:
     at_risk = (time[None, :] >= grid[:, None]).sum(axis=1)
     deaths = (event[None, :] & (time[None, :] == grid[:, None])).sum(axis=1)
     after = np.cumprod(1.0 - deaths / at_risk)
-    before = np.append(1.0, after[:-1])
+    before = np.append(1.0, after[:-1])[: after.size]
     times = np.concatenate([[0.0], np.repeat(grid, 2)])
     surv = np.concatenate([[1.0], np.column_stack([before, after]).ravel()])
     end = time.max()
