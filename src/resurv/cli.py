@@ -176,12 +176,54 @@ def cmd_sweep(args) -> int:
     """Run `resurv sweep PLAN --out DIR`."""
     from resurv.inference.sweep import load_plan, run_plan
 
-    plan = load_plan(args.plan)
+    plan = _with_digitization(load_plan(args.plan), args)
     table = run_plan(plan, args.out, progress=_progress(args), command=_command())
     if not args.quiet:
         runs = table[["model", "priors"]].drop_duplicates().shape[0]
         print(f"wrote {args.out}/sweep.csv ({runs} runs)")
     return _gates_exit_code(table, args.strict)
+
+
+def _add_digitization_args(p: argparse.ArgumentParser) -> None:
+    """Settings of the refits on perturbed digitizations (they override the plan's)."""
+    p.add_argument(
+        "--perturbations",
+        type=int,
+        help="fits on digitized Kaplan-Meier curves: refits on K perturbed digitizations "
+        "(0: none; default: the plan's [digitization] perturbations, else 8)",
+    )
+    p.add_argument(
+        "--digitization-time-sd",
+        type=float,
+        help="time error of a perturbed digitization, as a fraction of each curve's last time "
+        "(default: the plan's, else 0.003)",
+    )
+    p.add_argument(
+        "--digitization-survival-sd",
+        type=float,
+        help="survival error of a perturbed digitization (default: the plan's, else 0.004)",
+    )
+
+
+def _with_digitization(plan, args):
+    """``plan`` with the digitization settings given on the command line."""
+    import dataclasses
+
+    from resurv.inference.digitization_error import DigitizationSettings
+
+    given = {
+        "perturbations": ("--perturbations", args.perturbations),
+        "time_sd": ("--digitization-time-sd", args.digitization_time_sd),
+        "survival_sd": ("--digitization-survival-sd", args.digitization_survival_sd),
+    }
+    values = plan.digitization.as_dict()
+    values.update({k: v for k, (_, v) in given.items() if v is not None})
+    try:
+        settings = DigitizationSettings(**values)
+    except ValueError as exc:
+        flag = next((f for k, (f, v) in given.items() if v is not None and k in str(exc)), None)
+        raise InputError(None, flag, str(exc)) from None
+    return dataclasses.replace(plan, digitization=settings)
 
 
 def _gates_exit_code(table, strict: bool) -> int:
@@ -209,7 +251,7 @@ def cmd_run(args) -> int:
     from resurv.inference.sweep import load_plan, run_plan
     from resurv.report.build import build_report
 
-    plan = load_plan(args.plan)
+    plan = _with_digitization(load_plan(args.plan), args)
     out = args.out or str(Path("reports") / plan.name)
     table = run_plan(plan, out, progress=_progress(args), command=_command())
     path = build_report(out)
@@ -383,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", help="plan file (TOML)")
     p.add_argument("--out", required=True, help="output folder (reruns reuse finished fits)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
+    _add_digitization_args(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("calibrate", help="coverage and SBC of the summary-data model by simulation")
@@ -408,6 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", nargs="?", default="models/plan.toml", help="plan file")
     p.add_argument("--out", help="output folder (default reports/<plan name>)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
+    _add_digitization_args(p)
     p.set_defaults(func=cmd_run)
 
     _add_elicit_parser(sub)

@@ -23,6 +23,11 @@ A plan file (TOML) lists what to fit::
     values = [0.1, 0.2, 0.5, 1.0]
     priors = ["literature"]   # optional: prior-file names it applies to (default: every file)
 
+    [digitization]            # optional: fits on digitized Kaplan–Meier curves ([[km_curve]])
+    perturbations = 8         # K refits on perturbed digitizations (0: none; else at least 2)
+    time_sd = 0.003           # time error: SD as a fraction of each curve's last time
+    survival_sd = 0.004       # survival error: SD on the survival axis (0–1)
+
 Each grid setting is a run of every model that has the parameter, under each prior file that has
 it: the same compiled model with the prior's ``pm.Data`` value swapped (no recompilation).
 
@@ -42,6 +47,12 @@ prior file as written) and the power-scaling sensitivity (``psense_prior``,
 likelihood has
 several terms (summary-data fits) also gets ``psense_terms.csv``: each quantity's sensitivity to
 each term alone.
+
+A run of a survival model whose endpoint the study gives as digitized Kaplan–Meier curves
+(``[[km_curve]]``; not the runs of a grid setting) is refitted on K reconstructions of perturbed
+digitizations (:mod:`resurv.inference.digitization_error`, settings ``[digitization]``): its
+folder gets ``digitization_fits.csv`` (each fit's posterior medians) and ``digitization_error.csv``
+(their spread), and the settings enter its hash and ``run.json``.
 """
 
 from __future__ import annotations
@@ -61,6 +72,7 @@ import xarray as xr
 
 from resurv.checks.sensitivity import power_scaling, power_scaling_by_term
 from resurv.errors import InputError
+from resurv.inference.digitization_error import DigitizationSettings
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
 from resurv.inference.provenance import source_digest
 from resurv.inference.results import make_result, provenance, write_fit, write_posterior
@@ -111,6 +123,8 @@ class Plan:
     grids: tuple[Grid, ...] = field(default=())
     #: per model, the prior-file names it is fitted under (empty: every prior file)
     model_priors: tuple[tuple[str, ...], ...] = field(default=())
+    #: refits of fits on digitized curves under perturbed digitizations
+    digitization: DigitizationSettings = field(default_factory=DigitizationSettings)
 
     def prior_names_for(self, index: int) -> tuple[str, ...]:
         """Prior-file names model ``index`` is fitted under (empty: every prior file)."""
@@ -149,7 +163,19 @@ def load_plan(path: str | Path) -> Plan:
     """Read and validate a plan file."""
     path = Path(path)
     top = TableReader(read_toml(path, PlanError), path, "", PlanError)
-    top.only(["name", "studies", "models", "priors", "seed", "sampler", "description", "grid"])
+    top.only(
+        [
+            "name",
+            "studies",
+            "models",
+            "priors",
+            "seed",
+            "sampler",
+            "description",
+            "grid",
+            "digitization",
+        ]
+    )
     base = path.parent
     sampler = top.sub("sampler", None)
     settings = SamplerSettings()
@@ -172,6 +198,23 @@ def load_plan(path: str | Path) -> Plan:
         settings=settings,
         path=str(path),
         grids=tuple(_grid(g, priors) for g in top.subs("grid", [])),
+        digitization=_digitization(top.sub("digitization", None)),
+    )
+
+
+def _digitization(reader: TableReader | None) -> DigitizationSettings:
+    """Validate the optional ``[digitization]`` table (defaults: :class:`DigitizationSettings`)."""
+    default = DigitizationSettings()
+    if reader is None:
+        return default
+    reader.only(["perturbations", "time_sd", "survival_sd"])
+    k = reader.number("perturbations", default.perturbations, integer=True, nonnegative=True)
+    if k == 1:
+        raise reader.fail("perturbations", "must be 0 (no refits) or at least 2 (for an SD)")
+    return DigitizationSettings(
+        perturbations=k,
+        time_sd=reader.number("time_sd", default.time_sd, nonnegative=True),
+        survival_sd=reader.number("survival_sd", default.survival_sd, nonnegative=True),
     )
 
 
@@ -337,6 +380,7 @@ def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
         "seed": plan.seed,
         "sampler": {k: getattr(plan.settings, k) for k in ("draws", "tune", "chains")},
         "grids": [dataclasses.asdict(g) for g in plan.grids],
+        "digitization": plan.digitization.as_dict(),
         **(
             {
                 "model_priors": {
@@ -418,6 +462,7 @@ def run_plan(
     enter as ``pm.Data``).
     """
     from resurv.api import build, load_data
+    from resurv.inference import digitization_error
 
     out_dir = Path(out_dir)
     fits = out_dir / "fits"
@@ -446,8 +491,12 @@ def run_plan(
                     name = f"{study.id}__{spec.name}__{priors.name}"
                     folder = fits / (f"{name}__{setting}" if setting else name)
                     prior_input = auto.text.encode("utf-8") if auto else prior_path
+                    perturbed = grid is None and digitization_error.applies(
+                        spec, study, plan.digitization
+                    )
+                    hashed = setting + (plan.digitization.key() if perturbed else "")
                     digest = _run_hash(
-                        [study_path, model_path, prior_input], plan.seed, fitter.settings, setting
+                        [study_path, model_path, prior_input], plan.seed, fitter.settings, hashed
                     )
                     run = {
                         "study": study.id,
@@ -462,6 +511,8 @@ def run_plan(
                     }
                     marker = folder / "run.json"
                     finished = marker.is_file() and (folder / "posterior.nc").is_file()
+                    if perturbed:
+                        finished = finished and (folder / digitization_error.SPREAD_FILE).is_file()
                     if finished and json.loads(marker.read_text()).get("hash") == digest:
                         log.info("reusing %s", folder.name)
                     else:
@@ -476,6 +527,7 @@ def run_plan(
                             {**run, "setting": setting, "hash": digest},
                             (model_path, prior_path, study_path),
                             auto,
+                            (spec, priors, study, plan.digitization) if perturbed else None,
                         )
                     rows.extend(_tidy_rows(run, folder))
     table = pd.DataFrame(rows)
@@ -485,12 +537,14 @@ def run_plan(
 
 
 def _fit_run(
-    built, fitter: Fitter, seed: int, folder: Path, record: dict, files, auto=None
+    built, fitter: Fitter, seed: int, folder: Path, record: dict, files, auto=None, perturb=None
 ) -> None:
     """Sample one run and write its folder; ``run.json`` last, as the mark of a finished run.
 
     ``auto``: the prior set derived from the study (recorded in the provenance and written as
-    ``priors_auto.toml``), when the plan's prior entry is ``auto``.
+    ``priors_auto.toml``), when the plan's prior entry is ``auto``. ``perturb``: ``(spec,
+    priors, study, DigitizationSettings)`` of a fit on digitized curves, refitted on perturbed
+    digitizations (:mod:`resurv.inference.digitization_error`) with the same seed.
     """
     model_path, prior_path, study_path = files
     start = time.perf_counter()
@@ -511,6 +565,15 @@ def _fit_run(
     if auto is not None:
         auto.write(folder)
     _write_psense(tree, _quantity_names(result.summary.index, tree), folder)
+    if perturb is not None:
+        from resurv.inference import digitization_error
+
+        spec, priors, study, settings = perturb
+        fits = digitization_error.refit_perturbed(
+            fitter, spec, priors, study, seed, settings, tree.posterior.to_dataset()
+        )
+        digitization_error.write(fits, folder)
+        record["digitization"] = settings.as_dict()
     record["seconds"] = round(time.perf_counter() - start, 2)
     (folder / "run.json").write_text(json.dumps(record, indent=2) + "\n")
 

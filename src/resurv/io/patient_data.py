@@ -18,7 +18,13 @@ import pandas as pd
 from resurv.errors import StudyValidationError
 from resurv.io.study import TIME_UNITS, Arm, IPDSource, Study
 
-__all__ = ["PatientData", "read_ipd", "reconstruct_study_curves", "study_from_csv"]
+__all__ = [
+    "PatientData",
+    "read_ipd",
+    "reconstruct_study_curves",
+    "reconstructed_patients",
+    "study_from_csv",
+]
 
 
 @dataclass(frozen=True)
@@ -166,11 +172,13 @@ def study_from_csv(path: str | Path, **options) -> Study:
     )
 
 
-def reconstruct_study_curves(study: Study, endpoint: str) -> list:
+def reconstruct_study_curves(study: Study, endpoint: str, perturb=None) -> list:
     """Each arm's reconstruction from the study's ``[[km_curve]]`` entries of ``endpoint``.
 
     :class:`~resurv.reconstruct.curve.ArmReconstruction` objects in arm order, times in the
-    curve's unit.
+    curve's unit. ``perturb`` (optional): a function ``(entry index, CleanCurve) -> CleanCurve``
+    applied to each repaired curve before the reconstruction (a perturbed digitization,
+    :mod:`resurv.inference.digitization_error`).
     """
     from resurv.reconstruct.curve import prepare_risk_table, read_curve, reconstruct_arm
 
@@ -179,6 +187,8 @@ def reconstruct_study_curves(study: Study, endpoint: str) -> list:
         if source.endpoint != endpoint:
             continue
         curve = read_curve(source.path, scale=source.survival_scale)
+        if perturb is not None:
+            curve = perturb(i, curve)
 
         def where(k, column, rule, i=i):
             field = f"km_curve[{i}].{column}" + (f"[{k}]" if k is not None else "")
@@ -198,10 +208,13 @@ def reconstruct_study_curves(study: Study, endpoint: str) -> list:
     return [arm for _, arm in sorted(out, key=lambda pair: pair[0])]
 
 
-def _reconstructed(study: Study, endpoint: str) -> PatientData:
-    """The patients of ``endpoint`` rebuilt from the study's digitized curves, in months."""
+def reconstructed_patients(study: Study, endpoint: str, perturb=None) -> PatientData:
+    """The patients of ``endpoint`` rebuilt from the study's digitized curves, in months.
+
+    ``perturb``: as in :func:`reconstruct_study_curves`.
+    """
     curves = study.km_curves_of(endpoint)
-    arms = reconstruct_study_curves(study, endpoint)
+    arms = reconstruct_study_curves(study, endpoint, perturb)
     times, events, codes = [], [], []
     for source, arm in zip(curves, arms, strict=True):
         times.append(arm.patients.time * TIME_UNITS[source.time_unit])
@@ -223,7 +236,7 @@ def load_ipd_for(study: Study, endpoint: str) -> PatientData | None:
     From its patient-data file, or reconstructed from its digitized Kaplan–Meier curves.
     """
     if any(c.endpoint == endpoint for c in study.km_curves):
-        return _reconstructed(study, endpoint)
+        return reconstructed_patients(study, endpoint)
     for src in study.ipd:
         if src.endpoint in (endpoint, "*"):
             data = read_ipd(
