@@ -133,17 +133,22 @@ def _digitization_blocks(sec: Section, run) -> None:
     refused = perturbed.loc[perturbed["refused"].fillna("").astype(str) != "", "fit"].nunique()
     numbered = perturbed[perturbed["refused"].fillna("").astype(str) == ""]
     failed = numbered.loc[~numbered["gates_passed"].astype(bool), "fit"].nunique()
-    ratio = table["sd_beyond_mcse"] / table["width_95"]
-    worst = int(np.nanargmax(ratio.to_numpy())) if np.isfinite(ratio).any() else 0
+    ratio = (table["sd_beyond_mcse"] / table["width_95"]).to_numpy(dtype=float)
     sentence = (
         f"Refitted on {settings.get('perturbations', int(table['fits'].max()))} reconstructions "
         "of perturbed digitizations (every point of each curve moved by a normal error of SD "
         f"{settings.get('time_sd', float('nan')):g} × the curve's last time and "
         f"{settings.get('survival_sd', float('nan')):g} in survival; same at-risk table, model, "
-        "priors and seed), the posterior medians moved by the SDs in the table; the part beyond "
-        "Monte Carlo error is largest for "
-        f"{table['quantity'].iloc[worst]}, at {ratio.iloc[worst]:.0%} of its 95% interval width."
+        "priors and seed), the posterior medians moved by the SDs in the table; "
     )
+    if np.isfinite(ratio).any() and np.nanmax(ratio) > 0:
+        worst = int(np.nanargmax(ratio))
+        sentence += (
+            f"the part beyond Monte Carlo error is largest for {table['quantity'].iloc[worst]}, "
+            f"at {ratio[worst]:.1%} of its 95% interval width."
+        )
+    else:
+        sentence += "for every summary that spread is within Monte Carlo error."
     if refused:
         sentence += f" {refused} perturbed digitization(s) could not be reconstructed (left out)."
     if failed:
