@@ -103,6 +103,7 @@ def runs(km_study, tmp_path_factory):
             assert cli.main(argv) == 0
     # the curves' reconstructions (perturbed or not) and the patient data: one compiled model
     assert len(fitter.compile_seconds) == 1
+    out["fitter"] = fitter
     return out
 
 
@@ -263,3 +264,14 @@ def test_settings_enter_the_run_hash_only_for_fits_on_curves(km_study):
     assert digitization_error.applies(spec, load_study(km_study), settings)
     assert not digitization_error.applies(spec, load_study(PATIENTS), settings)
     assert not digitization_error.applies(spec, load_study(km_study), DigitizationSettings(0))
+
+
+def test_sweep_with_no_perturbations_fits_the_curves_alone(runs, km_study, tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "Fitter", lambda settings: runs["fitter"])
+    plan = _plan(tmp_path, km_study, "off")
+    out = tmp_path / "out"
+    assert cli.main(["--quiet", "sweep", str(plan), "--out", str(out), "--perturbations", "0"]) == 0
+    folder = _run_folder(out)
+    assert not (folder / SPREAD_FILE).exists()
+    assert "digitization" not in json.loads((folder / "run.json").read_text())
+    assert json.loads((out / "plan.json").read_text())["digitization"]["perturbations"] == 0
