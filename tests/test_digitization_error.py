@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -266,10 +267,13 @@ def test_settings_enter_the_run_hash_only_for_fits_on_curves(km_study):
     assert not digitization_error.applies(spec, load_study(km_study), DigitizationSettings(0))
 
 
-def test_sweep_with_no_perturbations_fits_the_curves_alone(runs, km_study, tmp_path, monkeypatch):
+def test_sweep_with_no_perturbations_fits_the_curves_alone(runs, tmp_path, monkeypatch):
+    """Into a copy of the K = 2 run's folder: the run is refitted and its refits' files go."""
     monkeypatch.setattr(sweep, "Fitter", lambda settings: runs["fitter"])
-    plan = _plan(tmp_path, km_study, "off")
+    plan = runs["km"].parent / "km.toml"
     out = tmp_path / "out"
+    shutil.copytree(runs["km"], out)
+    assert (_run_folder(out) / SPREAD_FILE).exists()
     assert cli.main(["--quiet", "sweep", str(plan), "--out", str(out), "--perturbations", "0"]) == 0
     folder = _run_folder(out)
     assert not (folder / SPREAD_FILE).exists()
