@@ -84,6 +84,8 @@ def cmd_fit(args) -> int:
         if is_auto(args.priors):
             print(f"priors derived from the study: {Path(args.out) / AUTO_FILE_NAME}")
         print(f"wrote {args.out}")
+    if result.diagnosis.found:
+        print("DIAGNOSIS: " + result.diagnosis.message, file=sys.stderr)
     if not diag.passed:
         print("CONVERGENCE GATES FAILED: " + "; ".join(diag.failures()), file=sys.stderr)
         return 1 if args.strict else 0

@@ -601,3 +601,42 @@ def test_table_influence_is_the_design_table_and_agrees_under_the_null():
         ]
         covs[kind] = pytensor.function([], covariance_pieces(trial, model_stats))()
     assert not np.allclose(covs["table"], covs["full"], rtol=1e-3)
+
+
+def test_an_hr_printed_to_d_decimals_widens_its_rounding_variance_as_data():
+    """An HR printed "1.02" stands for [1.015, 1.025): its log-HR width enters the diagonal, as data.
+
+    At log HR = 0 under PH the log-rank Z and the Cox log HR have proportional influence
+    integrands (Z = √V · log HR to first order), so the model covariance of the pair is of rank
+    one: the joint normal is then the rank-one covariance [[1/V, 1/√V], [1/√V, 1]] plus the
+    rounding variances, with V by quadrature (scipy).
+    """
+    shape, n, a, f = 1.0, (70, 70), 12.0, 12.0
+    printed = HazardRatio(1.02, decimals=2)
+    statistics = [printed, LogRank(0.92, +1)]
+    model, summary = _model(_weibull_ph(shape), statistics, a=a, f=f, n=n)
+    assert summary.rounding_data == "os_summary_rounding_variance"
+    width = np.log(1.025) - np.log(1.015)
+    assert printed.printed_rounding() == pytest.approx(width, rel=1e-12)
+    variances = summary.data_values(statistics)[summary.rounding_data]
+    np.testing.assert_allclose(variances, np.array([width, 1e-3]) ** 2 / 12, rtol=1e-12)
+    loglik = model.compile_logp(vars=[model["os_summary_loglik"]])
+    m0 = 2.5
+    ref = Reference((Weibull(m0, shape), Weibull(m0, shape)), n, a, f, 0.0)
+    v = ref.v()
+    x = np.array([np.log(1.02), z_from_p(0.92)])
+    for hr_record, decimals_width in ((printed, width), (HazardRatio(1.02), 1e-3)):
+        if hr_record.decimals is None:  # the kind's resolution: constants of another graph
+            model, summary = _model(_weibull_ph(shape), [hr_record, statistics[1]], a=a, f=f, n=n)
+            assert summary.rounding_data is None
+            loglik = model.compile_logp(vars=[model["os_summary_loglik"]])
+        cov = np.array([[1 / v, 1 / np.sqrt(v)], [1 / np.sqrt(v), 1.0]])
+        cov += np.diag(np.array([decimals_width, 1e-3]) ** 2 / 12)
+        expected = stats.multivariate_normal(np.zeros(2), cov).logpdf(x)
+        got = loglik({"log_m0": np.log(m0), "log_hr": 0.0})
+        assert got == pytest.approx(expected, rel=1e-6)
+    # another print of the same structure swaps the data, not the graph
+    other = [HazardRatio(1.2, decimals=1), LogRank(0.5, +1)]
+    model, summary = _model(_weibull_ph(shape), statistics, a=a, f=f, n=n)
+    swapped = summary.data_values(other)[summary.rounding_data]
+    assert swapped[0] == pytest.approx((np.log(1.25) - np.log(1.15)) ** 2 / 12, rel=1e-12)

@@ -47,6 +47,7 @@ __all__ = [
     "Diagnosis",
     "diagnose",
     "joint_ppp",
+    "joint_ppp_in",
     "normal_scores",
 ]
 
@@ -351,3 +352,21 @@ def diagnose(
         message=" ".join(parts),
         ppp=single,
     )
+
+
+def joint_ppp_in(tree: xr.DataTree, statistics: tuple[str, ...]) -> float:
+    """Joint predictive p-value of the published ``statistics`` in another fit's saved groups.
+
+    The same check as a conflict's (:func:`joint_ppp` of the checked values among the replicate
+    draws of ``tree``, all chains pooled): whether that fit's model reproduces these published
+    values together. NaN when ``tree`` lacks the groups or any of the statistics.
+    """
+    read = _groups(tree)
+    if read is None:
+        return float("nan")
+    ids, checked, _, draws = read
+    if not set(statistics) <= set(ids):
+        return float("nan")
+    columns = [ids.index(s) for s in statistics]
+    pooled = draws.reshape(-1, draws.shape[-1])
+    return joint_ppp(pooled[:, columns], checked[columns])

@@ -43,7 +43,10 @@ The tidy table of every run's key quantities is ``DIR/sweep.csv`` (and ``sweep.n
 (run, quantity) with the posterior mean, SD, 95% interval, R-hat, bulk ESS, the run's gates and
 divergences, the grid setting (``grid_parameter``, ``grid_argument``, ``grid_value``; empty for the
 prior file as written) and the power-scaling sensitivity (``psense_prior``,
-``psense_likelihood``, ``psense_diagnosis``; :mod:`resurv.checks.sensitivity`). A run whose
+``psense_likelihood``, ``psense_diagnosis``; :mod:`resurv.checks.sensitivity`) and the fit's
+diagnosis in words (``diagnosis``: the published statistics the model cannot reconcile, or the
+quantities its chains disagree on; empty when none, :mod:`resurv.checks.conflict`; also in the
+run's ``diagnostics.json``). A run whose
 likelihood has
 several terms (summary-data fits) also gets ``psense_terms.csv``: each quantity's sensitivity to
 each term alone.
@@ -361,6 +364,7 @@ def _tidy_rows(run: dict, folder: Path) -> list[dict]:
                 "ess_tail": rec.get("ess_tail"),
                 "gates_passed": diag["passed"],
                 "divergences": diag["divergences"],
+                "diagnosis": diag.get("diagnosis", {}).get("message", ""),
                 "psense_prior": sense.at[q, "psense_prior"] if has else float("nan"),
                 "psense_likelihood": sense.at[q, "psense_likelihood"] if has else float("nan"),
                 "psense_diagnosis": sense.at[q, "psense_diagnosis"] if has else "",
@@ -560,7 +564,8 @@ def _fit_run(
         attrs["resurv_grid_setting"] = record["setting"]
     tree = fitter.sample(built, seed=seed)
     write_posterior(tree, folder, attrs)  # the draws first: nothing derived can lose them
-    result = make_result(built, tree, seed)
+    model = (record["family"] or None, record["effect"] or None)
+    result = make_result(built, tree, seed, diagnose_as=model)
     write_fit(result, folder, attrs)
     if auto is not None:
         auto.write(folder)

@@ -118,7 +118,7 @@ def build_report(sweep_dir: str | Path) -> Path:
         study_section(study),
         assumptions_section(study),
         calibration_section(sweep_dir),
-        priors_section(results.prior_files, endpoints),
+        priors_section(results.prior_files, endpoints, results.prior_studies),
         comparison_section(results),
         usage_section(results),
         prior_posterior_section(results),

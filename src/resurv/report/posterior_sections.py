@@ -87,6 +87,8 @@ def comparison_section(results) -> Section:
         sec.table(pd.concat(frames, ignore_index=True), f"Model '{model}'")
         for run in runs:
             _digitization_blocks(sec, run)
+        for diagnosed in runs:
+            _diagnosis(sec, diagnosed, results.runs)
         run = runs[0]
         items = run.predictive_checks()
         if items:
@@ -161,6 +163,83 @@ def _digitization_blocks(sec: Section, run) -> None:
     )
     sec.table(shown, f"Sensitivity to digitization error: {run.label}")
     sec.text(sentence)
+
+
+def reproducing_fits(statistics: tuple[str, ...], run, runs) -> list[tuple[str, float]]:
+    """(model, joint predictive p) of the other fits that reproduce ``statistics`` together.
+
+    The other models fitted under ``run``'s prior set that passed their convergence gates and
+    whose replicate trials hold the published values of ``statistics`` jointly (joint
+    predictive p ≥ :data:`resurv.checks.conflict.ALPHA`, from their saved groups).
+    """
+    from resurv.checks.conflict import ALPHA
+
+    found = []
+    for other in runs:
+        if other.model == run.model or other.prior_name != run.prior_name:
+            continue
+        if not other.diagnostics().get("passed"):
+            continue
+        p = other.joint_ppp(statistics)
+        if np.isfinite(p) and p >= ALPHA:
+            found.append((other.model, p))
+    return found
+
+
+def _diagnosis(sec: Section, run, runs) -> None:
+    """The fit's diagnosis (diagnostics.json): its message, its checks, the fits that fit."""
+    from resurv.checks.conflict import ALPHA
+
+    record = run.diagnostics().get("diagnosis")
+    if not record:
+        return
+    sec.text(f"Diagnosis of {run.label}: {record['message']}")
+    rows = []
+    for conflict in record.get("conflicts", []):
+        names = tuple(conflict["statistics"])
+        for name, value, p in zip(names, conflict["published"], conflict["each_ppp"], strict=True):
+            rows.append(
+                {
+                    "statistics": " + ".join(names),
+                    "statistic": name,
+                    "published": value,
+                    "predictive p alone": p,
+                    "joint predictive p": conflict["joint_ppp"],
+                }
+            )
+    for tail in record.get("in_tail", []):
+        rows.append(
+            {
+                "statistics": tail["statistic"],
+                "statistic": tail["statistic"],
+                "published": tail["published"],
+                "predictive p alone": tail["ppp"],
+                "joint predictive p": tail["ppp"],
+            }
+        )
+    if not rows:
+        return
+    table = pd.DataFrame(rows)
+    sets = list(dict.fromkeys(table["statistics"]))
+    reproduced = []
+    for joined in sets:
+        names = tuple(table.loc[table["statistics"] == joined, "statistic"])
+        fits = reproducing_fits(names, run, runs)
+        table.loc[table["statistics"] == joined, "reproduced by"] = (
+            ", ".join(f"{m} (joint p {p:.2f})" for m, p in fits) or "no other fit of this plan"
+        )
+        if fits:
+            reproduced.append(f"{' and '.join(names)}: {', '.join(m for m, _ in fits)}")
+    sec.table(
+        table,
+        f"{run.label}: published statistics the model cannot reconcile, with their "
+        "predictive p-values (replicate trials of the published size)",
+    )
+    if reproduced:
+        sec.text(
+            "Reproduced together by another model of this plan (gates passed, joint predictive "
+            f"p ≥ {ALPHA:g}) under prior set '{run.prior_name}': " + "; ".join(reproduced) + "."
+        )
 
 
 def prior_posterior_section(results) -> Section:

@@ -30,7 +30,14 @@ from resurv.io.priors import PriorFile, priors_from_text
 from resurv.io.study import Study, study_from_text
 from resurv.models.survival import for_arms
 
-__all__ = ["Run", "SweepResults", "load_runs", "provenance_of", "study_from_provenance"]
+__all__ = [
+    "Run",
+    "SweepResults",
+    "distinct_prior_files",
+    "load_runs",
+    "provenance_of",
+    "study_from_provenance",
+]
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +162,19 @@ class Run:
         finally:
             tree.close()
 
+    def joint_ppp(self, statistics: tuple[str, ...]) -> float:
+        """Joint predictive p-value of these published statistics in this fit's saved groups.
+
+        :func:`resurv.checks.conflict.joint_ppp_in` (NaN when the fit does not check them all).
+        """
+        from resurv.checks.conflict import joint_ppp_in
+
+        tree = xr.open_datatree(self.path)
+        try:
+            return joint_ppp_in(tree, statistics)
+        finally:
+            tree.close()
+
     def log_likelihood_names(self) -> list[str]:
         """Variables of the saved ``log_likelihood`` group (empty when none)."""
         tree = xr.open_datatree(self.path)
@@ -185,7 +205,10 @@ class SweepResults:
     plan: dict
     table: pd.DataFrame
     runs: list[Run]
+    #: every distinct prior file of the runs (by content: each study's ``auto`` set is one)
     prior_files: list[PriorFile]
+    #: SHA-256 of a prior file -> ids of the studies fitted under it
+    prior_studies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def by_model(self) -> dict[str, list[Run]]:
         """Runs grouped by model, in plan order."""
@@ -246,7 +269,23 @@ def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResult
         return model_order[p["resurv_model_file"]], prior_order[p["resurv_priors_file"]]
 
     runs.sort(key=order)
-    prior_files: dict[str, PriorFile] = {}
-    for run in sorted(runs, key=lambda r: order(r)[1]):
-        prior_files.setdefault(run.priors.name, run.priors)
-    return SweepResults(sweep_dir, plan, table, runs, list(prior_files.values()))
+    prior_files, prior_studies = distinct_prior_files(runs, order)
+    return SweepResults(sweep_dir, plan, table, runs, prior_files, prior_studies)
+
+
+def distinct_prior_files(runs: list[Run], order=None) -> tuple[list[PriorFile], dict]:
+    """The prior files of ``runs``, each distinct file once (by SHA-256), in plan order.
+
+    Files of one name but different content (the ``auto`` set, derived from each study of a
+    plan) are each kept. Returns the files and, per file's SHA-256, the ids of the studies
+    fitted under it.
+    """
+    ranked = sorted(runs, key=lambda r: order(r)[1]) if order is not None else list(runs)
+    files: dict[str, PriorFile] = {}
+    studies: dict[str, list[str]] = {}
+    for run in ranked:
+        files.setdefault(run.priors.sha256, run.priors)
+        fitted = studies.setdefault(run.priors.sha256, [])
+        if run.record["study"] not in fitted:
+            fitted.append(run.record["study"])
+    return list(files.values()), {sha: tuple(ids) for sha, ids in studies.items()}

@@ -237,8 +237,14 @@ def _calibration_record(path: Path) -> dict:
     return record
 
 
-def priors_section(prior_files: list[PriorFile], endpoints: list[str]) -> Section:
-    """Each prior set with sources and effective sample sizes (for the plan's endpoints)."""
+def priors_section(
+    prior_files: list[PriorFile], endpoints: list[str], studies: dict | None = None
+) -> Section:
+    """Each prior set with sources and effective sample sizes (for the plan's endpoints).
+
+    ``studies`` maps a prior file's SHA-256 to the studies fitted under it: a set whose name
+    several files share (``auto``, derived from each study of a plan) is shown once per study.
+    """
     sec = Section("Prior sets")
     sec.text(
         "Effective sample size (ESS): for a Beta prior a + b patients; for a normal prior on the "
@@ -261,10 +267,13 @@ def priors_section(prior_files: list[PriorFile], endpoints: list[str]) -> Sectio
                         "source": spec.source,
                     }
                 )
-        sec.text(f"{pf.name}: {pf.description}")
+        shared = sum(other.name == pf.name for other in prior_files) > 1
+        fitted = (studies or {}).get(pf.sha256, ())
+        which = f" for study {', '.join(fitted)}" if shared and fitted else ""
+        sec.text(f"{pf.name}{which}: {pf.description}")
         sec.table(
             pd.DataFrame(rows),
-            f"Prior set '{pf.name}' ({Path(pf.path).name}, sha256 {pf.sha256[:12]})",
+            f"Prior set '{pf.name}'{which} ({Path(pf.path).name}, sha256 {pf.sha256[:12]})",
         )
     return sec
 

@@ -89,6 +89,19 @@ def _interval_last(statistic) -> bool:
     return statistic.last_in_block and statistic.observed_bounds() is not None
 
 
+def rounding_variances(gaussian: Sequence) -> np.ndarray:
+    """Rounding variance δ²/12 of each normal-block statistic.
+
+    δ is the kind's ``resolution``, or the width the print stands for (``printed_rounding``)
+    when that is larger.
+    """
+    widths = []
+    for s in gaussian:
+        printed = s.printed_rounding()
+        widths.append(s.resolution if printed is None else max(printed, s.resolution))
+    return np.asarray(widths, dtype=float) ** 2 / 12.0
+
+
 def se_structure(statistic) -> tuple:
     """The graph part of a statistic's printed SE: () without one, else ("se", form).
 
@@ -154,6 +167,9 @@ class SummaryLikelihood:
     loglik_pieces: str | None = None
     se_data: str | None = None
     se_labels: list[str] = field(default_factory=list)
+    #: data container of the rounding variances of the normal block, when a statistic's print
+    #: gives its own (``printed_rounding``); otherwise they are constants of the graph
+    rounding_data: str | None = None
 
     def data_values(self, statistics: Sequence) -> dict[str, np.ndarray]:
         """Values of the data containers for another set of statistics of the same structure.
@@ -185,6 +201,10 @@ class SummaryLikelihood:
             values[self.se_data] = np.clip(
                 np.array(bounds, dtype=float).reshape(-1, 2), -_SE_UNBOUNDED, _SE_UNBOUNDED
             )
+        if self.rounding_data is not None:
+            values[self.rounding_data] = rounding_variances(
+                [s for s in ordered if s.block == NORMAL]
+            )
         if self.events_data is not None:
             values[self.events_data] = np.array(
                 [s.observed() for s in ordered if s.block == COUNT], dtype=np.int64
@@ -214,20 +234,26 @@ def model_statistics(
     return [s.model_statistic(trial, horizons or {}) for s in reported]
 
 
-def gaussian_block(trial: TrialModel, model_stats: Sequence[ModelStatistic], reported=None):
+def gaussian_block(
+    trial: TrialModel, model_stats: Sequence[ModelStatistic], reported=None, floor=None
+):
     """Mean vector and model-implied covariance matrix of the normal block.
 
     The diagonal gets the variance of the reporting resolution δ²/12 of each statistic
-    (its kind's ``resolution``, on the likelihood scale): published values are rounded, and
-    without it the matrix is singular where the model variance underflows (a landmark far in the
-    tail) or where two statistics are almost collinear (log-rank Z and log HR under PH).
+    (its kind's ``resolution``, or the width its print stands for: :func:`rounding_variances`,
+    on the likelihood scale): published values are rounded, and without it the matrix is
+    singular where the model variance underflows (a landmark far in the tail) or where two
+    statistics are almost collinear (log-rank Z and log HR under PH). ``floor``: those
+    variances as a tensor (a data container), instead of constants from ``reported``.
     """
     mean = pt.stack([s.mean for s in model_stats])
     cov = covariance_pieces(trial, model_stats)
+    if floor is not None:
+        return mean, cov + pt.diag(floor)
     if reported is None:
         floor = np.zeros(len(model_stats))
     else:
-        floor = np.array([s.resolution**2 / 12.0 for s in reported])
+        floor = rounding_variances(reported)
     return mean, cov + np.diag(floor)
 
 
@@ -395,6 +421,11 @@ def add_summary_likelihood(
         events_arms=[s.index for s in counts],
         se_data=f"{name}_log_se_observed" if any(se_structure(s) for s in gaussian) else None,
         se_labels=[s.label for s in gaussian if se_structure(s)],
+        rounding_data=(
+            f"{name}_summary_rounding_variance"
+            if any(s.printed_rounding() is not None for s in gaussian)
+            else None
+        ),
     )
     values = result.data_values(statistics)
     if observed_values:
@@ -409,7 +440,10 @@ def add_summary_likelihood(
     if gaussian:
         model_stats = model_statistics(trial, gaussian, horizons)
         observed = pm.Data(result.observed_data, values[result.observed_data])
-        mean, cov = gaussian_block(trial, model_stats, gaussian)
+        floor = rounding_variances(gaussian)
+        if result.rounding_data is not None:
+            floor = pm.Data(result.rounding_data, values[result.rounding_data])
+        mean, cov = gaussian_block(trial, model_stats, gaussian, floor=floor)
         last_bounds = None
         if result.last_bounds_data is not None:
             last_bounds = pm.Data(result.last_bounds_data, values[result.last_bounds_data])
@@ -427,7 +461,6 @@ def add_summary_likelihood(
         result.loglik_terms.append(f"{name}_summary_loglik")
         if result.se_data is not None:
             se_observed = pm.Data(result.se_data, values[result.se_data])
-            floor = np.array([s.resolution**2 / 12.0 for s in gaussian])
             row = 0
             for k, s in enumerate(gaussian):
                 if not se_structure(s):

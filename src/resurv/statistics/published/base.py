@@ -502,6 +502,18 @@ class Published:
         """
         return None
 
+    def printed_rounding(self) -> float | None:
+        """Normal block: width δ of the interval the printed value stands for, likelihood scale.
+
+        None (the default): the kind's ``resolution`` stands for the printing. A kind whose
+        printed digits matter beyond it (an HR printed to two decimals beside the log-rank Z it
+        is nearly collinear with) gives the width here; the summary likelihood then takes the
+        rounding variance max(δ, resolution)²/12 as data
+        (:func:`resurv.statistics.likelihood.rounding_variances`). Whether a record gives one
+        is part of its :meth:`structure`.
+        """
+        return None
+
     def printed_log_se(self) -> tuple[float, float] | None:
         """Normal block: bounds (lower, upper) of log ŝ, or None when no uncertainty is printed.
 

@@ -38,6 +38,7 @@ from resurv.statistics.published.base import (
     PrintedP,
     Published,
     common_fields,
+    printed_decimals,
     read_ci_upper_nr,
     read_positive_value,
     read_printed_p,
@@ -73,6 +74,8 @@ class HazardRatio(Published):
     p_printed: PrintedP | None = None
     p_sided: str = "two"
     p_test: str = "wald"
+    #: decimals of the HR as printed (None: not known, the kind's resolution stands for them)
+    decimals: int | None = None
 
     @classmethod
     def parse(cls, reader, arms):
@@ -106,7 +109,8 @@ class HazardRatio(Published):
                 raise reader.fail("p_value", "an HR of exactly 1 with a p-value gives no SE")
         p_value = printed.value if printed is not None else None
         test = "logrank" if test == "score" else test
-        return cls(value, ci, p_value, printed, sided, test, **common_fields(reader))
+        decimals = printed_decimals(value)
+        return cls(value, ci, p_value, printed, sided, test, decimals, **common_fields(reader))
 
     def conflict(self, other):
         """A log-rank p given with the HR and a log-rank record of the same endpoint."""
@@ -137,8 +141,22 @@ class HazardRatio(Published):
         return "log_hr"
 
     def structure(self):
-        """No arm; the SE's form is added by the likelihood (:func:`se_structure`)."""
-        return ("HazardRatio",)
+        """No arm; printed decimals when known; the SE's form is added by the likelihood."""
+        return ("HazardRatio",) if self.decimals is None else ("HazardRatio", "printed")
+
+    def printed_rounding(self) -> float | None:
+        """log(v + δ/2) − log(v − δ/2), δ = 10^−d: the log-HR interval of v printed to d decimals.
+
+        "1.02" stands for any HR in [1.015, 1.025): a log-HR interval of width 0.0098, ten times
+        the kind's resolution. It matters where the log HR is nearly collinear with another
+        statistic of the joint normal: under PH near HR = 1 the log-rank Z and the Cox log HR
+        have the same influence integrands up to a factor √V, and without the printing's width
+        the pair would fix V within the width of the printed p's interval.
+        """
+        if self.decimals is None:
+            return None
+        half = 0.5 * 10.0 ** (-self.decimals)
+        return math.log(self.value + half) - math.log(max(self.value - half, 0.5 * self.value))
 
     def observed(self) -> float:
         """Value on the likelihood scale: log HR."""
