@@ -19,19 +19,13 @@ recidivism trial of financial aid) this script
 * and ``data/studies/<id>_patients.toml``, the same trial with an ``[[ipd]]`` pointer to the
   CSV: the patient-level fit.
 
-Each statistic is emitted by one function (``emit_*``). The kinds of published statistic a
-study file can hold are those of the registry :data:`resurv.statistics.published.KINDS` at run
-time: a statistic whose kind is registered is written as a ``[[survival]]`` record (checked by
-the registry's own parser before it is written); one whose kind is not (``PENDING``: numbers at
-risk, median follow-up) is listed in the study file's ``unknown`` list with its printed numbers
-and the reason.
+Each statistic is emitted by one function (``emit_*``) as ``[[survival]]`` records of a kind
+of the registry :data:`resurv.statistics.published.KINDS`, each checked by the registry's own
+parser before it is written.
 
-The follow-up design (``[followup]``) is not printed in the abstract scenario: wide priors on
-a generic scale (accrual 1–60 months, minimum follow-up 0–36 months). In the typical and full
-scenarios the printed median follow-up m informs it: as a likelihood term when the registry has
-the ``median_followup`` kind, otherwise through the priors, F ~ Uniform(0, m) and
-A ~ Uniform(0.1 m, 2 m) (with uniform accrual and no dropout the reverse-KM median follow-up
-estimates F + A/2, so F ≤ m and A ≤ 2m). Dropout is fixed at 0 (not reported).
+The follow-up design (``[followup]``) is printed in no scenario: wide priors on a generic
+scale (accrual 1–60 months, minimum follow-up 0–36 months); in the typical and full scenarios
+the printed median follow-up enters the likelihood. Dropout is fixed at 0 (not reported).
 
 Run from the repository root: ``.venv/bin/python benchmarks/public_trials.py``
 """
@@ -300,10 +294,9 @@ def printed_probability(value: float) -> float:
 
 @dataclass
 class Emitted:
-    """What a statistic contributes to a study file: records, and what stays unused."""
+    """What a statistic contributes to a study file: its records."""
 
     records: list[dict] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
 
 
 def emit_medians(numbers: PaperNumbers, with_ci: bool) -> Emitted:
@@ -424,18 +417,16 @@ def emit_median_followup(numbers: PaperNumbers) -> Emitted:
 
 @dataclass(frozen=True)
 class Statistic:
-    """A printed statistic of the scenarios: its name, the kinds it needs, its emitter."""
+    """A printed statistic of the scenarios: its name, the kinds it is written as, its emitter."""
 
     name: str
     kinds: tuple[str, ...]
     emit: Callable[[PaperNumbers], Emitted]
-    #: How the number reads in ``unknown`` when its kind is not registered.
-    describe: Callable[[PaperNumbers], str] = lambda numbers: ""
 
 
-#: Printed by each scenario with kinds in the registry on every version of resurv that has the
-#: registry (their records are always written).
-SUPPORTED: dict[str, tuple[Statistic, ...]] = {
+#: The statistics each scenario prints, in the order they are written. Every kind is in the
+#: registry :data:`resurv.statistics.published.KINDS` (checked by :func:`study_document`).
+PRINTED: dict[str, tuple[Statistic, ...]] = {
     "abstract": (
         Statistic("medians", ("median", "median_not_reached"), lambda n: emit_medians(n, False)),
         Statistic("log-rank p", ("logrank",), emit_logrank),
@@ -447,39 +438,15 @@ SUPPORTED: dict[str, tuple[Statistic, ...]] = {
         Statistic("log-rank p", ("logrank",), emit_logrank),
         Statistic("hazard ratio with CI", ("hr",), emit_hr),
         Statistic("events per arm", ("events",), emit_events),
+        Statistic("median follow-up", ("median_followup",), emit_median_followup),
     ),
 }
-SUPPORTED["full"] = (
-    *SUPPORTED["typical"],
+PRINTED["full"] = (
+    *PRINTED["typical"][:-1],
     Statistic("landmark survival with CIs", ("landmark",), emit_landmarks),
+    PRINTED["typical"][-1],
+    Statistic("numbers at risk", ("at_risk",), emit_at_risk),
 )
-
-
-def _describe_at_risk(numbers: PaperNumbers) -> str:
-    parts = [
-        f"{a.label}: " + ", ".join(f"{n} at {t:g} mo" for t, n in a.at_risk.items())
-        for a in numbers.arms
-    ]
-    return "numbers at risk (" + "; ".join(parts) + ")"
-
-
-def _describe_median_followup(numbers: PaperNumbers) -> str:
-    return f"median follow-up {printed_months(numbers.median_followup)} months (reverse KM)"
-
-
-MEDIAN_FOLLOWUP = Statistic(
-    "median follow-up", ("median_followup",), emit_median_followup, _describe_median_followup
-)
-AT_RISK = Statistic("numbers at risk", ("at_risk",), emit_at_risk, _describe_at_risk)
-
-#: Printed statistics whose kinds are being added to the registry: each is written as records
-#: when :data:`resurv.statistics.published.KINDS` has its kind at run time, and listed in the
-#: study file's ``unknown`` list otherwise.
-PENDING: dict[str, tuple[Statistic, ...]] = {
-    "abstract": (),
-    "typical": (MEDIAN_FOLLOWUP,),
-    "full": (MEDIAN_FOLLOWUP, AT_RISK),
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,42 +454,12 @@ PENDING: dict[str, tuple[Statistic, ...]] = {
 # --------------------------------------------------------------------------------------------
 
 
-def registered(statistic: Statistic, kinds=None) -> bool:
-    """Whether every kind the statistic needs is in the registry."""
-    kinds = KINDS if kinds is None else kinds
-    return all(k in kinds for k in statistic.kinds)
+def followup_section(scenario: str) -> dict:
+    """The ``[followup]`` table: wide priors on a generic trial scale; dropout fixed at 0.
 
-
-def followup_section(numbers: PaperNumbers, scenario: str, kinds=None) -> dict:
-    """The ``[followup]`` table: generic wide priors, or priors informed by the median follow-up.
-
-    The printed median follow-up m informs the design through the priors only when it is
-    printed (typical, full) and the registry has no ``median_followup`` kind to take it as data.
+    Accrual and minimum follow-up are printed in no scenario. In the typical and full
+    scenarios the printed median follow-up enters the likelihood (kind ``median_followup``).
     """
-    prior_informed = scenario != "abstract" and not registered(MEDIAN_FOLLOWUP, kinds)
-    if prior_informed:
-        m = printed_months(numbers.median_followup)
-        return {
-            "note": (
-                f"The printed median follow-up (reverse Kaplan-Meier, {m} months) estimates "
-                "F + A/2 under uniform accrual without dropout, so F <= m and A <= 2m: minimum "
-                "follow-up uniform on (0, m), accrual uniform on (0.1 m, 2 m). Dropout not "
-                "reported: fixed at 0."
-            ),
-            "accrual_months": {
-                "dist": "uniform",
-                "lower": round(0.1 * m, 3),
-                "upper": round(2 * m, 3),
-                "source": f"printed median follow-up {m} months: A <= 2m",
-            },
-            "followup_months": {
-                "dist": "uniform",
-                "lower": 0.0,
-                "upper": m,
-                "source": f"printed median follow-up {m} months: F <= m",
-            },
-            "dropout_rate": 0.0,
-        }
     note = "Accrual and minimum follow-up not printed: wide priors on a generic trial scale."
     if scenario != "abstract":
         note = "The median follow-up enters the likelihood; " + note[0].lower() + note[1:]
@@ -562,43 +499,35 @@ def _study_meta(trial: PublicTrial, scenario: str) -> dict:
     }
 
 
-def study_document(trial: PublicTrial, numbers: PaperNumbers, scenario: str, kinds=None) -> dict:
+def study_document(trial: PublicTrial, numbers: PaperNumbers, scenario: str) -> dict:
     """The study file of one scenario as a TOML-ready dict.
 
-    ``kinds``: the registry to consult (default :data:`resurv.statistics.published.KINDS`).
     Every record is parsed by the registry before it is returned, so a record the registry
-    refuses stops the generator with the registry's message.
+    refuses (or a kind it does not have) stops the generator with the registry's message.
     """
-    kinds = KINDS if kinds is None else kinds
-    survival, unknown = [], []
-    for statistic in SUPPORTED[scenario]:
-        emitted = statistic.emit(numbers)
-        survival += emitted.records
-        unknown += emitted.unknown
-    for statistic in PENDING[scenario]:
-        if registered(statistic, kinds):
-            emitted = statistic.emit(numbers)
-            survival += emitted.records
-            unknown += emitted.unknown
-        else:
-            missing = ", ".join(k for k in statistic.kinds if k not in kinds)
-            unknown.append(
-                f"printed but not used: {statistic.describe(numbers)}; this version of resurv "
-                f"has no published-statistic kind '{missing}'"
+    survival = []
+    for statistic in PRINTED[scenario]:
+        missing = [k for k in statistic.kinds if k not in KINDS]
+        if missing:
+            raise ValueError(
+                f"{statistic.name}: the registry has no published-statistic kind "
+                + ", ".join(repr(k) for k in missing)
             )
+        survival += statistic.emit(numbers).records
     survival = [{"endpoint": ENDPOINT, **r} for r in survival]
     arms = {a.id: Arm(a.id, a.label, a.n, j) for j, a in enumerate(numbers.arms)}
     for i, record in enumerate(survival):
         from_table(record, arms, file=f"{trial.id}_{scenario}", prefix=f"survival[{i}]")
+    unknown = []
     if scenario == "abstract":
-        unknown.insert(0, "follow-up, event counts, hazard ratio and confidence intervals")
+        unknown.append("follow-up, event counts, hazard ratio and confidence intervals")
     return {
         "reference_arm": numbers.arms[0].id,
         "unknown": unknown,
         "study": _study_meta(trial, scenario),
         "arms": _arm_table(numbers),
         "survival": survival,
-        "followup": followup_section(numbers, scenario, kinds),
+        "followup": followup_section(scenario),
     }
 
 
@@ -682,7 +611,7 @@ def study_path(trial: PublicTrial, scenario: str, root: Path) -> Path:
     return root / "data" / "studies" / f"{trial.id}_{scenario}.toml"
 
 
-def write_trial(trial: PublicTrial, root: Path = ROOT, kinds=None) -> list[Path]:
+def write_trial(trial: PublicTrial, root: Path = ROOT) -> list[Path]:
     """Write the trial's patient CSV, its three scenario study files and its patient study file."""
     patients = trial.patients()
     csv = patients_csv(trial, root)
@@ -699,7 +628,7 @@ def write_trial(trial: PublicTrial, root: Path = ROOT, kinds=None) -> list[Path]
     for scenario in SCENARIOS:
         path = study_path(trial, scenario, root)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = toml_text(study_document(trial, numbers, scenario, kinds), header)
+        text = toml_text(study_document(trial, numbers, scenario), header)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     path = study_path(trial, "patients", root)

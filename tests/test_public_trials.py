@@ -1,12 +1,10 @@
 """The worked examples' generator (benchmarks/public_trials.py): its statistics against lifelines
 on the same data, and its study files loaded back by resurv with every printed number intact."""
 
-import dataclasses
 import importlib.util
 import math
 import sys
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -18,7 +16,6 @@ from lifelines.utils import median_survival_times
 from resurv.io.patient_data import load_ipd_for
 from resurv.io.study import load_study
 from resurv.statistics import published
-from resurv.statistics.published.base import Published, common_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -181,73 +178,36 @@ def test_study_files_load_and_round_trip(trials, written, trial_id):
                     assert record.ci == (round(low, 3), round(high, 3))
         else:
             assert not landmarks
+        followup = _survival(study, "median_followup")
+        at_risk = _survival(study, "at_risk")
+        if scenario == "abstract":
+            assert not followup and not at_risk
+        else:
+            assert [f.value for f in followup] == [round(numbers.median_followup, 1)]
+            assert followup[0].method == "reverse_km"
+        if scenario == "full":
+            for a in numbers.arms:
+                (record,) = _survival(study, "at_risk", a.id)
+                assert record.times == tuple(trial.at_risk_months)
+                assert record.numbers == tuple(a.at_risk[t] for t in trial.at_risk_months)
+        else:
+            assert not at_risk
+        # the design is printed in no scenario: the same generic priors everywhere
         prior = study.followup_priors
         assert prior["dropout_rate"].args == {"value": 0.0}
-        m = round(numbers.median_followup, 1)
-        if scenario == "abstract" or "median_followup" in published.KINDS:
-            assert prior["followup_months"].args["upper"] == 36.0
-        else:
-            # informed by the printed median follow-up m = F + A/2: F <= m, A <= 2m
-            assert prior["followup_months"].args == {"lower": 0.0, "upper": m}
-            assert prior["accrual_months"].args["upper"] == pytest.approx(2 * m)
+        assert prior["followup_months"].args == {"lower": 0.0, "upper": 36.0}
+        assert prior["accrual_months"].args == {"lower": 1.0, "upper": 60.0}
 
 
-@pytest.mark.parametrize("trial_id", TRIAL_IDS)
-def test_unregistered_kinds_are_listed_as_not_used(trials, written, trial_id):
-    trial, _, _, numbers = trials[trial_id]
-    expected = {
-        "abstract": [],
-        "typical": ["median_followup"],
-        "full": ["median_followup", "at_risk"],
-    }
-    for scenario in pt.SCENARIOS:
-        study = load_study(pt.study_path(trial, scenario, written))
-        unknown = " ".join(study.unknown)
-        for kind in expected[scenario]:
-            if kind in published.KINDS:
-                assert _survival(study, kind)
-            else:
-                assert f"no published-statistic kind '{kind}'" in unknown
-        if "at_risk" in expected[scenario] and "at_risk" not in published.KINDS:
-            a = numbers.arms[0]
-            t, n = next(iter(a.at_risk.items()))
-            assert f"{n} at {t:g} mo" in unknown
-
-
-@dataclasses.dataclass(frozen=True)
-class _MedianFollowUp(Published):
-    """A stand-in median_followup kind: the switch's other side, with the registry's parser."""
-
-    statistic: ClassVar[str] = "median_followup"
-    required: ClassVar[tuple[str, ...]] = ("value",)
-    index: ClassVar[None] = None
-    value: float = 0.0
-
-    @classmethod
-    def parse(cls, reader, arms):
-        return cls(reader.number("value", positive=True), **common_fields(reader))
-
-
-def test_a_registered_pending_kind_is_written_as_a_record(trials, monkeypatch):
+def test_a_statistic_of_an_unregistered_kind_stops_the_generator(trials, monkeypatch):
     trial, _, _, numbers = trials["gbsg2"]
-    monkeypatch.setitem(published.KINDS, "median_followup", _MedianFollowUp)
     document = pt.study_document(trial, numbers, "typical")
-    records = [r for r in document["survival"] if r["statistic"] == "median_followup"]
-    assert records == [
-        {
-            "endpoint": "os",
-            "statistic": "median_followup",
-            "value": round(numbers.median_followup, 1),
-            "quote": records[0]["quote"],
-        }
-    ]
-    assert not any("median_followup" in u for u in document["unknown"])
-    # the follow-up now enters as data: the design priors are the generic wide ones
-    assert document["followup"]["followup_months"]["upper"] == 36.0
+    assert [r["statistic"] for r in document["survival"]].count("median_followup") == 1
     monkeypatch.delitem(published.KINDS, "median_followup")
-    document = pt.study_document(trial, numbers, "typical")
-    assert not any(r["statistic"] == "median_followup" for r in document["survival"])
-    assert document["followup"]["followup_months"]["upper"] == round(numbers.median_followup, 1)
+    with pytest.raises(ValueError, match="no published-statistic kind 'median_followup'"):
+        pt.study_document(trial, numbers, "typical")
+    # a scenario that does not print it is still written
+    assert pt.study_document(trial, numbers, "abstract")["survival"]
 
 
 @pytest.mark.parametrize("trial_id", TRIAL_IDS)

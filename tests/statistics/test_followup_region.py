@@ -162,3 +162,68 @@ def test_the_log_prior_group_holds_the_restricted_design_prior(fitter):
     assert np.allclose(design.values, expected, rtol=1e-10)
     post = tree.posterior.to_dataset()
     assert float((post["accrual_months"] + post["followup_months"]).min()) > LARGEST_MEDIAN
+
+
+def _study_with_followup_upper(tmp_path, upper):
+    """The bundled study with minimum follow-up ~ U(3, upper)."""
+    return edit_study(
+        tmp_path,
+        'followup_months = { dist = "uniform", lower = 3.0, upper = 48.0,',
+        f'followup_months = {{ dist = "uniform", lower = 3.0, upper = {upper},',
+    )
+
+
+def test_accrual_too_short_for_any_follow_up_is_cut_from_the_prior_not_a_wall(tmp_path):
+    # F ~ U(3, 30): follow-up beyond the 67.5-month median needs A > 37.5, inside A ~ U(24, 96)
+    spec = load_model_spec(MODELS / "os_exponential.toml")
+    built = build(
+        spec,
+        load_priors(PRIORS / "vague.toml"),
+        load_study(_study_with_followup_upper(tmp_path, 30.0)),
+    )
+    model = built.model
+    logp = _design_logp(model)
+    uniform = stats.uniform(24, 72).logpdf(50.0) + stats.uniform(3, 27).logpdf(20.0)
+    # the restricted prior p(A) p(F) 1{A + F > 67.5}: constant inside the region
+    for a, f in [(50.0, 20.0), (38.0, 29.9), (95.0, 3.5), (40.0, 28.0)]:
+        assert a + f > LARGEST_MEDIAN
+        assert np.isclose(logp(a, f), uniform, rtol=1e-12), (a, f)
+    # the sampler's A is bounded below by 67.5 − 30 = 37.5: no A without room for F
+    lower = float(
+        model.rvs_to_transforms[model["accrual_months"]]
+        .backward(np.asarray(-30.0), *model["accrual_months"].owner.inputs)
+        .eval()
+    )
+    assert np.isclose(lower, 37.5, atol=1e-6)
+    # the design's log density on the sampler's scale (Jacobians included) and its gradient:
+    # finite everywhere (before, accruals below 37.5 gave −inf)
+    rvs = [model["accrual_months"], model["followup_months"]]
+    values = [model.rvs_to_values[rv] for rv in rvs]
+    total = pt.sum(model.logp(vars=rvs, sum=False)) + model[DESIGN_REGION_TERM]
+    fn = pytensor.function(values, [total, *pt.grad(total, values)])
+    for a_raw in (-8.0, -2.0, 0.0, 4.0):
+        for f_raw in (-8.0, 0.0, 8.0):
+            outputs = fn(np.asarray(a_raw), np.asarray(f_raw))
+            assert all(np.isfinite(v) for v in outputs), (a_raw, f_raw)
+    # a different structure from the untruncated model: its own compile key
+    bundled = build(spec, load_priors(PRIORS / "vague.toml"), load_study(STUDY))
+    assert "design__accrual_lower_bound" not in bundled.model.named_vars
+    assert bundled.key != built.key
+
+
+def test_design_priors_that_cannot_reach_a_reported_median_are_refused(tmp_path):
+    # A <= 96 and F <= 30 can reach 67.5 ...; with A ~ U(24, 30) they cannot
+    path = _study_with_followup_upper(tmp_path, 30.0)
+    text = path.read_text().replace(
+        'accrual_months = { dist = "uniform", lower = 24.0, upper = 96.0,',
+        'accrual_months = { dist = "uniform", lower = 24.0, upper = 30.0,',
+    )
+    path.write_text(text)
+    with pytest.raises(StudyValidationError) as err:
+        build(
+            load_model_spec(MODELS / "os_exponential.toml"),
+            load_priors(PRIORS / "vague.toml"),
+            load_study(path),
+        )
+    message = str(err.value)
+    assert str(path) in message and "followup" in message and "67.5" in message

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
@@ -57,6 +58,12 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
     prior truncated at c minus the other, with the probability of the region, log P(F > c − A),
     as potential :data:`DESIGN_REGION_TERM` (kept with the log prior): together they give the
     prior p(A) p(F) 1{A + F > c}, and the sampler meets no wall at A + F = c.
+
+    When F's prior is bounded above (F ≤ F_max, a uniform prior) and c − F_max lies above the
+    lower end of A's prior, accrual below c − F_max leaves F no room: such an A is reached by the
+    sampler and its log density is −inf there (a wall, reported as divergent transitions). A is
+    then truncated first, at c − F_max, and log P(A > c − F_max) joins the region term: the prior
+    is still p(A) p(F) 1{A + F > c} (:func:`_accrual_truncated`).
     """
     if "accrual_months" not in study.followup_priors or (
         "followup_months" not in study.followup_priors
@@ -92,6 +99,8 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
             design[name] = pt.as_tensor_variable(0.0)
         elif prior.dist == "fixed":
             design[name] = pm.Data(f"design__{name}", float(prior.args["value"]))
+    accrual_bound = _accrual_truncated(study, spec, reached) if truncated else None
+    log_regions = []
     for name in DESIGN_VARIABLES:
         prior = study.followup_priors.get(name)
         if name in design:
@@ -100,10 +109,43 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
             largest = pm.Data("design__largest_reached_median", float(max(reached)))
             other = design["accrual_months" if name == "followup_months" else "followup_months"]
             design[name], log_region = make_truncated_prior(name, prior, largest - other)
-            pm.Potential(DESIGN_REGION_TERM, log_region)
+            log_regions.append(log_region)
+            pm.Potential(DESIGN_REGION_TERM, sum(log_regions[1:], log_regions[0]))
+        elif name == "accrual_months" and accrual_bound is not None:
+            bound = pm.Data("design__accrual_lower_bound", accrual_bound)
+            design[name], log_region = make_truncated_prior(name, prior, bound)
+            log_regions.append(log_region)
         else:
             design[name] = make_prior(name, prior)
     return FollowUp(**design)
+
+
+def _accrual_truncated(study: Study, spec: ModelSpec, reached: list[float]) -> float | None:
+    """The lower bound c − F_max of accrual when it binds (else None); refuses an empty region.
+
+    With both A and F random, F's prior bounded above by F_max (a uniform prior) and c the
+    largest observed time: follow-up extends beyond c only if A > c − F_max. When that bound
+    lies above the lower end of A's prior, A's prior is truncated there (:func:`_design`); when
+    A's prior cannot reach it, no design is possible and the study is refused.
+    """
+    priors = study.followup_priors
+    if any(priors[n].dist in ("fixed", "robust") for n in ("accrual_months", "followup_months")):
+        return None
+    low_a, high_a = (float(v) for v in priors["accrual_months"].scipy_frozen().support())
+    high_f = float(priors["followup_months"].scipy_frozen().support()[1])
+    bound = max(reached) - high_f
+    if not np.isfinite(high_f) or bound <= low_a:
+        return None
+    if bound >= high_a:
+        raise StudyValidationError(
+            study.path,
+            "followup",
+            f"accrual_months can be at most {high_a:g} and followup_months at most "
+            f"{high_f:g} months, but '{spec.endpoint}' reports a patient observed at "
+            f"{max(reached):g} months (a reached median, a number at risk or a follow-up time): "
+            "follow-up must be able to extend beyond it",
+        )
+    return float(bound)
 
 
 def build_survival_summary(
@@ -161,6 +203,8 @@ def build_survival_summary(
         f"summary|{spec.key}|{structure_key(chosen)}|{statistics_key(statistics)}|"
         f"{design_structure}|{n_per_arm}"
     )
+    if "design__accrual_lower_bound" in model.named_vars:
+        key_text += "|accrual truncated"
     built = BuiltModel(
         model=model,
         key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
