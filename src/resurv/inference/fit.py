@@ -9,7 +9,8 @@ Models are compiled with :func:`compile_settings`: without numba's fast-math fla
 (:func:`without_inplace_rewrites`), with nutpie's callbacks linked by symbol
 (:func:`resurv.inference._entry_points.separately_linked_entry_points`) and without the
 creation-site traceback PyTensor records on every graph variable. Every other PyTensor function
-resurv compiles (log-likelihood and log-prior draws here, prior predictive sampling in
+resurv compiles (log-likelihood and log-prior draws here, compiled once per structure as well:
+:class:`resurv.inference.pointwise.PointwiseLogDensity`; prior predictive sampling in
 calibration) is compiled inside :func:`exact_arithmetic`. resurv changes no global setting.
 """
 
@@ -31,12 +32,12 @@ import nutpie
 import pymc as pm
 import pytensor
 import xarray as xr
-from pymc.stats.log_density import compute_log_likelihood, compute_log_prior
 from pytensor.compile import mode as pytensor_mode
 from scipy import optimize
 
 from resurv.errors import SamplingError
 from resurv.inference._entry_points import separately_linked_entry_points
+from resurv.inference.pointwise import PointwiseLogDensity
 from resurv.models.built import BuiltModel
 
 __all__ = [
@@ -377,6 +378,7 @@ class Fitter:
 
     settings: SamplerSettings = field(default_factory=SamplerSettings)
     _compiled: dict = field(default_factory=dict, repr=False)
+    _pointwise: dict = field(default_factory=dict, repr=False)
     #: numba fast math for every function compiled (off: draws independent of the kernel cache)
     fastmath: bool = False
     compile_seconds: dict = field(default_factory=dict)
@@ -398,6 +400,24 @@ class Fitter:
             self.compile_seconds[built.key] = time.perf_counter() - start
             log.info("compiled model %s in %.1f s", built.key, self.compile_seconds[built.key])
         return self._compiled[key].with_data(**model_data_values(built.model))
+
+    def pointwise(self, built: BuiltModel, observed: Sequence[str]) -> PointwiseLogDensity:
+        """The pointwise log density of ``built``'s structure, compiled once and kept.
+
+        ``observed``: the observed variables whose log-likelihood it computes (besides the log
+        prior of every free variable). Compiled inside :func:`exact_arithmetic`.
+        """
+        key = (built.key, tuple(observed))
+        if key not in self._pointwise:
+            start = time.perf_counter()
+            with built.model, exact_arithmetic(self.fastmath):
+                self._pointwise[key] = PointwiseLogDensity.compile(built.model, observed)
+            log.info(
+                "compiled the pointwise log density of model %s in %.1f s",
+                built.key,
+                time.perf_counter() - start,
+            )
+        return self._pointwise[key]
 
     def target_accept(self, built: BuiltModel) -> float:
         """NUTS target acceptance for ``built``: the larger of the settings' and the model's."""
@@ -496,15 +516,12 @@ class Fitter:
             potentials = {t: post[f"loglik__{t}"] for t in built.potential_terms}
             prior_potentials = {t: post[f"loglik__{t}"] for t in built.prior_potential_terms}
             tree["posterior"] = xr.DataTree(post.drop_vars([f"loglik__{t}" for t in recorded]))
-        with built.model, exact_arithmetic(self.fastmath):
-            if log_likelihood and built.likelihood_terms:
-                compute_log_likelihood(
-                    tree,
-                    var_names=built.likelihood_terms,
-                    extend_inferencedata=True,
-                    progressbar=False,
-                )
-            compute_log_prior(tree, extend_inferencedata=True, progressbar=False)
+        observed = built.likelihood_terms if log_likelihood else []
+        pointwise = self.pointwise(built, observed)
+        log_lik, log_prior = pointwise.evaluate(built.model, tree.posterior.to_dataset())
+        if log_lik is not None:
+            tree["log_likelihood"] = xr.DataTree(log_lik)
+        tree["log_prior"] = xr.DataTree(log_prior)
         if prior_potentials:
             tree["log_prior"] = xr.DataTree(tree.log_prior.to_dataset().assign(prior_potentials))
         if potentials:
