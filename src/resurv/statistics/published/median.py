@@ -6,8 +6,10 @@ be printed ``"NR"``) and ``ci_transform`` (the scale of its Brookmeyer–Crowley
 ``"plain"``). Likelihood: log median in the joint normal (resolution 0.1%), mean log m_j plus its
 small-sample shift, and the support factor P(some patient observed at the median)
 (:mod:`resurv.statistics.median`); the reported median also restricts the follow-up design to
-A + F beyond it. The CI as the statistic log ŝ, ŝ = (log U − log L)/(2z) (one side,
-(log m − log L)/z, when U is "NR"), around the model SE with the spread of
+A + F beyond it. Beside landmark survivals of the same arm the median leaves the joint normal
+and enters by its law given them (:class:`MedianGivenLandmarks`, T1b). The CI as the
+statistic log ŝ, ŝ = (log U − log L)/(2z) (one side, (log m − log L)/z, when U is "NR"),
+around the model SE with the spread of
 :func:`resurv.statistics.median.ci_log_se_law`; its limits are also check targets. Estimator:
 the KM median (smallest time with Ŝ ≤ ½) and its Brookmeyer–Crowley interval on the printed
 scale; a simulated arm whose curve does not reach ½ reports "not reached".
@@ -145,14 +147,7 @@ class MedianReached(Published):
 
     def usage(self) -> list[tuple[str, str, str]]:
         """Each number the record holds: (field, role, how)."""
-        rows = [
-            (
-                "value",
-                "likelihood",
-                "log median in the joint normal; beside landmarks of its arm, its law given "
-                "them (first passage of the KM curve through 1/2)",
-            )
-        ]
+        rows = [("value", "likelihood", "log median in the joint normal")]
         if self.ci is not None:
             side = "half-width" if self.ci[1] is not None else "lower half-width (upper NR)"
             rows.append(("ci", "likelihood", f"{side} on the log scale as the statistic log SE"))
