@@ -66,11 +66,16 @@ def _km_pair(trials, t_star):
     return med.median[keep, 0], np.clip(np.round(land.survival[keep, 0], 3), 1e-3, 0.999)
 
 
-def _given(x, survival, t_star):
-    """Data vector of the median x given the one landmark (t*, Ŝ(t*)) on its side."""
+def _given(x, survival, t_star, after=None):
+    """Data vector of the median x given the one landmark (t*, Ŝ(t*)) on its side.
+
+    ``after``: whether the median lies after t* (default: x > t*); fixed by the observed median
+    when a grid of x is integrated up to t*.
+    """
+    after = x > t_star if after is None else after
     side = [t_star, math.log(survival), 1.0, 1e-6 / 12.0]
     none = [t_star, 0.0, 0.0, 0.0]
-    return np.array([math.log(x), *(side + none if x > t_star else none + side)])
+    return np.array([math.log(x), *(side + none if after else none + side)])
 
 
 NEAR = (Weibull(5.3, 1.0), 21, FollowUp(15.0, 6.0, 0.0), 5.0)
@@ -123,7 +128,9 @@ def _pit(density, x, survival, t_star, lower, upper):
             ]
         )
     )
-    values = np.nan_to_num(np.exp([density(_given(math.exp(g), survival, t_star)) for g in grid]))
+    after = x > t_star
+    values = [density(_given(math.exp(g), survival, t_star, after)) for g in grid]
+    values = np.nan_to_num(np.exp(values))
     cdf = np.concatenate([[0.0], np.cumsum(0.5 * (values[1:] + values[:-1]) * np.diff(grid))])
     return float(np.interp(math.log(x), grid, cdf / cdf[-1]))
 
