@@ -390,6 +390,10 @@ def overshoot_moments(trial: TrialModel, arm: int, x):
     return mean, variance
 
 
+#: Width (months) of the smooth minimum of the model's crossing time and the observed median.
+_SOFT_WIDTH = 0.05
+
+
 def _normal_logpdf(x, mean, variance):
     return -0.5 * (x - mean) ** 2 / variance - 0.5 * pt.log(2.0 * np.pi * variance)
 
@@ -424,7 +428,7 @@ def _time_at_cum_hazard(curve, log_target, n_newton: int = 4):
 
 
 def _log_first_passage(
-    trial: TrialModel, arm: int, x, delta_h, crossing_drop, greenwood, l_left, o_mean
+    trial: TrialModel, arm: int, x, delta_h, window_delta_h, greenwood, l_left, o_mean
 ):
     """Log density (in log x) of the first time after t_L that the KM curve is ≤ ½.
 
@@ -436,7 +440,7 @@ def _log_first_passage(
     du/d log x = x h_j(x) e^{−ΔH}. Without censoring and a landmark this is the exact law of the
     sample median of the event times.
     """
-    at_risk = _effective_at_risk(crossing_drop, greenwood)
+    at_risk = _effective_at_risk(window_delta_h, greenwood)
     ratio = 0.5 * pt.exp(-l_left)
     deaths = at_risk * (1.0 - ratio) + o_mean * at_risk * ratio
     deaths = pt.clip(deaths, 1e-3, at_risk - 1e-3)
@@ -488,8 +492,8 @@ def log_density_given_landmarks(trial: TrialModel, arm: int, data):
       of the Y at risk at t_L (:func:`_log_first_passage`: u = 1 − e^{−(H_j(x) − H_j(t_L))}
       ~ Beta(K, Y − K + 1), K = Y (1 − ½ e^{−ℓ_L}) plus the overshoot O of the crossing jump,
       :func:`overshoot_moments`; Y the effective number at risk that gives Greenwood's
-      variance V(t_L, t_c) = ∫ h_j/π_j du up to the model's crossing time t_c,
-      H_j(t_c) = H_j(t_L) + log 2 + ℓ_L);
+      variance V(t_L, t_w) = ∫ h_j/π_j du up to t_w = min(t_c, x) (smooth), t_c the model's
+      crossing time, H_j(t_c) = H_j(t_L) + log 2 + ℓ_L);
     * q: the landmark after m̂ given m̂, the deaths among the Y ≈ π_j(x) at risk in (x, t_R]
       (:func:`_log_deaths_after`: a continuous binomial of Y and 1 − e^{−(H_j(t_R) − H_j(x))});
     * r: the same landmark given the one before, in the landmarks' own law, the one the joint
@@ -521,7 +525,11 @@ def log_density_given_landmarks(trial: TrialModel, arm: int, data):
     def log_integrand(u):
         return trial.log_hazard(arm, u) - trial.log_at_risk(arm, u)
 
-    uppers = pt.stack([trial.cap(t_left), trial.cap(t_c), trial.cap(t_right)])
+    # the window of the passage: up to the model's crossing t_c, or up to the observed x when
+    # that is earlier (a t_c late in follow-up, where few remain at risk, would make the
+    # effective number at risk, and the law's information, collapse)
+    t_window = -_SOFT_WIDTH * pt.logaddexp(-t_c / _SOFT_WIDTH, -x / _SOFT_WIDTH)
+    uppers = pt.stack([trial.cap(t_left), trial.cap(t_window), trial.cap(t_right)])
     greenwood = pt.exp(trial.log_integral(log_integrand, uppers))
     v_left = pt.switch(left, greenwood[0], 0.0)
     v_c, v_right = greenwood[1], greenwood[2]
@@ -531,7 +539,7 @@ def log_density_given_landmarks(trial: TrialModel, arm: int, data):
         arm,
         x,
         pt.maximum(h_x - h_left, 1e-12),
-        crossing_drop,
+        pt.maximum(trial.cum_hazard(arm, t_window) - h_left, 1e-12),
         pt.maximum(v_c - v_left, 1e-12),
         l_left,
         o_mean,
