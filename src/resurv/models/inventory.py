@@ -158,7 +158,7 @@ def _survival_rows(study: Study, endpoint: str | None) -> list[NumberUse]:
                 )
             continue
         try:
-            declared = list(s.usage())
+            declared = list(s.joined(study.survival).usage())
         except NotImplementedError as exc:
             declared = [(k, NOT_USED, str(exc)) for k, v in given.items() if _is_number(v)]
             declared = declared or [("statistic", NOT_USED, str(exc))]

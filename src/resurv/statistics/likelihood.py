@@ -144,6 +144,7 @@ def _ordered(statistics):
     Within the normal block the given order is kept, except that kinds ``last_in_block`` go last.
     """
     statistics = [x for s in statistics for x in (s, *s.companions())]
+    statistics = [s.joined(statistics) for s in statistics]
     gaussian = [s for s in statistics if s.block == NORMAL]
     gaussian = sorted(gaussian, key=lambda s: s.last_in_block)
     rest = [s for s in statistics if s.block != NORMAL]

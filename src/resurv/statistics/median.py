@@ -375,3 +375,217 @@ def conditioned_remainder_variance(trial: TrialModel, arm: int, log_median, vari
     )
     rate = pt.exp(trial.log_at_risk(arm, m) + trial.log_hazard(arm, m))
     return pt.max(excess) / (pt.maximum(rate, _MIN_DEATH_RATE) * pt.sqr(m))
+
+
+# --- the KM median given the same arm's landmark survivals (T1b) ---
+#
+# log Ŝ is, to first order, −H_j plus a martingale M with independent increments,
+# Var[M(b) − M(a)] = V(a, b) = ∫_a^b h_j/π_j du (Greenwood). The KM median m̂ is the first time
+# log Ŝ ≤ −log 2, a stopping time of that process, and Ŝ(t*) ≤ ½ ⇔ m̂ ≤ t*. Near t* the two are
+# almost the same functional of the curve, and their joint normal (T1 and the landmark's
+# Greenwood row) is almost singular; the law of m̂ given the landmarks is not.
+
+__all__ += ["GIVEN_LANDMARKS_FIELDS", "log_density_given_landmarks", "overshoot_moments"]
+
+#: The data vector of a median given landmarks, in order: log m̂; the landmark just before m̂
+#: (time, log Ŝ, 1 if there is one, the variance δ²/12 of its printed rounding δ);
+#: the landmark at or after m̂ (the same four).
+GIVEN_LANDMARKS_FIELDS = (
+    "log_median",
+    "left_time",
+    "left_log_survival",
+    "has_left",
+    "left_rounding_variance",
+    "right_time",
+    "right_log_survival",
+    "has_right",
+    "right_rounding_variance",
+)
+
+
+def overshoot_moments(trial: TrialModel, arm: int, x):
+    """Mean and variance of the overshoot O = −log 2 − log Ŝ(m̂) ≥ 0 of the KM curve below ½.
+
+    The KM curve crosses ½ by a jump. With no patient censored before the crossing (probability
+    w = (1 − ∫₀^x S_j g du)^{n_j}) its values are k/n_j: an even-sized arm lands on ½ exactly
+    (O = 0), an odd-sized one on (n_j − 1)/(2 n_j) (O = log(n_j/(n_j − 1))). Otherwise the
+    level before the jump is taken uniform on the jump's log-width 1/Y, Y ≈ π_j(x) the number at
+    risk: O ~ U(0, 1/Y), mean 1/(2Y), variance 1/(12 Y²). The two are mixed with weights w, 1 − w.
+    """
+    n = float(trial.n_per_arm[arm])
+    lattice = 0.0 if int(n) % 2 == 0 else float(np.log(n / (n - 1.0)))
+    censored_first = trial.integral(
+        lambda u: pt.exp(trial.log_survival(arm, u)) * trial.censoring_density(u), trial.cap(x)
+    )
+    weight = pt.exp(n * pt.log1p(-pt.clip(censored_first, 0.0, 1.0 - 1e-12)))
+    uniform_mean = 0.5 * pt.exp(-trial.log_at_risk(arm, x))
+    mean = weight * lattice + (1.0 - weight) * uniform_mean
+    variance = (1.0 - weight) * uniform_mean**2 / 3.0
+    variance = variance + weight * (1.0 - weight) * (lattice - uniform_mean) ** 2
+    return mean, variance
+
+
+#: Width (months) of the smooth minimum of the model's crossing time and the observed median.
+_SOFT_WIDTH = 0.05
+
+
+def _normal_logpdf(x, mean, variance):
+    return -0.5 * (x - mean) ** 2 / variance - 0.5 * pt.log(2.0 * np.pi * variance)
+
+
+def _effective_at_risk(delta_h, greenwood):
+    """Y with Var[Ŝ(b)/Ŝ(a)] of a binomial of Y patients equal to Greenwood's over (a, b].
+
+    r = e^{−ΔH}: r(1 − r)/Y = r² V, Y = (1 − r)/(r V); Y is the number at risk at a when no
+    one is censored in (a, b] (then V = (e^{ΔH} − 1)/Y), and smaller with censoring.
+    """
+    return pt.maximum(pt.expm1(delta_h) / greenwood, 1.0 + 1e-6)
+
+
+def _time_at_cum_hazard(curve, log_target, n_newton: int = 4):
+    """The time t with H(t) = e^{log_target}, found as :func:`curve_median` finds m (any curve)."""
+
+    def step(s):
+        t = pt.exp(s)
+        log_cum = pt.log(curve.cum_hazard(t, pt))
+        slope = pt.exp(s + curve.log_hazard(t, pt) - log_cum)
+        return s - (log_cum - log_target) / slope
+
+    grid = pt.as_tensor_variable(np.linspace(np.log(1e-4), np.log(1e5), 60))
+    log_cum_grid = pt.log(curve.cum_hazard(pt.exp(grid), pt))
+    idx = pt.clip(pt.sum(log_cum_grid < log_target) - 1, 0, 58)
+    lo, hi = log_cum_grid[idx], log_cum_grid[idx + 1]
+    frac = pt.clip((log_target - lo) / (hi - lo), 0.0, 1.0)
+    s = disconnected_grad(grid[idx] + (grid[idx + 1] - grid[idx]) * frac)
+    for _ in range(n_newton):
+        s = disconnected_grad(step(s))
+    return pt.exp(step(s))
+
+
+def _log_first_passage(
+    trial: TrialModel, arm: int, x, delta_h, window_delta_h, greenwood, l_left, o_mean
+):
+    """Log density (in log x) of the first time after t_L that the KM curve is ≤ ½.
+
+    Of Y patients at risk at t_L (effective: :func:`_effective_at_risk` over (t_L, x]), each
+    dies by x with probability u = 1 − e^{−ΔH}; the curve, at e^{ℓ_L} at t_L, reaches ½ at the
+    K-th death, K = Y (1 − ½ e^{−ℓ_L}) plus the overshoot in deaths (E O · Y ½ e^{−ℓ_L}:
+    ½ for a crossing by a jump from a uniform level, 0 where an even-sized arm lands on ½). The
+    K-th of Y uniform order statistics: u ~ Beta(K, Y − K + 1), K and Y taken continuous; and
+    du/d log x = x h_j(x) e^{−ΔH}. Without censoring and a landmark this is the exact law of the
+    sample median of the event times.
+    """
+    at_risk = _effective_at_risk(window_delta_h, greenwood)
+    ratio = 0.5 * pt.exp(-l_left)
+    deaths = at_risk * (1.0 - ratio) + o_mean * at_risk * ratio
+    deaths = pt.clip(deaths, 1e-3, at_risk - 1e-3)
+    log_u = pt.log1mexp(-delta_h)
+    log_beta = (
+        pt.gammaln(at_risk + 1.0)
+        - pt.gammaln(deaths)
+        - pt.gammaln(at_risk - deaths + 1.0)
+        + (deaths - 1.0) * log_u
+        - (at_risk - deaths) * delta_h
+    )
+    return log_beta - delta_h + pt.log(x) + trial.log_hazard(arm, x)
+
+
+def _log_deaths_after(trial: TrialModel, arm: int, x, delta_h, l_right):
+    """Log density of ℓ_R = log Ŝ(t_R) given the KM median x ≤ t_R: deaths of the Y at risk.
+
+    Of the Y ≈ π_j(x) patients at risk at the crossing, each dies in (x, t_R] with probability
+    p = 1 − e^{−ΔH} (ΔH = H_j(t_R) − H_j(x)); k deaths take log Ŝ down by log(Y/(Y − k)) from
+    a level half a jump below ½ on average, so k = Y (1 − e^{−Δ}) − ½ with Δ = −log 2 − ℓ_R the
+    drop below ½. k ~ Binomial(Y, p), taken continuous (log-gamma coefficients) so that the
+    density is smooth in the parameters; dk/dΔ = Y e^{−Δ}. The rounding of the printed
+    landmark (0.001) is small against a jump of the curve and left out.
+    """
+    at_risk = pt.maximum(pt.exp(trial.log_at_risk(arm, x)), 1.0 + 1e-6)
+    drop = pt.maximum(-np.log(2.0) - l_right, 0.0)
+    deaths = pt.clip(at_risk * (1.0 - pt.exp(-drop)) - 0.5, -0.5 + 1e-6, at_risk - 1e-6)
+    log_p = pt.log1mexp(-pt.maximum(delta_h, 1e-12))
+    log_binomial = (
+        pt.gammaln(at_risk + 1.0)
+        - pt.gammaln(deaths + 1.0)
+        - pt.gammaln(at_risk - deaths + 1.0)
+        + deaths * log_p
+        - (at_risk - deaths) * delta_h
+    )
+    return log_binomial + pt.log(at_risk) - drop
+
+
+def log_density_given_landmarks(trial: TrialModel, arm: int, data):
+    """Log p(log m̂ | the arm's landmarks): the KM median as a first passage of log Ŝ (T1b).
+
+    ``data`` is the vector :data:`GIVEN_LANDMARKS_FIELDS`. With (t_L, ℓ_L) the last landmark
+    before m̂ = x (ℓ = log Ŝ(t); (0, 0) when there is none) and (t_R, ℓ_R) the first one at or
+    after it, log Ŝ is a Markov process (−H_j plus independent Gaussian increments V), so
+
+        p(x | ℓ_L, ℓ_R) = g(x) q(ℓ_R | x) / r(ℓ_R | ℓ_L),
+
+    * g: the first passage after t_L of the KM curve from e^{ℓ_L} through ½, the K-th death
+      of the Y at risk at t_L (:func:`_log_first_passage`: u = 1 − e^{−(H_j(x) − H_j(t_L))}
+      ~ Beta(K, Y − K + 1), K = Y (1 − ½ e^{−ℓ_L}) plus the overshoot O of the crossing jump,
+      :func:`overshoot_moments`; Y the effective number at risk that gives Greenwood's
+      variance V(t_L, t_w) = ∫ h_j/π_j du up to t_w = min(t_c, x) (smooth), t_c the model's
+      crossing time, H_j(t_c) = H_j(t_L) + log 2 + ℓ_L);
+    * q: the landmark after m̂ given m̂, the deaths among the Y ≈ π_j(x) at risk in (x, t_R]
+      (:func:`_log_deaths_after`: a continuous binomial of Y and 1 − e^{−(H_j(t_R) − H_j(x))});
+    * r: the same landmark given the one before, in the landmarks' own law, the one the joint
+      normal holds (Greenwood: Ŝ(t_R) | Ŝ(t_L) ~ N(Ŝ(t_L) S_j(t_R)/S_j(t_L),
+      S_j(t_R)² V(t_L, t_R)) plus the printed roundings), so that with the joint normal's
+      p(ℓ_R | ℓ_L) it cancels: the pair's likelihood is p(landmarks) g q / r,
+
+    q and r only when a landmark at or after m̂ exists. The step structure of the KM
+    curve (crossings by jumps, no deaths between m̂ and a landmark just after it) is what the
+    Beta and binomial laws keep and a Gaussian increment loses. Without censoring and without a
+    landmark before m̂, g is the exact law of the sample median of the event times.
+
+    References: Andersen PK et al. Statistical Models Based on Counting Processes, 1993,
+    section IV.3 (the KM process and Greenwood's variance); David HA, Nagaraja HN. Order
+    Statistics, 2003, section 2.1 (the K-th order statistic of uniforms is Beta(K, n − K + 1)).
+    """
+    log_x = data[0]
+    t_left, l_left, has_left, var_left = data[1], data[2], data[3], data[4]
+    t_right, l_right, has_right, var_right = data[5], data[6], data[7], data[8]
+    x = pt.exp(log_x)
+    left = pt.gt(has_left, 0.5)
+    h_left = pt.switch(left, trial.cum_hazard(arm, t_left), 0.0)
+    l_left = pt.switch(left, l_left, 0.0)
+    h_x, h_right = trial.cum_hazard(arm, x), trial.cum_hazard(arm, t_right)
+    # the model's crossing time from ℓ_L: H_j(t_c) = H_j(t_L) + log 2 + ℓ_L
+    crossing_drop = pt.maximum(np.log(2.0) + l_left, 1e-6)
+    t_c = _time_at_cum_hazard(trial.curves[arm], pt.log(h_left + crossing_drop))
+
+    def log_integrand(u):
+        return trial.log_hazard(arm, u) - trial.log_at_risk(arm, u)
+
+    # the window of the passage: up to the model's crossing t_c, or up to the observed x when
+    # that is earlier (a t_c late in follow-up, where few remain at risk, would make the
+    # effective number at risk, and the law's information, collapse)
+    t_window = -_SOFT_WIDTH * pt.logaddexp(-t_c / _SOFT_WIDTH, -x / _SOFT_WIDTH)
+    uppers = pt.stack([trial.cap(t_left), trial.cap(t_window), trial.cap(t_right)])
+    greenwood = pt.exp(trial.log_integral(log_integrand, uppers))
+    v_left = pt.switch(left, greenwood[0], 0.0)
+    v_c, v_right = greenwood[1], greenwood[2]
+    o_mean, _ = overshoot_moments(trial, arm, x)
+    log_g = _log_first_passage(
+        trial,
+        arm,
+        x,
+        pt.maximum(h_x - h_left, 1e-12),
+        pt.maximum(trial.cum_hazard(arm, t_window) - h_left, 1e-12),
+        pt.maximum(v_c - v_left, 1e-12),
+        l_left,
+        o_mean,
+    )
+    log_q = _log_deaths_after(trial, arm, x, h_right - h_x, l_right)
+    # r on the landmarks' own scale, as the joint normal holds them (Greenwood's covariance
+    # S_L S_R V_L): Ŝ(t_R) given Ŝ(t_L) is N(Ŝ(t_L) S_R/S_L, S_R² (V_R − V_L)), plus the
+    # printed roundings; the Jacobian e^{ℓ_R} makes it a density of ℓ_R
+    survival_right = pt.exp(-h_right)
+    v_r = survival_right**2 * pt.maximum(v_right - v_left, 0.0)
+    v_r = v_r + var_left * pt.exp(2.0 * (h_left - h_right)) + var_right
+    v_r = v_r + 1e-12
+    log_r = _normal_logpdf(pt.exp(l_right), pt.exp(l_left - (h_right - h_left)), v_r) + l_right
+    return log_g + pt.switch(pt.gt(has_right, 0.5), log_q - log_r, 0.0)

@@ -494,6 +494,14 @@ class Published:
         """
         return ()
 
+    def joined(self, others) -> Published:
+        """The record as the summary likelihood uses it among ``others``, the trial's records.
+
+        Default: itself. A kind whose law depends on other records of the same arm (a KM
+        median beside landmarks of its arm) returns a record of that joint law.
+        """
+        return self
+
     def observed_bounds(self) -> tuple[float, float] | None:
         """Normal block, last statistic: (lower, upper) when only an interval was printed.
 

@@ -6,8 +6,10 @@ be printed ``"NR"``) and ``ci_transform`` (the scale of its Brookmeyer–Crowley
 ``"plain"``). Likelihood: log median in the joint normal (resolution 0.1%), mean log m_j plus its
 small-sample shift, and the support factor P(some patient observed at the median)
 (:mod:`resurv.statistics.median`); the reported median also restricts the follow-up design to
-A + F beyond it. The CI as the statistic log ŝ, ŝ = (log U − log L)/(2z) (one side,
-(log m − log L)/z, when U is "NR"), around the model SE with the spread of
+A + F beyond it. Beside landmark survivals of the same arm the median leaves the joint normal
+and enters by its law given them (:class:`MedianGivenLandmarks`, T1b). The CI as the
+statistic log ŝ, ŝ = (log U − log L)/(2z) (one side, (log m − log L)/z, when U is "NR"),
+around the model SE with the spread of
 :func:`resurv.statistics.median.ci_log_se_law`; its limits are also check targets. Estimator:
 the KM median (smallest time with Ŝ ≤ ½) and its Brookmeyer–Crowley interval on the printed
 scale; a simulated arm whose curve does not reach ½ reports "not reached".
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pymc as pm
 import pytensor.tensor as pt
 
 from resurv.models.built import stacked_draws
 from resurv.statistics import median as median_math
 from resurv.statistics.published.base import (
+    FACTOR,
     NORMAL,
     NOT_REACHED,
     Z975,
@@ -41,7 +45,13 @@ from resurv.statistics.published.base import (
     rounded,
 )
 
-__all__ = ["KM_MEDIAN", "MedianReached", "median_estimator", "reduce_median"]
+__all__ = [
+    "KM_MEDIAN",
+    "MedianGivenLandmarks",
+    "MedianReached",
+    "median_estimator",
+    "reduce_median",
+]
 
 #: The KM median of each arm (shared with "median not reached"); log(−log) interval.
 KM_MEDIAN = Estimator("median", median_math.km_median)
@@ -112,6 +122,28 @@ class MedianReached(Published):
     def log_se_law(self, trial, statistic, variance):
         """Spread of the BC half-width (:func:`resurv.statistics.median.ci_log_se_law`)."""
         return median_math.ci_log_se_law(trial, self.index, statistic, variance, self._sides)
+
+    def joined(self, others):
+        """Beside landmarks of its arm: the median given them (:class:`MedianGivenLandmarks`)."""
+        from resurv.statistics.published.landmark import Landmark
+
+        landmarks = tuple(
+            sorted(
+                (
+                    s
+                    for s in others
+                    if isinstance(s, Landmark)
+                    and s.endpoint == self.endpoint
+                    and s.index == self.index
+                ),
+                key=lambda s: s.t_months,
+            )
+        )
+        if not landmarks:
+            return self
+        return MedianGivenLandmarks(
+            median=self, landmarks=landmarks, arm=self.arm, endpoint=self.endpoint
+        )
 
     def usage(self) -> list[tuple[str, str, str]]:
         """Each number the record holds: (field, role, how)."""
@@ -197,6 +229,110 @@ class MedianReached(Published):
             predictive = rounded(rows.column(estimator, side), self.ci[k])
             rows.add(f"median_{side}", self.ci[k], predictive, note=note)
         return rows.rows
+
+
+@dataclass(frozen=True, kw_only=True)
+class MedianGivenLandmarks(Published):
+    """A reached KM median beside landmark survivals of its arm: its law given them (T1b).
+
+    Near a landmark time t* the KM median and Ŝ(t*) are almost the same functional of the
+    curve (Ŝ(t*) ≤ ½ exactly when m̂ ≤ t*), and their joint normal is almost singular: its log
+    likelihood falls by tens of units where the model median crosses t*. The landmarks stay in
+    the joint normal; the median leaves it and enters as log p(log m̂ | landmarks), the first
+    passage of log Ŝ through log ½ between the landmarks around m̂
+    (:func:`resurv.statistics.median.log_density_given_landmarks`), with the support factor
+    and, when a CI is printed, its log ŝ term around the median's model SE. Not a study-file
+    kind: :meth:`MedianReached.joined` makes it for the summary likelihood.
+    """
+
+    block: ClassVar[str] = FACTOR
+
+    median: MedianReached
+    landmarks: tuple
+
+    @property
+    def index(self) -> int:
+        """The arm's index."""
+        return self.median.index
+
+    @property
+    def label(self) -> str:
+        """Stable name of the statistic (the median's)."""
+        return self.median.label
+
+    def structure(self):
+        """The median's structure, marked, with the landmark times it is conditioned on."""
+        times = tuple(float(s.t_months) for s in self.landmarks)
+        return ("MedianGivenLandmarks", *self.median.structure()[1:], times)
+
+    def conflict(self, other):
+        """As the median."""
+        return self.median.conflict(other)
+
+    def observed_event_time(self):
+        """The median is the time of an observed event."""
+        return self.median.observed_event_time()
+
+    def given_values(self) -> np.ndarray:
+        """The data vector of :data:`resurv.statistics.median.GIVEN_LANDMARKS_FIELDS`.
+
+        A side without a landmark holds the nearest landmark's time (a positive placeholder:
+        the likelihood switches it off, and no quadrature runs to 0) and log Ŝ = 0.
+        """
+        x = float(self.median.value)
+        before = [s for s in self.landmarks if s.t_months < x]
+        after = [s for s in self.landmarks if s.t_months >= x]
+        values = []
+        for side, placeholder in (
+            (before[-1:], self.landmarks[0]),
+            (after[:1], self.landmarks[-1]),
+        ):
+            if side:
+                (s,) = side
+                survival = min(max(float(s.value), 1e-6), 1.0 - 1e-6)
+                rounding = s.resolution**2 / 12.0
+                values += [float(s.t_months), math.log(survival), 1.0, rounding]
+            else:
+                values += [float(placeholder.t_months), 0.0, 0.0, 0.0]
+        return np.array([math.log(x), *values], dtype=float)
+
+    def factor_terms(self, name, trial, horizons):
+        """Log p(log m̂ | landmarks), the support factor, and the CI's log ŝ term if printed."""
+        from resurv.statistics.base import covariance_pieces
+        from resurv.statistics.likelihood import se_term
+
+        j = self.index
+        data = pm.Data(f"{name}_median_given_landmarks_data_arm{j}", self.given_values())
+        terms = [
+            (
+                f"{name}_median_given_landmarks_arm{j}",
+                median_math.log_density_given_landmarks(trial, j, data),
+            ),
+            (
+                f"{name}_median_support_arm{j}",
+                median_math.log_support_factor(trial, j, pt.exp(data[0])),
+            ),
+        ]
+        bounds = self.median.printed_log_se()
+        if bounds is not None:
+            statistic = self.median.model_statistic(trial, horizons)
+            variance = covariance_pieces(trial, [statistic])[0, 0]
+            bias, tau_squared = self.median.log_se_law(trial, statistic, variance)
+            observed = pm.Data(f"{name}_{self.label}_log_se_observed", float(bounds[0]))
+            value = se_term(
+                pt.stack([observed, observed]),
+                0.5 * pt.log(variance) + bias,
+                pt.sqrt(tau_squared),
+                "point",
+            )
+            terms.append((f"{name}_{self.label}_se_loglik", value))
+        return terms
+
+    def usage(self) -> list[tuple[str, str, str]]:
+        """The median's numbers, the value given the landmarks."""
+        rows = self.median.usage()
+        how = "log median given the arm's landmarks (first passage of the KM curve through 1/2)"
+        return [(("value", "likelihood", how) if f == "value" else (f, r, h)) for f, r, h in rows]
 
 
 def reduce_median(record: Published, trial) -> Published:
