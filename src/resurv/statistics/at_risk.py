@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
-from resurv.statistics.base import ArmInfluence, TrialModel
+from resurv.statistics.base import TrialModel
 
 __all__ = [
     "LOG_PI_FLOOR",
@@ -94,49 +94,3 @@ def at_risk_log_likelihood(trial: TrialModel, arm: int, times, numbers):
     leaving = previous - numbers
     log_choose = pt.gammaln(previous + 1.0) - pt.gammaln(numbers + 1.0) - pt.gammaln(leaving + 1.0)
     return pt.sum(log_choose + numbers * log_q + leaving * pt.log1mexp(log_q))
-
-
-# --------------------------------------------------------------------------------------------
-# The numbers at risk as a conditioning set of the joint normal
-# --------------------------------------------------------------------------------------------
-#
-# The printed numbers and the statistics of the joint normal (medians, HR, log-rank Z,
-# landmarks) are computed from the same observed times. With Y_i(t) = 1{X_i ≥ t} and M_i the
-# patient's death martingale, on {X_i ≥ t} the patient had no death before t and was at risk
-# throughout, so ∫_0^t a dM_i = −∫_0^t a h du there, and the later increments have mean 0 given
-# the past: Cov(Y_i(t), ∫ a dM_i) = −P(X_i ≥ t) ∫_0^t a h du. Summed over the arm,
-#
-#     Cov(X, N_j(t)) = −π_j(t) ∫_0^t a_j^X(u) h_j(u) du = ⟨a_j^X, a_j^N⟩,
-#     a_j^N(u) = −π_j(t) / π_j(u) on [0, t],
-#
-# the influence-covariance of X with the death part of N_j(t) (its censoring part is orthogonal
-# to every death martingale). The covariance of the numbers themselves is exact (the binomial
-# chain): Cov(N_j(s), N_j(t)) = π_j(t) (1 − π_j(s)/n_j) for s ≤ t, 0 between arms.
-
-__all__ += ["at_risk_influence", "at_risk_moments"]
-
-
-def _log_pi(trial: TrialModel, arm: int, times):
-    grid = pt.as_tensor_variable(np.asarray(times, dtype=float))
-    log_p = trial.log_survival(arm, grid) + trial.log_censoring(grid)
-    return np.log(float(trial.n_per_arm[arm])) + pt.maximum(log_p, -LOG_PI_FLOOR)
-
-
-def at_risk_influence(trial: TrialModel, arm: int, t_months: float):
-    """Death-part influence integrand of N_j(t): sign −1, log|a(u)| = log π_j(t) − log π_j(u)."""
-    t = float(t_months)
-    log_pi_t = _log_pi(trial, arm, [t])[0]
-    return ArmInfluence(
-        sign=-1.0,
-        log_abs=lambda u: log_pi_t - trial.log_at_risk(arm, u),
-        upper=pt.as_tensor_variable(t, dtype="float64"),
-    )
-
-
-def at_risk_moments(trial: TrialModel, arm: int, times):
-    """Mean π_j(t_k) and covariance π_j(t_b)(1 − π_j(t_a)/n_j), a ≤ b, of N_j(t_1..t_K)."""
-    n = float(trial.n_per_arm[arm])
-    pi = pt.exp(_log_pi(trial, arm, times))
-    idx = np.arange(len(times))
-    lo, hi = np.minimum.outer(idx, idx), np.maximum.outer(idx, idx)
-    return pi, pi[hi] * (1.0 - pi[lo] / n)

@@ -39,7 +39,6 @@ from resurv.statistics.quadrature import GRADING_POWER, integrate, log_integrate
 __all__ = [
     "ArmInfluence",
     "ModelStatistic",
-    "NormalConditioning",
     "SOFT_MIN_WIDTH",
     "SUMMARY_NODES",
     "SurvivalCurve",
@@ -117,24 +116,6 @@ class ModelStatistic:
     influence: dict[int, ArmInfluence] = field(default_factory=dict)
     variance: Any = None
     covariance_with: Callable[[ArmInfluence], Any] | None = None
-
-
-@dataclass
-class NormalConditioning:
-    """Printed numbers the joint normal is conditioned on, because they share its observed times.
-
-    ``observed`` (M,) the printed values, ``mean`` (M,) and ``cov`` (M, M) their model mean and
-    covariance, ``influences`` one :class:`ModelStatistic` per value whose integrands give its
-    covariance with the statistics of the normal block (⟨a^X, a^N⟩, :func:`covariance_pieces`);
-    ``arm`` and ``times`` the arm and the times (months) of the numbers.
-    """
-
-    observed: Any
-    mean: Any
-    cov: Any
-    influences: list[ModelStatistic]
-    arm: int = 0
-    times: tuple[float, ...] = ()
 
 
 #: Gauss–Legendre nodes per smooth piece in the summary-data likelihood (each piece is smooth:

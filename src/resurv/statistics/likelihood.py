@@ -258,47 +258,6 @@ def gaussian_block(
     return mean, cov + np.diag(floor)
 
 
-def conditioned_block(trial: TrialModel, model_stats, mean, cov, conditioning, reported=None):
-    """Mean and covariance of the normal block given printed numbers it shares data with.
-
-    The numbers N (the numbers at risk) enter the likelihood through their own exact factor;
-    the normal block X then enters through its law given them, so that what they both say
-    about the curves is counted once: with the cross-covariance Σ_XN = ⟨a^X, a^N⟩
-    (:func:`~resurv.statistics.base.covariance_pieces` over the conditioning's integrands) and
-    Σ_NN their exact covariance plus 1/12 on the diagonal (whole numbers, as the rounding
-    variance of a printed value),
-
-        E[X | N] = μ_X + Σ_XN Σ_NN⁻¹ (N − μ_N),  Cov[X | N] = Σ_XX − Σ_XN Σ_NN⁻¹ Σ_NX
-
-    (the Gaussian conditional; Σ_NN ⪰ the death part of the Gram matrix, so Cov[X | N] stays
-    positive semi-definite). A statistic that is not smooth in the data adds the variance its
-    kind gives for the arm's printed times (``reported``: the records of ``model_stats``;
-    ``conditioned_variance``, the KM median near a printed time). Reference: Anderson TW. An
-    Introduction to Multivariate Statistical Analysis, 3rd ed., 2003, theorem 2.5.1.
-    """
-    k = len(model_stats)
-    integrands = [m for c in conditioning for m in c.influences]
-    cross = covariance_pieces(trial, [*model_stats, *integrands])[:k, k:]
-    size = len(integrands)
-    cov_n = pt.zeros((size, size))
-    start = 0
-    for c in conditioning:
-        end = start + len(c.influences)
-        cov_n = pt.set_subtensor(cov_n[start:end, start:end], c.cov)
-        start = end
-    chol = pt.linalg.cholesky(cov_n + np.eye(size) / 12.0, lower=True)
-    deviation = pt.concatenate([c.observed - c.mean for c in conditioning])
-    weights = pt.linalg.solve_triangular(chol, cross.T, lower=True)  # L⁻¹ Σ_NX
-    shift = pt.dot(weights.T, pt.linalg.solve_triangular(chol, deviation, lower=True))
-    given = cov - pt.dot(weights.T, weights)
-    for k, (record, statistic) in enumerate(zip(reported or (), model_stats, strict=False)):
-        times = tuple(t for c in conditioning if c.arm in statistic.influence for t in c.times)
-        if times:
-            extra = record.conditioned_variance(trial, statistic, cov[k, k], times)
-            given = pt.inc_subtensor(given[k, k], extra)
-    return mean + shift, given
-
-
 #: √2 as a float64 tensor (a Python float constant may be cast to float32 by PyTensor: PyMC's
 #: normal_lcdf is off by ~1e−8 relative for that reason).
 _SQRT2 = pt.constant(np.sqrt(2.0), dtype="float64")
@@ -486,19 +445,13 @@ def add_summary_likelihood(
         if result.rounding_data is not None:
             floor = pm.Data(result.rounding_data, values[result.rounding_data])
         mean, cov = gaussian_block(trial, model_stats, gaussian, floor=floor)
-        conditioning = [c for s in factors if (c := s.normal_conditioning(name, trial)) is not None]
-        given_mean, given_cov = mean, cov
-        if conditioning:
-            given_mean, given_cov = conditioned_block(
-                trial, model_stats, mean, cov, conditioning, gaussian
-            )
         last_bounds = None
         if result.last_bounds_data is not None:
             last_bounds = pm.Data(result.last_bounds_data, values[result.last_bounds_data])
         pieces = normal_pieces(
             observed,
-            given_mean,
-            given_cov,
+            mean,
+            cov,
             folded_last=result.folded_logrank,
             last_bounds=last_bounds,
             last_form=bounds_form(gaussian[-1].observed_bounds() or (0.0, 0.0)),

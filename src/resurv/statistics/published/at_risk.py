@@ -4,9 +4,7 @@ Schema: ``arm``, ``times`` (months, strictly increasing, ≥ 0) and ``numbers`` 
 non-increasing, at most the arm size n; a number at time 0 must equal n), one list entry per
 printed column of the table under a KM plot. Likelihood: its own factor, the exact binomial
 chain N(t_1) ~ Bin(n_j, π_j(t_1)), N(t_k) | N(t_{k−1}) ~ Bin(N(t_{k−1}), π_j(t_k)/π_j(t_{k−1}))
-with π_j = S_j G (:mod:`resurv.statistics.at_risk`), and the joint normal of the other
-statistics enters given the numbers (they share the observed times: ``normal_conditioning``,
-:func:`resurv.statistics.likelihood.conditioned_block`); the numbers are a data container
+with π_j = S_j G (:mod:`resurv.statistics.at_risk`); the numbers are a data container
 ``{endpoint}_at_risk_numbers_arm{j}``, the times part of the model structure. Estimator: the
 number of the arm's patients with observed time ≥ t. A patient at risk at the last time with a
 positive number was observed that long, so follow-up (A + F) must extend beyond it.
@@ -22,7 +20,6 @@ import numpy as np
 import pymc as pm
 
 from resurv.statistics import at_risk as at_risk_math
-from resurv.statistics.base import ModelStatistic, NormalConditioning
 from resurv.statistics.published.base import FACTOR, CheckRows, Published, arm_ref, common_fields
 
 __all__ = ["NumbersAtRisk"]
@@ -112,38 +109,14 @@ class NumbersAtRisk(Published):
         """The times fix the graph; the numbers are data."""
         return ("NumbersAtRisk", self.index, self.chain_times)
 
-    def _numbers(self, name):
-        """The data container of the numbers (created once, shared by both uses below)."""
-        key = f"{name}_at_risk_numbers_arm{self.index}"
-        model = pm.modelcontext(None)
-        if key in model.named_vars:
-            return model[key]
-        return pm.Data(key, np.asarray(self.chain_numbers, dtype=float))
-
     def factor_terms(self, name, trial, horizons):
         """Log p of the binomial chain, the numbers held in a data container."""
-        numbers = self._numbers(name)
+        numbers = pm.Data(
+            f"{name}_at_risk_numbers_arm{self.index}",
+            np.asarray(self.chain_numbers, dtype=float),
+        )
         loglik = at_risk_math.at_risk_log_likelihood(trial, self.index, self.chain_times, numbers)
         return [(f"{name}_at_risk_arm{self.index}", loglik)]
-
-    def normal_conditioning(self, name, trial):
-        """The numbers, their exact moments and death-part integrands a = −π(t)/π(u) on [0, t].
-
-        The joint normal (medians, HR, log-rank, landmarks) shares the observed times with the
-        numbers: it enters given them (:func:`resurv.statistics.at_risk.at_risk_influence`).
-        """
-        mean, cov = at_risk_math.at_risk_moments(trial, self.index, self.chain_times)
-        influences = [
-            ModelStatistic(
-                label=f"{self.label}_{t:g}m",
-                mean=mean[k],
-                influence={self.index: at_risk_math.at_risk_influence(trial, self.index, t)},
-            )
-            for k, t in enumerate(self.chain_times)
-        ]
-        return NormalConditioning(
-            self._numbers(name), mean, cov, influences, self.index, self.chain_times
-        )
 
     def observed_event_time(self):
         """The last time with a patient still at risk: follow-up extends beyond it.

@@ -45,7 +45,7 @@ from resurv.models.built import PublishedValue
 if TYPE_CHECKING:  # pragma: no cover
     from resurv.io.study import Arm, Study
     from resurv.io.tables import TableReader
-    from resurv.statistics.base import ModelStatistic, NormalConditioning, TrialModel
+    from resurv.statistics.base import ModelStatistic, TrialModel
 
 __all__ = [
     "CHECK",
@@ -556,25 +556,6 @@ class Published:
     def expected_count(self, trial: TrialModel):
         """Count block: the expected count (Poisson mean)."""
         raise NotImplementedError
-
-    def conditioned_variance(self, trial: TrialModel, statistic: ModelStatistic, variance, times):
-        """Normal block: variance to add to the statistic's law given numbers at ``times``.
-
-        0 for a smooth statistic, for which the first-order conditional law is the law given
-        the numbers (``times``: the arm's printed times, months; ``variance``: the statistic's
-        unconditional model variance).
-        """
-        return 0.0
-
-    def normal_conditioning(self, name: str, trial: TrialModel) -> NormalConditioning | None:
-        """Factor block: printed numbers the joint normal is conditioned on, or None.
-
-        A factor computed from the same observed times as the normal block's statistics (the
-        numbers at risk) returns their values, model moments and influence integrands, so that
-        the normal block enters as its law given them and the shared information is counted
-        once (:func:`resurv.statistics.likelihood.conditioned_block`).
-        """
-        return None
 
     def observed_event_time(self) -> float | None:
         """A time (months) at which the statistic says an event was observed, or None.

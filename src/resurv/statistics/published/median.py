@@ -171,15 +171,6 @@ class MedianReached(Published):
         """Log m_j plus its small-sample shift, with the T1 influence integrand."""
         return median_math.model_statistic(trial, self)
 
-    def conditioned_variance(self, trial, statistic, variance, times):
-        """The KM median's remainder given the numbers at risk near it.
-
-        :func:`resurv.statistics.median.conditioned_remainder_variance`.
-        """
-        return median_math.conditioned_remainder_variance(
-            trial, self.index, statistic.mean, variance, times
-        )
-
     def observed_terms(self, name, trial, observed):
         """Log P(some patient of the arm observed at the published median)."""
         factor = median_math.log_support_factor(trial, self.index, pt.exp(observed))
