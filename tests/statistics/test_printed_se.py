@@ -216,7 +216,7 @@ def test_a_logrank_p_with_the_hr_is_the_logrank_statistic():
     assert companion.direction == -1 and companion.p_printed.text == "0.03"
     assert record.printed_log_se() is None  # the p is the log-rank Z, not an SE
     assert ("p_value", "likelihood") in {(f, r) for f, r, _ in record.usage()}
-    separate = [HazardRatio(0.7), companion]
+    separate = [HazardRatio(0.7, decimals=record.decimals), companion]
     assert structure_key([record]) == structure_key(separate)
 
     def loglik(statistics):
