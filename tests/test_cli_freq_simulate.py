@@ -274,3 +274,21 @@ def test_simulate_then_fit_recovers_parameters(tmp_path, capsys):
     # the median of the comparator follows from PH: m₁ = m₀ · HR^(−1/k)
     low, high = summary.loc["median_months[1]", ["eti95_lb", "eti95_ub"]]
     assert low < 12.0 * np.exp(0.5 / 1.5) < high
+
+
+def test_python_dash_m_runs_the_command_line():
+    """``python -m resurv`` is the ``resurv`` command: same subcommands, exit code 2 on a bad one."""
+    import subprocess
+    import sys
+
+    ok = subprocess.run(
+        [sys.executable, "-m", "resurv", "--help"], capture_output=True, text=True, check=False
+    )
+    assert ok.returncode == 0 and "calibrate" in ok.stdout and "reconstruct" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "resurv", "no-such-command"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2

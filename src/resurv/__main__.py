@@ -1,0 +1,7 @@
+"""``python -m resurv``: the command line of the ``resurv`` script (:func:`resurv.cli.main`)."""
+
+import sys
+
+from resurv.cli import main
+
+sys.exit(main())
