@@ -484,23 +484,41 @@ def log_se_variance(trial: TrialModel, statistic: ModelStatistic):
     second, fourth = [], []
     arms = sorted(statistic.influence)
     for arm in arms:
-        arm_influence = statistic.influence[arm]
-        upper = trial.cap(arm_influence.upper)
-        for power, out in ((2.0, second), (4.0, fourth)):
-
-            def log_integrand(u, piece, a=arm_influence, j=arm, k=power):
-                return k * a.log_abs_at(u, piece) + trial.log_at_risk(j, u) + trial.log_hazard(j, u)
-
-            if arm_influence.factor is None:
-                value = pt.exp(trial.log_integral(log_integrand, upper, with_piece=True))
-            else:
-
-                def factor(u, f=arm_influence.factor, k=power):
-                    return (f(u) * pt.ones_like(u)) ** k
-
-                value = trial.scaled_integral(log_integrand, factor, upper, with_piece=True)
-            out.append(value)
+        moments = _log_se_moments(trial, arm, statistic.influence[arm])
+        second.append(moments[0])
+        fourth.append(moments[1])
     sizes = np.array([float(trial.n_per_arm[j]) for j in arms])
     second, fourth = pt.stack(second), pt.stack(fourth)
     total = pt.sum(second) ** 2
     return 0.25 * pt.sum(fourth - second**2 / sizes) / total, 0.25 * pt.sum(fourth) / total
+
+
+#: Powers k of |a_j| in the integrals ∫ |a_j|^k π_j h_j du of :func:`log_se_variance`.
+_SE_POWERS = np.array([2.0, 4.0])
+
+
+def _log_se_moments(trial: TrialModel, arm: int, arm_influence: ArmInfluence):
+    """(∫ a_j² π_j h_j du, ∫ a_j⁴ π_j h_j du) on [0, min(b, A + F)], computed together.
+
+    Both integrals run on the same nodes: log |a_j|, log π_j and log h_j are evaluated once and
+    the two integrands are the rows of one (power × node) array, reduced in one log-sum-exp (or
+    one rescaled sum when the integrand has a signed ``factor``). Row by row this is the
+    arithmetic of two separate quadratures (equal to round-off: tests/statistics).
+    """
+    upper = trial.cap(arm_influence.upper)
+    powers = _SE_POWERS[:, None]
+
+    def log_integrand(u, piece):
+        log_abs = arm_influence.log_abs_at(u, piece)
+        rest = trial.log_at_risk(arm, u) + trial.log_hazard(arm, u)
+        return powers * log_abs[None] + rest[None]
+
+    if arm_influence.factor is None:
+        values = pt.exp(trial.log_integral(log_integrand, upper, with_piece=True))
+    else:
+
+        def factor(u):
+            return (arm_influence.factor(u) * pt.ones_like(u))[None] ** powers
+
+        values = trial.scaled_integral(log_integrand, factor, upper, with_piece=True)
+    return values[0], values[1]

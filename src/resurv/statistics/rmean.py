@@ -160,14 +160,36 @@ def influence(trial: TrialModel, arm: int, horizon_months) -> ArmInfluence:
     return ArmInfluence(sign=-1.0, log_abs=log_abs, upper=tau, log_abs_on_piece=log_abs_on_piece)
 
 
+def _trapezoid_weights(steps):
+    """(w, r): node weights of the trapezoid rule over increments ``steps`` (one shorter).
+
+    w_i = (s_{i−1} + s_i)/2 and r_i = s_i/2, with s_{−1} = s_{n−1} = 0, so that the trapezoid sum
+    is Σ_i v_i w_i and its running sums are cumsum(v w) − v r. Every sum over one grid is then
+    one elementwise product and one reduction of the values as they are, with no shifted
+    copies (v[1:], v[:-1]) per sum: the weights of a grid are built once (PyTensor merges the
+    identical expressions of each ``steps``), and each sum's gradient is a product, not an
+    increment of a slice.
+    """
+    zero = pt.zeros((1,))
+    right = 0.5 * pt.concatenate([steps, zero])
+    left = 0.5 * pt.concatenate([zero, steps])
+    return left + right, right
+
+
 def _cumulative_trapezoid(values, steps):
-    """[0, cumulative trapezoid sums] of ``values`` over increments ``steps`` (one shorter)."""
-    pieces = 0.5 * (values[1:] + values[:-1]) * steps
-    return pt.concatenate([pt.zeros((1,)), pt.cumsum(pieces)])
+    """[0, cumulative trapezoid sums] of ``values`` over increments ``steps`` (one shorter).
+
+    C_k = Σ_{i<k} (v_i + v_{i+1}) s_i / 2 = Σ_{i≤k} v_i w_i − v_k r_k (:func:`_trapezoid_weights`);
+    C_0 = v_0 s_0/2 − v_0 s_0/2 = 0 exactly.
+    """
+    weights, right = _trapezoid_weights(steps)
+    return pt.cumsum(values * weights) - values * right
 
 
 def _trapezoid(values, steps):
-    return pt.sum(0.5 * (values[1:] + values[:-1]) * steps)
+    """Σ_i (v_i + v_{i+1}) s_i / 2 = Σ_i v_i w_i (:func:`_trapezoid_weights`)."""
+    weights, _ = _trapezoid_weights(steps)
+    return pt.sum(values * weights)
 
 
 @dataclass
