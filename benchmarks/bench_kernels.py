@@ -10,17 +10,22 @@ empty kernel cache (``PYTENSOR_FLAGS=base_compiledir=…`` and an empty ``HOME``
 PyTensor's caches start empty): the first process measures the cold compile, a second process
 with the same cache the warm one. Printed per model and tree:
 
-* ``nodes``: Apply nodes of the rewritten log-density-and-gradient graph plus those of the
-  expansion graph (nutpie's two compiled functions); each is one numba kernel;
-* ``rewrite``: seconds PyTensor's NUMBA-mode rewrites take on the log density and its gradient
-  alone (measured separately in the warm process, on a copy of the graph);
-* ``cold`` / ``warm``: seconds of ``Fitter.compiled`` (rewrites, numba/LLVM, nutpie callbacks);
+* ``graph_nodes`` / ``rewritten_nodes``: Apply nodes of the log density and its gradient as
+  nutpie builds them, before and after the NUMBA mode's rewrites, and ``rewrite`` /
+  ``rewrite_cpu`` the wall-clock and CPU seconds of those rewrites (a process of its own, no
+  numba compile; ``--rewrite-only`` stops here);
+* ``nodes``: Apply nodes of nutpie's two compiled functions (log density with gradient, and the
+  expansion); each is one numba kernel;
+* ``cold`` / ``warm`` (and ``_cpu``): wall-clock and CPU seconds of ``Fitter.compiled``
+  (rewrites, numba/LLVM, nutpie callbacks); CPU seconds are the fairer measure on a shared
+  machine;
 * ``sample``: seconds of one ``nutpie.sample`` (4 chains of 500 + 500 draws, one core, seed 1),
   in the warm process,
 
 and the ratios after / before. Heavy: on a busy 2-core machine a cold compile takes minutes.
 
 Run:  python benchmarks/bench_kernels.py [--before REV] [--cases NAME ...] [--no-sample]
+      [--rewrite-only]
 """
 
 from __future__ import annotations
@@ -70,19 +75,33 @@ def _built(tree: Path, case: str):
     return build(load_model_spec(tree / model), load_priors(tree / priors), load_data(tree / study))
 
 
-def rewrite_seconds(model) -> float:
-    """Seconds of the NUMBA mode's rewrites of the log density and its gradient (a copy)."""
+def rewrite_census(model) -> dict:
+    """Nodes of the log density and its gradient before and after the NUMBA mode's rewrites.
+
+    The graph is built as nutpie builds it (the log density canonicalised and stabilised, then
+    differentiated); the rewrites run on a copy. Returns the node counts and the wall-clock and
+    CPU seconds of the rewrites (CPU seconds are the fairer measure on a shared machine).
+    """
     import pytensor.tensor as pt
     from pytensor.compile.mode import get_mode
+    from pytensor.graph.basic import Constant
     from pytensor.graph.fg import FunctionGraph
+    from pytensor.graph.rewriting.utils import rewrite_graph
+    from pytensor.graph.traversal import graph_inputs
 
-    logp = model.logp()
-    grads = pt.grad(logp, model.value_vars)
-    inputs = [v for v in model.value_vars]
-    fgraph = FunctionGraph(inputs, [logp, *grads], clone=True)
-    start = time.perf_counter()
-    get_mode("NUMBA").optimizer.rewrite(fgraph)
-    return time.perf_counter() - start
+    logp = rewrite_graph(model.logp(), include=["canonicalize", "stabilize"])
+    outputs = [logp, *pt.grad(logp, model.value_vars)]
+    inputs = [v for v in graph_inputs(outputs) if not isinstance(v, Constant)]
+    fgraph = FunctionGraph(inputs, outputs, clone=True)
+    before = len(fgraph.apply_nodes)
+    wall, cpu = time.perf_counter(), time.process_time()
+    get_mode("NUMBA").excluding("inplace").optimizer.rewrite(fgraph)
+    return {
+        "graph_nodes": before,
+        "rewritten_nodes": len(fgraph.apply_nodes),
+        "rewrite": time.perf_counter() - wall,
+        "rewrite_cpu": time.process_time() - cpu,
+    }
 
 
 def one(tree: str, case: str, sample: bool, rewrite: bool) -> dict:
@@ -93,14 +112,14 @@ def one(tree: str, case: str, sample: bool, rewrite: bool) -> dict:
     from resurv.inference.fit import Fitter
 
     built = _built(Path(tree), case)
-    start = time.perf_counter()
+    if rewrite:
+        return rewrite_census(built.model)
+    start, cpu = time.perf_counter(), time.process_time()
     compiled = Fitter().compiled(built)
-    result = {"compile": time.perf_counter() - start}
+    result = {"compile": time.perf_counter() - start, "compile_cpu": time.process_time() - cpu}
     result["nodes"] = sum(
         len(f.maker.fgraph.apply_nodes) for f in (compiled.logp_func, compiled.expand_func)
     )
-    if rewrite:
-        result["rewrite"] = rewrite_seconds(built.model)
     if sample:
         start = time.perf_counter()
         tree_ = nutpie.sample(
@@ -134,14 +153,17 @@ def _run(tree: Path, case: str, cache: Path, sample: bool, rewrite: bool) -> dic
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(tree: Path, case: str, scratch: Path, sample: bool) -> dict:
-    """Cold then warm compile of ``case`` from ``tree`` with a cache of its own."""
+def measure(tree: Path, case: str, scratch: Path, sample: bool, compile_: bool) -> dict:
+    """Rewrite census, then cold and warm compile of ``case`` from ``tree`` (own cache)."""
     cache = Path(tempfile.mkdtemp(prefix=f"{case}-", dir=scratch))
+    result = _run(tree, case, cache, sample=False, rewrite=True)
+    if not compile_:
+        return result
     cold = _run(tree, case, cache, sample=False, rewrite=False)
-    warm = _run(tree, case, cache, sample=sample, rewrite=True)
-    return {"cold": cold["compile"], **{k: v for k, v in warm.items() if k != "compile"}} | {
-        "warm": warm["compile"]
-    }
+    warm = _run(tree, case, cache, sample=sample, rewrite=False)
+    result |= {"cold": cold["compile"], "cold_cpu": cold["compile_cpu"]}
+    result |= {"warm": warm["compile"], "warm_cpu": warm["compile_cpu"]}
+    return result | {k: v for k, v in warm.items() if k not in ("compile", "compile_cpu")}
 
 
 def _extract(rev: str, into: Path) -> Path:
@@ -157,14 +179,20 @@ def main() -> None:
     parser.add_argument("--before", default="main", help="git revision of the 'before' code")
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--no-sample", action="store_true", help="skip the sampling runs")
+    parser.add_argument(
+        "--rewrite-only", action="store_true", help="only the graph census (no numba compile)"
+    )
     parser.add_argument("--scratch", default=None, help="folder for the trees and caches")
     args = parser.parse_args()
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_kernels-"))
     before = _extract(args.before, Path(tempfile.mkdtemp(prefix="before-", dir=scratch)))
-    keys = ("nodes", "rewrite", "cold", "warm") + (() if args.no_sample else ("sample",))
+    keys = ("graph_nodes", "rewritten_nodes", "rewrite", "rewrite_cpu")
+    if not args.rewrite_only:
+        keys += ("nodes", "cold", "cold_cpu", "warm", "warm_cpu")
+        keys += () if args.no_sample else ("sample",)
     for case in args.cases:
         results = {
-            name: measure(tree, case, scratch, not args.no_sample)
+            name: measure(tree, case, scratch, not args.no_sample, not args.rewrite_only)
             for name, tree in (("before", before), ("after", ROOT))
         }
         parts = [
