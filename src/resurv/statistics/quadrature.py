@@ -169,6 +169,13 @@ def _power(piece, lower, grading):
 
 
 def _logsumexp(x, axis, xp):
+    """Log Σ exp(x) along ``axis``, shifted by the largest term (0 if that is not finite).
+
+    In PyTensor, one ``LogSumExp`` node (the same arithmetic, a single node to rewrite, and its
+    gradient the softmax of ``x`` rather than the derivative of each step).
+    """
+    if xp is not np:
+        return xp.logsumexp(x, axis=axis)
     top = xp.max(x, axis=axis, keepdims=True)
     top = xp.where(xp.isfinite(top), top, 0.0)
     summed = xp.sum(xp.exp(x - top), axis=axis, keepdims=True)
