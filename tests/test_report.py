@@ -130,7 +130,11 @@ def test_failed_gate_is_shown_first(sweeps, tmp_path):
     build_report(folder)
     md = (folder / "report.md").read_text()
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
-    assert headings[0] == "⚠ Convergence gates failed"
+    assert headings[:2] == ["Conclusions", "⚠ Convergence gates failed"]
+    # the failed fit stays in the conclusions table, marked, and the legend names it
+    conclusions = md.split("## Conclusions")[1].split("\n## ")[0]
+    assert "⚠ the fit failed its convergence gates" in conclusions
+    assert "hepatotoxicity × vague" in conclusions
     assert "3 divergent transitions" in md.split("## The study")[0]
     html = (folder / "index.html").read_text()
     assert re.search(r'<section id="[a-z-]+" class="alert"><h2>Convergence gates failed', html)
