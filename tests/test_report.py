@@ -428,6 +428,65 @@ def test_the_rendering_check_detects_a_broken_image_and_a_console_error(sweeps, 
     assert any("undefinedFunction" in line for line in _console_errors(stderr))
 
 
+def _screenshot(browser: str, html_text: str, folder: Path, name: str) -> np.ndarray:
+    """Render ``html_text`` in headless Chromium; the screenshot as an RGB array."""
+    from PIL import Image
+
+    page = folder / f"{name}.html"
+    page.write_text(html_text, encoding="utf-8")
+    shot = folder / f"{name}.png"
+    subprocess.run(
+        [
+            *_chromium_args(browser, folder / f"profile_{name}"),
+            f"--screenshot={shot}",
+            "--window-size=1200,900",
+            "--hide-scrollbars",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.is_file(), f"no screenshot of {name}"
+    with Image.open(shot) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _ink(pixels: np.ndarray) -> float:
+    """Share of pixels that are not near-white (text, lines, markers)."""
+    return float(np.mean(pixels.min(axis=2) < 200))
+
+
+def _near(pixels: np.ndarray, rgb: tuple[int, int, int], tol: int = 40) -> int:
+    """Number of pixels within ``tol`` of a colour in every channel."""
+    return int(np.count_nonzero(np.all(np.abs(pixels.astype(int) - rgb) <= tol, axis=2)))
+
+
+def test_conclusions_and_a_figure_render_with_content_in_chromium(sweeps, tmp_path):
+    browser = _chromium()
+    text = (sweeps[0] / "index.html").read_text(encoding="utf-8")
+    head = text[: text.index("<body>") + len("<body>")]
+    section = re.search(r'<section id="conclusions">.*?</section>', text, flags=re.S).group(0)
+    figure = re.search(r"<figure>.*?</figure>", section, flags=re.S).group(0)
+    assert "conclusions" in figure.lower() or "effect" in figure.lower()
+    blank = _screenshot(browser, head + "</body></html>", tmp_path, "blank")
+    table_only = re.sub(r"<figure>.*?</figure>", "", section, flags=re.S)
+    conclusions = _screenshot(browser, head + table_only + "</body></html>", tmp_path, "concl")
+    forest = _screenshot(browser, head + figure + "</body></html>", tmp_path, "figure")
+    # a blank page has no ink: the checks below can fail
+    assert _ink(blank) == 0.0
+    # the conclusions: a heading, sentences and a table (dark text and the table's header fill)
+    assert _ink(conclusions) > 0.02
+    assert _near(conclusions, (0xEE, 0xEE, 0xFF), tol=4) > 1000  # th background
+    assert conclusions[:, :, :].min() < 60  # dark text
+    # the forest plot: its markers and interval bars in the figure colour, the axes in black
+    assert _ink(forest) > 0.02
+    assert _near(forest, (0x1F, 0x4E, 0x79)) > 200
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name in ("concl", "figure"):
+        shutil.copy(tmp_path / f"{name}.png", ARTIFACTS / f"report_{name}_screenshot.png")
+
+
 # --- survival sections from synthetic draws (no sampling) ---
 
 
