@@ -85,7 +85,7 @@ from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
 
-__all__ = ["Grid", "Plan", "load_plan", "run_plan"]
+__all__ = ["Grid", "Plan", "load_plan", "run_plan", "tidy_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +390,16 @@ def _quantity_names(labels, tree: xr.DataTree) -> list[str]:
     """Posterior variables behind summary labels such as ``median_months[SIRT alone]``."""
     names = {str(q).split("[")[0] for q in labels}
     return sorted(n for n in names if n in tree.posterior.data_vars)
+
+
+def tidy_rows(run: dict, folder: Path) -> list[dict]:
+    """Rows of the tidy table (``sweep.csv``) for one finished fit folder.
+
+    ``run`` holds the run's columns (study, model, priors, endpoint, family, effect, grid
+    columns); the rows add each quantity of ``summary.csv`` with the fit's gates and its
+    power-scaling sensitivity (computed and saved as ``psense.csv`` when absent).
+    """
+    return _tidy_rows(run, folder)
 
 
 def _tidy_rows(run: dict, folder: Path) -> list[dict]:

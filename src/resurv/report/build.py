@@ -21,12 +21,14 @@ model): rebuilding gives byte-identical files, whatever happened to the input fi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from resurv.errors import InputError
 from resurv.report.conclusions import CONCLUSIONS_FILE, conclusions_frame, conclusions_section
 from resurv.report.document import Section, render_html, render_markdown
 from resurv.report.posterior_sections import (
@@ -37,7 +39,7 @@ from resurv.report.posterior_sections import (
     prior_posterior_section,
     sensitivity_section,
 )
-from resurv.report.runs import load_runs
+from resurv.report.runs import distinct_prior_files, load_fit, load_runs
 from resurv.report.sections import (
     assumptions_section,
     calibration_alert_section,
@@ -208,7 +210,8 @@ def build_report(sweep_dir: str | Path) -> Path:
     ----------
     sweep_dir : str or pathlib.Path
         A folder written by :func:`resurv.inference.sweep.run_plan` (``resurv run`` or ``resurv
-        sweep``).
+        sweep``), or one fit's folder (``resurv fit --out DIR``, read by
+        :func:`resurv.report.runs.load_fit`).
 
     Returns
     -------
@@ -216,24 +219,67 @@ def build_report(sweep_dir: str | Path) -> Path:
         The path of ``index.html``.
     """
     sweep_dir = Path(sweep_dir)
-    results = load_runs(sweep_dir)
-    study = results.study(results.plan["studies"][0])
-    results.runs = [r for r in results.runs if r.record["study"] == study.id]
-    conclusions_frame(results).to_csv(
-        sweep_dir / CONCLUSIONS_FILE, index=False, float_format="%.10g"
+    run_folder = (sweep_dir / "plan.json").is_file()
+    results = load_runs(sweep_dir) if run_folder else load_fit(sweep_dir)
+    studies = []
+    for path in results.plan["studies"]:
+        try:
+            studies.append(results.study(path))
+        except InputError:
+            log.info("no finished fit of the study %s: not reported", path)
+    if not studies:
+        results.study(results.plan["studies"][0])  # raises, naming the study
+    others = [(s, Path(OTHER_STUDIES) / s.id) for s in studies[1:]]
+    prior_index = {str(p): i for i, p in enumerate(results.plan["priors"])}
+
+    def prior_order(run) -> tuple[int, int]:
+        return 0, prior_index.get(run.provenance.get("resurv_priors_file", ""), 0)
+
+    for k, study in enumerate(studies):
+        runs = [r for r in results.runs if r.record["study"] == study.id]
+        one = dataclasses.replace(results, runs=runs)
+        if len(studies) > 1:  # each study's own prior sets (its auto set, not the others')
+            files, by_sha = distinct_prior_files(runs, prior_order)
+            one = dataclasses.replace(one, prior_files=files, prior_studies=by_sha)
+        sections = report_sections(one, study, sweep_dir)
+        if k == 0 and others:
+            sections.insert(1, _other_studies_section(others))
+        out = sweep_dir if k == 0 else sweep_dir / others[k - 1][1]
+        _write_report(out, one, study, sections)
+    log.info("wrote report to %s", sweep_dir)
+    return sweep_dir / "index.html"
+
+
+#: Where the reports of a plan's second and later studies go, one folder per study id.
+OTHER_STUDIES = "studies"
+
+
+def _other_studies_section(others) -> Section:
+    sec = Section("Other studies of this plan")
+    sec.text(
+        "This report is of the plan's first study; each other study has its own report, "
+        "built the same way from the same run folder."
     )
-    sections = report_sections(results, study, sweep_dir)
+    rows = [
+        {"study": s.id, "citation": s.citation, "report": f"{folder.as_posix()}/report.md"}
+        for s, folder in others
+    ]
+    return sec.table(pd.DataFrame(rows))
+
+
+def _write_report(out: Path, results, study, sections) -> None:
+    """Write ``report.md``, ``figures/``, ``index.html`` and ``conclusions.csv`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    conclusions_frame(results).to_csv(out / CONCLUSIONS_FILE, index=False, float_format="%.17g")
     title = f"Bayesian re-analysis: {study.citation}"
     md, files = render_markdown(title, sections)
-    figures = sweep_dir / "figures"
+    figures = out / "figures"
     if figures.is_dir():
         for old in figures.glob("*.png"):
             if f"figures/{old.name}" not in files:
                 old.unlink()
     for name, data in files.items():
-        (sweep_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / name).write_bytes(data)
-    (sweep_dir / "report.md").write_text(md, encoding="utf-8")
-    (sweep_dir / "index.html").write_text(render_html(title, sections), encoding="utf-8")
-    log.info("wrote report to %s", sweep_dir)
-    return sweep_dir / "index.html"
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    (out / "report.md").write_text(md, encoding="utf-8")
+    (out / "index.html").write_text(render_html(title, sections), encoding="utf-8")
