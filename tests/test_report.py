@@ -130,11 +130,41 @@ def test_failed_gate_is_shown_first(sweeps, tmp_path):
     build_report(folder)
     md = (folder / "report.md").read_text()
     headings = re.findall(r"^## (.+)$", md, flags=re.M)
-    assert headings[0] == "⚠ Convergence gates failed"
+    assert headings[:2] == ["Conclusions", "⚠ Convergence gates failed"]
+    # the failed fit stays in the conclusions table, marked, and the legend names it
+    conclusions = md.split("## Conclusions")[1].split("\n## ")[0]
+    assert "⚠ the fit failed its convergence gates" in conclusions
+    assert "hepatotoxicity × vague" in conclusions
     assert "3 divergent transitions" in md.split("## The study")[0]
     html = (folder / "index.html").read_text()
     assert re.search(r'<section id="[a-z-]+" class="alert"><h2>Convergence gates failed', html)
     assert html.index("Convergence gates failed</h2>") < html.index("<h2>The study and its")
+
+
+def test_a_single_fit_folder_is_reported(sweeps, tmp_path):
+    import xarray as xr
+
+    folder = tmp_path / "fit"
+    shutil.copytree(sweeps[0] / "fits" / "nmc2020_sirt_prrt__response__literature", folder)
+    (folder / "run.json").unlink()  # as `resurv fit --out DIR` leaves it
+    build_report(folder)
+    md = (folder / "report.md").read_text()
+    headings = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert headings[0] == "Conclusions" and "Provenance" in headings
+    saved = pd.read_csv(folder / "conclusions.csv")
+    with xr.open_datatree(folder / "posterior.nc") as tree:
+        diff = tree["posterior"]["p_difference"].values.ravel()
+    row = saved.set_index("quantity").loc["P(comparator proportion > reference)"]
+    assert row["value"] == pytest.approx(np.mean(diff > 0), rel=1e-12)
+    assert (row["model"], row["priors"]) == ("response", "literature")
+
+
+def test_report_of_a_folder_without_fits_exits_2(tmp_path, capsys):
+    from resurv.cli import main
+
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path) in err and "fit folder (posterior.nc)" in err
 
 
 def _report_with_calibration(sweeps, tmp_path, model, target, coverage, within):
@@ -422,6 +452,65 @@ def test_the_rendering_check_detects_a_broken_image_and_a_console_error(sweeps, 
     assert "console.error: boom" in check["errors"]
     assert any("undefinedFunction" in e for e in check["errors"])
     assert any("undefinedFunction" in line for line in _console_errors(stderr))
+
+
+def _screenshot(browser: str, html_text: str, folder: Path, name: str) -> np.ndarray:
+    """Render ``html_text`` in headless Chromium; the screenshot as an RGB array."""
+    from PIL import Image
+
+    page = folder / f"{name}.html"
+    page.write_text(html_text, encoding="utf-8")
+    shot = folder / f"{name}.png"
+    subprocess.run(
+        [
+            *_chromium_args(browser, folder / f"profile_{name}"),
+            f"--screenshot={shot}",
+            "--window-size=1200,900",
+            "--hide-scrollbars",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert shot.is_file(), f"no screenshot of {name}"
+    with Image.open(shot) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _ink(pixels: np.ndarray) -> float:
+    """Share of pixels that are not near-white (text, lines, markers)."""
+    return float(np.mean(pixels.min(axis=2) < 200))
+
+
+def _near(pixels: np.ndarray, rgb: tuple[int, int, int], tol: int = 40) -> int:
+    """Number of pixels within ``tol`` of a colour in every channel."""
+    return int(np.count_nonzero(np.all(np.abs(pixels.astype(int) - rgb) <= tol, axis=2)))
+
+
+def test_conclusions_and_a_figure_render_with_content_in_chromium(sweeps, tmp_path):
+    browser = _chromium()
+    text = (sweeps[0] / "index.html").read_text(encoding="utf-8")
+    head = text[: text.index("<body>") + len("<body>")]
+    section = re.search(r'<section id="conclusions">.*?</section>', text, flags=re.S).group(0)
+    figure = re.search(r"<figure>.*?</figure>", section, flags=re.S).group(0)
+    assert "conclusions" in figure.lower() or "effect" in figure.lower()
+    blank = _screenshot(browser, head + "</body></html>", tmp_path, "blank")
+    table_only = re.sub(r"<figure>.*?</figure>", "", section, flags=re.S)
+    conclusions = _screenshot(browser, head + table_only + "</body></html>", tmp_path, "concl")
+    forest = _screenshot(browser, head + figure + "</body></html>", tmp_path, "figure")
+    # a blank page has no ink: the checks below can fail
+    assert _ink(blank) == 0.0
+    # the conclusions: a heading, sentences and a table (dark text and the table's header fill)
+    assert _ink(conclusions) > 0.02
+    assert _near(conclusions, (0xEE, 0xEE, 0xFF), tol=4) > 1000  # th background
+    assert conclusions[:, :, :].min() < 60  # dark text
+    # the forest plot: its markers and interval bars in the figure colour, the axes in black
+    assert _ink(forest) > 0.005
+    assert _near(forest, (0x1F, 0x4E, 0x79)) > 200
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name in ("concl", "figure"):
+        shutil.copy(tmp_path / f"{name}.png", ARTIFACTS / f"report_{name}_screenshot.png")
 
 
 # --- survival sections from synthetic draws (no sampling) ---

@@ -164,22 +164,39 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-def _progress(args):
+def _progress(args, unit: str):
+    """The progress display on stderr (None with ``--quiet``): a bar on a terminal, else lines."""
     if args.quiet:
         return None
+    from resurv.inference.progress import ProgressDisplay
 
-    def say(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+    return ProgressDisplay(sys.stderr, unit)
 
-    return say
+
+def _run_plan(plan, out, args):
+    """``run_plan`` with the progress display of the command line."""
+    from resurv.inference.sweep import run_plan
+
+    shown = _progress(args, "runs")
+    try:
+        return run_plan(
+            plan,
+            out,
+            progress=shown.message if shown else None,
+            steps=shown.step if shown else None,
+            command=_command(),
+        )
+    finally:
+        if shown:
+            shown.close()
 
 
 def cmd_sweep(args) -> int:
     """Run `resurv sweep PLAN --out DIR`."""
-    from resurv.inference.sweep import load_plan, run_plan
+    from resurv.inference.sweep import load_plan
 
     plan = _with_digitization(load_plan(args.plan), args)
-    table = run_plan(plan, args.out, progress=_progress(args), command=_command())
+    table = _run_plan(plan, args.out, args)
     if not args.quiet:
         runs = table[["model", "priors"]].drop_duplicates().shape[0]
         print(f"wrote {args.out}/sweep.csv ({runs} runs)")
@@ -250,12 +267,12 @@ def cmd_report(args) -> int:
 
 def cmd_run(args) -> int:
     """Run `resurv run [PLAN]`: the full analysis plan, then the report."""
-    from resurv.inference.sweep import load_plan, run_plan
+    from resurv.inference.sweep import load_plan
     from resurv.report.build import build_report
 
     plan = _with_digitization(load_plan(args.plan), args)
     out = args.out or str(Path("reports") / plan.name)
-    table = run_plan(plan, out, progress=_progress(args), command=_command())
+    table = _run_plan(plan, out, args)
     path = build_report(out)
     if not args.quiet:
         print(f"wrote {path}")
@@ -279,7 +296,7 @@ def cmd_calibrate(args) -> int:
     if auto is not None:  # the derived set, as a file beside the results (and their hash)
         Path(args.out).mkdir(parents=True, exist_ok=True)
         priors = load_priors(auto.write(args.out))
-    say = _progress(args)
+    shown = _progress(args, "replicates")
     checkpoint = Path(args.out) / CHECKPOINT_NAME
     if checkpoint.exists() and not args.quiet:
         print(f"resuming from {checkpoint}")
@@ -291,9 +308,11 @@ def cmd_calibrate(args) -> int:
         seed=args.seed,
         settings=_settings(args),
         with_ipd=not args.no_ipd,
-        progress=(lambda i, n: say(f"replicate {i}/{n}")) if say else None,
+        progress=(lambda i, n: shown.step(i, n, f"replicate {i}")) if shown else None,
         checkpoint=checkpoint,
     )
+    if shown:
+        shown.close()
     result.write(args.out)
     checkpoint.unlink()
     if not args.quiet:

@@ -5,8 +5,9 @@ Files written by :func:`write_fit` (the contract of ``resurv fit``):
 - ``posterior.nc``: the DataTree with provenance in its attributes (the model, prior and data
   files' contents and SHA-256, the seed, package versions, the command), and the published
   values with their draws (below);
-- ``summary.csv``: ArviZ summary (95% equal-tailed intervals) of every named quantity, plus rows
-  for posterior probabilities such as P(HR < 1);
+- ``summary.csv``: posterior median, 95% equal-tailed and highest-density intervals (then mean,
+  SD and the diagnostics; :data:`SUMMARY_COLUMNS`) of every named quantity, plus rows for
+  posterior probabilities such as P(HR < 1);
 - ``published_vs_posterior.csv``: ``statistic,arm,published,posterior_median,ci_low,ci_high,ppp``,
   computed from the groups below only;
 - ``frequentist.csv``: the frequentist counterparts computed from the published numbers;
@@ -70,6 +71,7 @@ __all__ = [
     "predictive_groups",
     "provenance",
     "published_vs_posterior",
+    "SUMMARY_COLUMNS",
     "summarize",
     "write_fit",
     "write_posterior",
@@ -110,19 +112,63 @@ class FitResult:
     diagnosis: Diagnosis = field(default_factory=Diagnosis)
 
 
+#: Columns of ``summary.csv`` in order: the posterior median and the 95% equal-tailed and
+#: highest-density intervals lead; mean and SD follow (meaningful for probabilities and bounded
+#: quantities, not for heavy-tailed ones such as a median that may not be reached); then the
+#: convergence diagnostics.
+SUMMARY_COLUMNS = [
+    "median",
+    "eti95_lb",
+    "eti95_ub",
+    "hdi95_lb",
+    "hdi95_ub",
+    "mean",
+    "sd",
+    "mad",
+    "ess_bulk",
+    "ess_tail",
+    "r_hat",
+    "mcse_median",
+    "mcse_mean",
+    "mcse_sd",
+]
+
+
 def summarize(built: BuiltModel, tree: xr.DataTree) -> pd.DataFrame:
-    """ArviZ summary of the named quantities plus posterior-probability rows."""
+    """Summary of the named quantities plus posterior-probability rows.
+
+    Columns :data:`SUMMARY_COLUMNS`: posterior median, 95% equal-tailed interval (quantiles
+    2.5% and 97.5%) and 95% highest-density interval (ArviZ ``summary`` with ``kind``
+    ``stats_median`` and ``ci_kind`` ``hdi``), then mean, SD, MAD and the diagnostics. A
+    probability row (e.g. ``P(HR < 1)``) has its value in ``median`` and ``mean`` (the share of
+    draws) and its Monte Carlo SE √(p(1 − p)/S) in ``mcse_mean``.
+    """
     names = built.summary_vars or None
-    table = az.summary(tree, var_names=names, ci_prob=CI_PROB, ci_kind="eti", round_to="none")
-    table = pd.DataFrame(table)
+
+    def part(**kwargs) -> pd.DataFrame:
+        return pd.DataFrame(
+            az.summary(tree, var_names=names, ci_prob=CI_PROB, round_to="none", **kwargs)
+        )
+
+    table = part(kind="all", ci_kind="eti")
+    by_median = part(kind="all_median")
+    highest = part(kind="stats", ci_kind="hdi")
+    table = table.assign(
+        median=by_median["median"],
+        mad=by_median["mad"],
+        mcse_median=by_median["mcse_median"],
+        hdi95_lb=highest["hdi95_lb"],
+        hdi95_ub=highest["hdi95_ub"],
+    )
     post = tree.posterior.to_dataset()
     rows = {}
     for label, fn in built.probabilities.items():
         hits = np.asarray(fn(post), dtype=float)
         p = hits.mean()
-        rows[label] = {"mean": p, "mcse_mean": np.sqrt(p * (1 - p) / hits.size)}
+        rows[label] = {"median": p, "mean": p, "mcse_mean": np.sqrt(p * (1 - p) / hits.size)}
     if rows:
         table = pd.concat([table, pd.DataFrame.from_dict(rows, orient="index")])
+    table = table[[c for c in SUMMARY_COLUMNS if c in table]]
     table.index.name = "quantity"
     return table
 

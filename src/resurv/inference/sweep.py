@@ -40,9 +40,10 @@ current directory. Each run (study, model, prior file, seed) is written to
 ``DIR/fits/<study>__<model>__<priors>/`` with a ``run.json`` holding the hash of its inputs; a
 rerun whose hash matches is reused, so an interrupted sweep resumes where it stopped.
 The tidy table of every run's key quantities is ``DIR/sweep.csv`` (and ``sweep.nc``): one row per
-(run, quantity) with the posterior mean, SD, 95% interval, R-hat, bulk ESS, the run's gates and
-divergences, the grid setting (``grid_parameter``, ``grid_argument``, ``grid_value``; empty for the
-prior file as written) and the power-scaling sensitivity (``psense_prior``,
+(run, quantity) with the posterior median, 95% equal-tailed (``ci_low``, ``ci_high``) and
+highest-density (``hdi_low``, ``hdi_high``) intervals, mean and SD, R-hat, bulk ESS, the run's
+gates and divergences, the grid setting (``grid_parameter``, ``grid_argument``, ``grid_value``;
+empty for the prior file as written) and the power-scaling sensitivity (``psense_prior``,
 ``psense_likelihood``, ``psense_diagnosis``; :mod:`resurv.checks.sensitivity`) and the fit's
 diagnosis in words (``diagnosis``: the published statistics the model cannot reconcile, or the
 quantities its chains disagree on; empty when none, :mod:`resurv.checks.conflict`; also in the
@@ -84,7 +85,7 @@ from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
 
-__all__ = ["Grid", "Plan", "load_plan", "run_plan"]
+__all__ = ["Grid", "Plan", "load_plan", "run_plan", "tidy_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class Plan:
     model_priors: tuple[tuple[str, ...], ...] = field(default=())
     #: refits of fits on digitized curves under perturbed digitizations
     digitization: DigitizationSettings = field(default_factory=DigitizationSettings)
+    #: the primary analyses: (model file, prior-set name), at most one per endpoint
+    primary: tuple[tuple[Path, str], ...] = field(default=())
 
     def prior_names_for(self, index: int) -> tuple[str, ...]:
         """Prior-file names model ``index`` is fitted under (empty: every prior file)."""
@@ -177,6 +180,7 @@ def load_plan(path: str | Path) -> Plan:
             "description",
             "grid",
             "digitization",
+            "primary",
         ]
     )
     base = path.parent
@@ -191,6 +195,7 @@ def load_plan(path: str | Path) -> Plan:
         )
     priors = _resolve(top, "priors", base)
     models, model_priors = _models(top, base, priors)
+    primary = _primary(top, base, models, model_priors, priors)
     return Plan(
         name=top.string("name", path.stem),
         studies=_resolve(top, "studies", base),
@@ -202,7 +207,51 @@ def load_plan(path: str | Path) -> Plan:
         path=str(path),
         grids=tuple(_grid(g, priors) for g in top.subs("grid", [])),
         digitization=_digitization(top.sub("digitization", None)),
+        primary=primary,
     )
+
+
+def _primary(top: TableReader, base: Path, models, model_priors, prior_paths):
+    """``primary``: ``{ model = FILE, priors = NAME }`` or a list of them, one per endpoint.
+
+    The model file must be one of the plan's models and the prior set one it is fitted under.
+    """
+    from resurv.io.modelspec import load_model_spec
+
+    value = top.raw("primary", [])
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list):
+        raise top.fail("primary", "must be a table { model, priors } or a list of them")
+    names = [_prior_name(p) for p in prior_paths]
+    resolved = {m.resolve(): i for i, m in enumerate(models)}
+    out, endpoints = [], {}
+    for k, item in enumerate(items):
+        where = "primary" if isinstance(value, dict) else f"primary[{k}]"
+        if not isinstance(item, dict) or set(item) != {"model", "priors"}:
+            raise top.fail(where, "needs exactly 'model' (a model file) and 'priors' (a name)")
+        model, prior = item["model"], item["priors"]
+        if not isinstance(model, str) or not isinstance(prior, str):
+            raise top.fail(where, "'model' must be a file path and 'priors' a prior-set name")
+        path = _find_file(top, f"{where}.model", model, base)
+        index = resolved.get(path.resolve())
+        if index is None:
+            listed = ", ".join(str(m) for m in models)
+            raise top.fail(f"{where}.model", f"{model} is not one of the plan's models ({listed})")
+        fitted = model_priors[index] or tuple(names)
+        if prior not in fitted:
+            raise top.fail(
+                f"{where}.priors",
+                f"the plan fits {model} under {list(fitted)}, not under '{prior}'",
+            )
+        endpoint = load_model_spec(path).endpoint
+        if endpoint in endpoints:
+            raise top.fail(
+                f"{where}.model",
+                f"endpoint '{endpoint}' already has a primary analysis ({endpoints[endpoint]})",
+            )
+        endpoints[endpoint] = model
+        out.append((models[index], prior))
+    return tuple(out)
 
 
 def _digitization(reader: TableReader | None) -> DigitizationSettings:
@@ -343,6 +392,16 @@ def _quantity_names(labels, tree: xr.DataTree) -> list[str]:
     return sorted(n for n in names if n in tree.posterior.data_vars)
 
 
+def tidy_rows(run: dict, folder: Path) -> list[dict]:
+    """Rows of the tidy table (``sweep.csv``) for one finished fit folder.
+
+    ``run`` holds the run's columns (study, model, priors, endpoint, family, effect, grid
+    columns); the rows add each quantity of ``summary.csv`` with the fit's gates and its
+    power-scaling sensitivity (computed and saved as ``psense.csv`` when absent).
+    """
+    return _tidy_rows(run, folder)
+
+
 def _tidy_rows(run: dict, folder: Path) -> list[dict]:
     summary = pd.read_csv(folder / "summary.csv")
     diag = json.loads((folder / "diagnostics.json").read_text())
@@ -355,10 +414,13 @@ def _tidy_rows(run: dict, folder: Path) -> list[dict]:
             {
                 **run,
                 "quantity": q,
-                "mean": rec.get("mean"),
-                "sd": rec.get("sd"),
+                "median": rec.get("median", float("nan")),
                 "ci_low": rec.get("eti95_lb"),
                 "ci_high": rec.get("eti95_ub"),
+                "hdi_low": rec.get("hdi95_lb", float("nan")),
+                "hdi_high": rec.get("hdi95_ub", float("nan")),
+                "mean": rec.get("mean"),
+                "sd": rec.get("sd"),
                 "r_hat": rec.get("r_hat"),
                 "ess_bulk": rec.get("ess_bulk"),
                 "ess_tail": rec.get("ess_tail"),
@@ -385,6 +447,7 @@ def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
         "sampler": {k: getattr(plan.settings, k) for k in ("draws", "tune", "chains")},
         "grids": [dataclasses.asdict(g) for g in plan.grids],
         "digitization": plan.digitization.as_dict(),
+        "primary": [{"model": str(m), "priors": p} for m, p in plan.primary],
         **(
             {
                 "model_priors": {
@@ -455,8 +518,12 @@ def run_plan(
     fitter: Fitter | None = None,
     progress: Callable[[str], None] | None = None,
     command: str = "",
+    steps: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Fit every (study, model, prior file, grid setting) of ``plan``; return the tidy table.
+
+    ``progress(message)`` is called before each fit (``"fitting <model> × <priors>"``);
+    ``steps(done, total, label)`` after each run, fitted or reused (for a progress bar).
 
     Runs whose inputs (file contents, grid setting, seed, sampler settings, resurv version and
     source code) are unchanged since a previous sweep into the same folder are reused, not
@@ -465,7 +532,7 @@ def run_plan(
     Grid settings of one model and prior structure share one compiled model (their prior values
     enter as ``pm.Data``).
     """
-    from resurv.api import build, load_data
+    from resurv.api import build
     from resurv.inference import digitization_error
 
     out_dir = Path(out_dir)
@@ -474,6 +541,75 @@ def run_plan(
     _write_plan_record(plan, out_dir, command)
     fitter = fitter or Fitter(plan.settings)
     rows: list[dict] = []
+    planned = list(_planned_runs(plan))
+    for done, (
+        study_path,
+        study,
+        model_path,
+        spec,
+        prior_path,
+        auto,
+        priors,
+        grid,
+        value,
+    ) in enumerate(planned, start=1):
+        setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"
+        name = f"{study.id}__{spec.name}__{priors.name}"
+        folder = fits / (f"{name}__{setting}" if setting else name)
+        prior_input = auto.text.encode("utf-8") if auto else prior_path
+        perturbed = grid is None and digitization_error.applies(spec, study, plan.digitization)
+        hashed = setting + (plan.digitization.key() if perturbed else "")
+        digest = _run_hash(
+            [study_path, model_path, prior_input], plan.seed, fitter.settings, hashed
+        )
+        run = {
+            "study": study.id,
+            "model": spec.name,
+            "priors": priors.name,
+            "endpoint": spec.endpoint,
+            "family": spec.family or "",
+            "effect": spec.effect or "",
+            "grid_parameter": "" if grid is None else grid.parameter,
+            "grid_argument": "" if grid is None else grid.argument,
+            "grid_value": float("nan") if grid is None else float(value),
+        }
+        label = f"{spec.name} × {priors.name}" + (f" [{setting}]" if setting else "")
+        marker = folder / "run.json"
+        finished = marker.is_file() and (folder / "posterior.nc").is_file()
+        if perturbed:
+            finished = finished and (folder / digitization_error.SPREAD_FILE).is_file()
+        if finished and json.loads(marker.read_text()).get("hash") == digest:
+            log.info("reusing %s", folder.name)
+        else:
+            if progress:
+                progress(f"fitting {label}")
+            _fit_run(
+                build(spec, priors, study),
+                fitter,
+                plan.seed,
+                folder,
+                {**run, "setting": setting, "hash": digest},
+                (model_path, prior_path, study_path),
+                auto,
+                (spec, priors, study, plan.digitization) if perturbed else None,
+            )
+        rows.extend(_tidy_rows(run, folder))
+        if steps:
+            steps(done, len(planned), label)
+    table = pd.DataFrame(rows)
+    table.to_csv(out_dir / "sweep.csv", index=False, float_format="%.6g")
+    _to_netcdf(table, out_dir / "sweep.nc")
+    return table
+
+
+def _planned_runs(plan: Plan):
+    """Each run of ``plan``, in order.
+
+    Tuples (study path, study, model path, spec, prior path, auto set or None, prior file with
+    the grid setting, grid or None, grid value or None).
+    """
+    from resurv.api import load_data
+
     for study_path in plan.studies:
         study = load_data(study_path)
         for index, model_path in enumerate(plan.models):
@@ -491,53 +627,17 @@ def run_plan(
                     continue
                 for grid, value in _settings_for(plan, spec, base_priors, study.n_arms):
                     priors = _with_setting(base_priors, grid, value)
-                    setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"
-                    name = f"{study.id}__{spec.name}__{priors.name}"
-                    folder = fits / (f"{name}__{setting}" if setting else name)
-                    prior_input = auto.text.encode("utf-8") if auto else prior_path
-                    perturbed = grid is None and digitization_error.applies(
-                        spec, study, plan.digitization
+                    yield (
+                        study_path,
+                        study,
+                        model_path,
+                        spec,
+                        prior_path,
+                        auto,
+                        priors,
+                        grid,
+                        value,
                     )
-                    hashed = setting + (plan.digitization.key() if perturbed else "")
-                    digest = _run_hash(
-                        [study_path, model_path, prior_input], plan.seed, fitter.settings, hashed
-                    )
-                    run = {
-                        "study": study.id,
-                        "model": spec.name,
-                        "priors": priors.name,
-                        "endpoint": spec.endpoint,
-                        "family": spec.family or "",
-                        "effect": spec.effect or "",
-                        "grid_parameter": "" if grid is None else grid.parameter,
-                        "grid_argument": "" if grid is None else grid.argument,
-                        "grid_value": float("nan") if grid is None else float(value),
-                    }
-                    marker = folder / "run.json"
-                    finished = marker.is_file() and (folder / "posterior.nc").is_file()
-                    if perturbed:
-                        finished = finished and (folder / digitization_error.SPREAD_FILE).is_file()
-                    if finished and json.loads(marker.read_text()).get("hash") == digest:
-                        log.info("reusing %s", folder.name)
-                    else:
-                        if progress:
-                            label = f" [{setting}]" if setting else ""
-                            progress(f"fitting {spec.name} × {priors.name}{label}")
-                        _fit_run(
-                            build(spec, priors, study),
-                            fitter,
-                            plan.seed,
-                            folder,
-                            {**run, "setting": setting, "hash": digest},
-                            (model_path, prior_path, study_path),
-                            auto,
-                            (spec, priors, study, plan.digitization) if perturbed else None,
-                        )
-                    rows.extend(_tidy_rows(run, folder))
-    table = pd.DataFrame(rows)
-    table.to_csv(out_dir / "sweep.csv", index=False, float_format="%.6g")
-    _to_netcdf(table, out_dir / "sweep.nc")
-    return table
 
 
 def _fit_run(

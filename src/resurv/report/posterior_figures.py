@@ -15,6 +15,7 @@ from resurv.report.figures import to_png  # noqa: E402
 
 __all__ = [
     "effect_density_figure",
+    "is_indicator",
     "predictive_panel",
     "prior_density",
     "prior_posterior_figure",
@@ -140,7 +141,9 @@ def survival_bands(curve, grid, prob: float = 0.95) -> tuple[np.ndarray, np.ndar
     return q[0], q[1], q[2]
 
 
-def survival_curves_figure(panels: dict, grid, arm_labels, title: str) -> bytes:
+def survival_curves_figure(
+    panels: dict, grid, arm_labels, title: str, data_end: dict | None = None
+) -> bytes:
     """Posterior survival curves per arm with 95% bands, one panel per prior set.
 
     Parameters
@@ -154,12 +157,16 @@ def survival_curves_figure(panels: dict, grid, arm_labels, title: str) -> bytes:
         Arm names.
     title : str
         Figure title.
+    data_end : dict, optional
+        Prior-set name → the time where the data end (months; a dashed vertical line, the
+        curves beyond it are extrapolation).
 
     Returns
     -------
     bytes
         PNG image.
     """
+    data_end = data_end or {}
     n = len(panels)
     n_cols = min(n, 4)
     n_rows = int(np.ceil(n / n_cols))
@@ -172,6 +179,10 @@ def survival_curves_figure(panels: dict, grid, arm_labels, title: str) -> bytes:
             ax.fill_between(grid, lo, hi, color=_COLOURS[j], alpha=0.2, linewidth=0)
             ax.plot(grid, med, color=_COLOURS[j], linewidth=1.5, label=arm_labels[j])
         ax.axhline(0.5, color="#999", linewidth=0.8, linestyle=":")
+        end = data_end.get(name)
+        if end is not None and np.isfinite(end) and grid[0] < end < grid[-1]:
+            ax.axvline(end, color="#333", linewidth=1, linestyle="--")
+            ax.text(end, 0.98, " data end", fontsize=6, va="top", ha="left", color="#333")
         ax.set_ylim(0, 1.01)
         ax.set_xlim(grid[0], grid[-1])
         ax.set_title(name, fontsize=9)
@@ -188,8 +199,12 @@ def survival_curves_figure(panels: dict, grid, arm_labels, title: str) -> bytes:
     return to_png(fig)
 
 
-def effect_density_figure(draws: dict, xlabel: str, title: str, marks=(0.7, 1.0)) -> bytes:
+def effect_density_figure(
+    draws: dict, xlabel: str, title: str, marks=(0.7, 1.0), priors: dict | None = None
+) -> bytes:
     """Posterior densities of a ratio (HR or time ratio) on a log axis, one line per label.
+
+    Densities are of the log ratio (so the prior of the log ratio is drawn on the same scale).
 
     Parameters
     ----------
@@ -199,6 +214,9 @@ def effect_density_figure(draws: dict, xlabel: str, title: str, marks=(0.7, 1.0)
         Axis label and title.
     marks : sequence of float
         Reference values drawn as vertical lines (e.g. HR 0.7 and 1).
+    priors : dict, optional
+        Label → prior specification of the log ratio, drawn as a thin dashed line of the same
+        colour as that label's posterior.
 
     Returns
     -------
@@ -217,15 +235,54 @@ def effect_density_figure(draws: dict, xlabel: str, title: str, marks=(0.7, 1.0)
         colour = _COLOURS[k % len(_COLOURS)]
         style = "-" if k < len(_COLOURS) else "--"
         ax.plot(np.exp(centres), density, color=colour, linestyle=style, label=label)
+        spec = (priors or {}).get(label)
+        if spec is not None:
+            fine = np.linspace(lo, hi, 300)
+            ax.plot(
+                np.exp(fine),
+                prior_density(spec, fine),
+                color=colour,
+                linestyle=(0, (2, 2)),
+                linewidth=0.9,
+                alpha=0.8,
+            )
+    if priors:
+        ax.plot([], [], color="#555", linestyle=(0, (2, 2)), linewidth=0.9, label="prior")
     for m in marks:
         ax.axvline(m, color="#999", linewidth=0.8, linestyle=":")
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("posterior density (log scale)")
+    ax.set_ylabel("density of the log ratio")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, frameon=False, loc="upper right")
     ax.grid(alpha=0.3)
     return to_png(fig)
+
+
+def is_indicator(draws: np.ndarray, published: float) -> bool:
+    """Whether a statistic is a 0/1 indicator such as "median not reached".
+
+    True when every draw and the published value are 0 or 1.
+    """
+    draws = np.asarray(draws, dtype=float)
+    return bool(draws.size) and np.isin(draws, (0.0, 1.0)).all() and published in (0.0, 1.0)
+
+
+def _probability_panel(ax, label: str, probability: float, published: float, ppp: float) -> None:
+    """An indicator's predicted probability as one bar on [0, 1], the published value marked."""
+    ax.barh([0], [probability], height=0.5, color=_COLOURS[0], alpha=0.8)
+    ax.axvline(published, color=_COLOURS[1], linewidth=2)
+    ax.text(min(probability, 0.75) + 0.02, 0, f"{probability:.2f}", va="center", fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.6, 0.6)
+    ax.set_yticks([])
+    ax.set_xlabel("predicted probability in replicate trials", fontsize=7)
+    ax.set_title(
+        f"{label}\npredicted P = {probability:.2f}; published {published:g}, ppp {ppp:.2f}",
+        fontsize=8,
+    )
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3, axis="x")
 
 
 def predictive_panel(items: list[tuple], title: str) -> bytes:
@@ -236,7 +293,9 @@ def predictive_panel(items: list[tuple], title: str) -> bytes:
     items : list of (label, draws, published)
         One panel per published value: its predictive draws in replicate trials and the value
         the paper printed (the exact value behind a rounded print where known). Infinite draws (a
-        median not reached) are counted and written on the panel, nan draws left out.
+        median not reached) are counted and written on the panel, nan draws left out. A 0/1
+        indicator (:func:`is_indicator`, e.g. "median not reached") is shown as its predicted
+        probability, one bar on [0, 1], not as a histogram of zeros and ones.
     title : str
         Figure title.
 
@@ -258,6 +317,9 @@ def predictive_panel(items: list[tuple], title: str) -> bytes:
         ppp = two_sided_ppp(draws, published)
         finite = draws[np.isfinite(draws)]
         values, counts = np.unique(finite, return_counts=True)
+        if is_indicator(draws, published):
+            _probability_panel(ax, label, float(np.mean(draws == 1)), published, ppp)
+            continue
         if finite.size and values.size <= 40:
             width = 0.8 * (np.min(np.diff(values)) if values.size > 1 else 1.0)
             ax.bar(values, counts / draws.size, width=width, color=_COLOURS[0], alpha=0.7)

@@ -285,8 +285,11 @@ def curves_section(results) -> Section:
     sec = Section("Posterior survival curves")
     sec.text(
         "Survival S(t) per arm from the posterior draws (pointwise posterior median and 95% "
-        f"equal-tailed band; at most {CURVE_DRAWS} draws, thinned evenly). The dotted line marks "
-        "S = 0.5, where a curve's median is read."
+        f"equal-tailed band; at most {CURVE_DRAWS} draws, thinned evenly), drawn to a horizon "
+        "past the published medians. The dotted line marks S = 0.5, where a curve's median is "
+        "read; the dashed line marks where the data end (summary-data fits: the posterior median "
+        "of accrual + follow-up, the longest time a patient could have been followed): beyond "
+        "it the curves are the model's extrapolation."
     )
     any_curves = False
     for model, runs in results.by_model().items():
@@ -295,7 +298,8 @@ def curves_section(results) -> Section:
             continue
         any_curves = True
         spec = kept[0].spec
-        horizon = max([60.0, *spec.landmarks, *spec.rmst_horizons])
+        ends = {r.prior_name: data_end(r) for r in kept}
+        horizon = curve_horizon(spec, kept, ends.values())
         grid = np.linspace(0.0, horizon, 121)
         panels = {}
         labels = ()
@@ -306,7 +310,9 @@ def curves_section(results) -> Section:
             curves = curves_from_posterior(spec, post, draws=slice(None, None, step))
             panels[r.prior_name] = [survival_bands(c, grid) for c in curves]
             labels = tuple(str(a) for a in post["median_months"].coords["arm"].values)
-        png = survival_curves_figure(panels, grid, labels, f"{spec.endpoint.upper()}: {model}")
+        png = survival_curves_figure(
+            panels, grid, labels, f"{spec.endpoint.upper()}: {model}", data_end=ends
+        )
         sec.figure(
             Figure(
                 f"curves_{_slug(model)}",
@@ -318,6 +324,49 @@ def curves_section(results) -> Section:
     if not any_curves:
         sec.text("No survival models in this plan.")
     return sec
+
+
+def published_medians(run) -> list[float]:
+    """The finite published medians (months) of a fit's endpoint, from its saved table."""
+    table = run.table("published_vs_posterior.csv")
+    if not len(table) or "statistic" not in table:
+        return []
+    rows = table[table["statistic"].astype(str).str.endswith("_median_months")]
+    values = pd.to_numeric(rows["published"], errors="coerce").to_numpy(dtype=float)
+    return [float(v) for v in values if np.isfinite(v)]
+
+
+def data_end(run) -> float | None:
+    """Where a summary-data fit's data end: posterior median of accrual + follow-up (months).
+
+    None for a fit without those design parameters (patient data).
+    """
+    post = run.posterior()
+    if "accrual_months" not in post or "followup_months" not in post:
+        return None
+    total = stacked_draws(post, "accrual_months") + stacked_draws(post, "followup_months")
+    return float(np.median(total))
+
+
+def curve_horizon(spec, runs, ends) -> float:
+    """Horizon of the curves (months): the latest of the candidates below.
+
+    60 months, the model's landmarks and RMST horizons, 1.5 × the largest published median and
+    1.1 × where the data end.
+    """
+    medians = [m for r in runs for m in published_medians(r)]
+    finite_ends = [e for e in ends if e is not None and np.isfinite(e)]
+    return float(
+        max(
+            [
+                60.0,
+                *spec.landmarks,
+                *spec.rmst_horizons,
+                *(1.5 * m for m in medians),
+                *(1.1 * e for e in finite_ends),
+            ]
+        )
+    )
 
 
 _EFFECT_ROWS = {
@@ -354,7 +403,11 @@ def effects_section(results) -> Section:
                 "model": model,
                 "priors": priors,
                 "effect": label,
-                "mean": q["mean"],
+                **(
+                    {"posterior median": q["median"]}
+                    if "median" in q and pd.notna(q["median"])
+                    else {"mean": q["mean"]}
+                ),
                 "ci_low": q["ci_low"],
                 "ci_high": q["ci_high"],
             }
@@ -365,7 +418,11 @@ def effects_section(results) -> Section:
         return sec.text("No survival models with an arm effect in this plan.")
     frame = pd.DataFrame(rows)
     frame = frame.dropna(axis=1, how="all")
-    sec.table(frame, "Posterior mean, 95% interval and posterior probabilities of the arm effect")
+    sec.table(
+        frame,
+        "Posterior median (mean in older sweep folders), 95% equal-tailed interval and posterior "
+        "probabilities of the arm effect",
+    )
     for quantity, label in (("hr", "hazard ratio"), ("time_ratio", "time ratio")):
         runs = [
             r
@@ -375,11 +432,20 @@ def effects_section(results) -> Section:
         if not runs:
             continue
         draws = {r.label: stacked_draws(r.posterior(), quantity) for r in runs}
+        log_name = {"hr": "log_hr", "time_ratio": "log_tr"}[quantity]
+        priors = {
+            r.label: r.priors.for_endpoint(r.spec.endpoint)[log_name]
+            for r in runs
+            if log_name in r.priors.for_endpoint(r.spec.endpoint)
+        }
         sec.figure(
             Figure(
                 f"effect_{quantity}",
-                effect_density_figure(draws, label, f"Posterior {label} (dotted: 0.7 and 1)"),
-                f"Posterior density of the {label}, per model and prior set (log axis).",
+                effect_density_figure(
+                    draws, label, f"Posterior {label} (dotted: 0.7 and 1)", priors=priors
+                ),
+                f"Posterior density of the {label} (solid) and its prior (dashed), per model and "
+                "prior set (log axis).",
             )
         )
     return sec

@@ -34,6 +34,7 @@ __all__ = [
     "Run",
     "SweepResults",
     "distinct_prior_files",
+    "load_fit",
     "load_runs",
     "provenance_of",
     "study_from_provenance",
@@ -271,6 +272,59 @@ def load_runs(sweep_dir: str | Path, study_id: str | None = None) -> SweepResult
     runs.sort(key=order)
     prior_files, prior_studies = distinct_prior_files(runs, order)
     return SweepResults(sweep_dir, plan, table, runs, prior_files, prior_studies)
+
+
+def load_fit(folder: str | Path) -> SweepResults:
+    """One fit folder (``resurv fit --out DIR``) read as a sweep of that one run.
+
+    The plan is made from the fit's provenance (its model, prior and study files, seed, versions
+    and command); the tidy table from its ``summary.csv`` and ``diagnostics.json``
+    (:func:`resurv.inference.sweep.tidy_rows`).
+    """
+    from resurv.inference.sweep import tidy_rows
+
+    folder = Path(folder)
+    path = folder / "posterior.nc"
+    if not path.is_file():
+        raise InputError(
+            folder,
+            None,
+            "neither a run folder (plan.json, sweep.csv, fits/) nor a fit folder (posterior.nc)",
+        )
+    attrs = provenance_of(path)
+    study = study_from_provenance(attrs, path)
+    spec = for_arms(model_spec_from_text(*_content(attrs, "model", path)[:2]), study.n_arms)
+    priors = priors_from_text(*_content(attrs, "priors", path))
+    record = {
+        "study": study.id,
+        "model": spec.name,
+        "priors": priors.name,
+        "endpoint": spec.endpoint,
+        "family": spec.family or "",
+        "effect": spec.effect or "",
+        "grid_parameter": "",
+        "grid_argument": "",
+        "grid_value": float("nan"),
+    }
+    run = Run(record, folder, spec, priors, attrs)
+    files = {key: attrs.get(f"resurv_{key}_file", "") for key in ("data", "model", "priors")}
+    plan = {
+        "name": folder.name,
+        "studies": [files["data"]],
+        "models": [files["model"]],
+        "priors": [files["priors"]],
+        "seed": int(attrs.get("resurv_seed", "0")),
+        "versions": json.loads(attrs.get("resurv_versions", "{}")),
+        "hashes": {
+            files[key]: attrs[f"resurv_{key}_sha256"]
+            for key in files
+            if attrs.get(f"resurv_{key}_sha256")
+        },
+        "command": attrs.get("resurv_command", "resurv fit"),
+    }
+    table = pd.DataFrame(tidy_rows(record, folder))
+    prior_files, prior_studies = distinct_prior_files([run])
+    return SweepResults(folder, plan, table, [run], prior_files, prior_studies)
 
 
 def distinct_prior_files(runs: list[Run], order=None) -> tuple[list[PriorFile], dict]:

@@ -6,6 +6,7 @@ The study, the assumptions, calibration, prior sets, diagnostics and provenance.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from resurv.checks.prior_ess import ESS_SCALES, effective_sample_size
 from resurv.errors import InputError
 from resurv.io.priors import PriorFile
-from resurv.report.document import Section
+from resurv.report.document import Figure, Section
 from resurv.simulation.calibrate import timing_lines
 
 __all__ = [
@@ -177,6 +178,7 @@ def calibration_section(sweep_dir: Path) -> Section:
         where = path.parent.relative_to(sweep_dir).as_posix()
         cov = pd.read_csv(path)
         sec.table(cov, f"Interval coverage and SBC uniformity ({where}/coverage.csv)")
+        _sbc_figure(sec, path.parent, where)
         bad = cov[~cov["within_2se"].astype(bool)] if "within_2se" in cov else cov.iloc[:0]
         if len(bad):
             sec.text(
@@ -202,6 +204,30 @@ def calibration_section(sweep_dir: Path) -> Section:
                 "Interval width from the summaries relative to the same trials' patient data",
             )
     return sec
+
+
+def _sbc_figure(sec: Section, folder: Path, where: str) -> None:
+    """The PIT ECDF of the calibration's SBC ranks (``calibration.csv``), when saved."""
+    from resurv.report.calibration_figures import sbc_ecdf_figure
+    from resurv.simulation.calibrate import SBC_DRAWS
+
+    table = folder / "calibration.csv"
+    if not table.is_file():
+        return
+    png = sbc_ecdf_figure(pd.read_csv(table), SBC_DRAWS)
+    if png is None:
+        return
+    name = "sbc_ecdf_" + re.sub(r"[^a-z0-9]+", "_", where.lower()).strip("_")
+    sec.figure(
+        Figure(
+            name,
+            png,
+            f"{where}: ECDF of the SBC ranks as PIT values minus the uniform CDF, per target "
+            "(ArviZ plot_ecdf_pit; the p-value of its uniformity test on each panel). A "
+            "calibrated posterior stays near 0; a single hump (∩ or ∪) means a bias, a wave above "
+            "then below 0 intervals too narrow, below then above intervals too wide.",
+        )
+    )
 
 
 _RECORD_FIELDS = {
