@@ -11,6 +11,7 @@ A model file is TOML::
     landmarks = [24.0, 60.0]   # months, derived S(t)
     cuts = [12.0, 36.0]        # piecewise exponential only: interior cut points (months)
     smoothing = "random_walk"  # piecewise exponential only: or "independent"
+    knots = [3.0, 12.0, 36.0]  # rp_spline only: spline knots (months), boundary knots first/last
     target_accept = 0.99       # optional: NUTS target acceptance for this model (0.5-1)
 
 ``target_accept`` raises the sampler's target acceptance probability for every fit of the model
@@ -48,13 +49,19 @@ class ModelSpec:
     landmarks: tuple[float, ...] = (24.0, 60.0)
     cuts: tuple[float, ...] = ()
     smoothing: str = "random_walk"
+    knots: tuple[float, ...] = ()
     target_accept: float | None = None
     path: str = ""
 
     def to_dict(self) -> dict:
-        """Plain-data form, without the path (for hashing and provenance)."""
+        """Plain-data form, without the path (for hashing and provenance).
+
+        ``knots`` appears only when set (rp_spline), so other models keep their keys.
+        """
         d = asdict(self)
         d.pop("path")
+        if not d["knots"]:
+            d.pop("knots")
         return d
 
     @property
@@ -88,12 +95,14 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             "landmarks",
             "cuts",
             "smoothing",
+            "knots",
             "target_accept",
         ]
     )
     likelihood = top.string("likelihood", choices=LIKELIHOODS)
     family = effect = None
     cuts: list[float] = []
+    knots: list[float] = []
     smoothing = "random_walk"
     if likelihood == "survival":
         from resurv.families import FAMILIES
@@ -115,8 +124,24 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             for key in ("cuts", "smoothing"):
                 if top.has(key):
                     raise top.fail(key, "applies only to family 'pwexp'")
+        if family == "rp_spline":
+            knots = top.numbers("knots", positive=True)
+            if len(knots) < 2:
+                raise top.fail("knots", "needs at least the two boundary knots")
+            if any(b <= a for a, b in zip(knots, knots[1:], strict=False)):
+                raise top.fail("knots", "must be strictly increasing")
+        elif top.has("knots"):
+            raise top.fail("knots", "applies only to family 'rp_spline'")
     else:
-        for key in ("family", "effect", "cuts", "smoothing", "rmst_horizons", "landmarks"):
+        for key in (
+            "family",
+            "effect",
+            "cuts",
+            "smoothing",
+            "knots",
+            "rmst_horizons",
+            "landmarks",
+        ):
             if top.has(key):
                 raise top.fail(key, "applies only to likelihood 'survival'")
     return ModelSpec(
@@ -129,6 +154,7 @@ def load_model_spec(path: str | Path) -> ModelSpec:
         rmst_horizons=tuple(top.numbers("rmst_horizons", [60.0], positive=True)),
         landmarks=tuple(top.numbers("landmarks", [24.0, 60.0], positive=True)),
         cuts=tuple(cuts),
+        knots=tuple(knots),
         smoothing=smoothing,
         target_accept=_target_accept(top),
         path=str(path),
