@@ -12,6 +12,9 @@ A model file is TOML::
     cuts = [12.0, 36.0]        # piecewise exponential only: interior cut points (months)
     smoothing = "random_walk"  # piecewise exponential only: or "independent"
     knots = [3.0, 12.0, 36.0]  # rp_spline only: spline knots (months), boundary knots first/last
+    background_times = [0.0, 60.0]      # optional: general-population hazard, interval starts
+    background_rates = [0.001, 0.002]   # (months) and rates per month; the family is then the
+                                        # excess hazard (patient data only)
     target_accept = 0.99       # optional: NUTS target acceptance for this model (0.5-1)
 
 ``target_accept`` raises the sampler's target acceptance probability for every fit of the model
@@ -50,19 +53,32 @@ class ModelSpec:
     cuts: tuple[float, ...] = ()
     smoothing: str = "random_walk"
     knots: tuple[float, ...] = ()
+    background_times: tuple[float, ...] = ()
+    background_rates: tuple[float, ...] = ()
     target_accept: float | None = None
     path: str = ""
 
     def to_dict(self) -> dict:
         """Plain-data form, without the path (for hashing and provenance).
 
-        ``knots`` appears only when set (rp_spline), so other models keep their keys.
+        ``knots`` and the background hazard appear only when set, so other models keep their
+        keys.
         """
         d = asdict(self)
         d.pop("path")
-        if not d["knots"]:
-            d.pop("knots")
+        for key in ("knots", "background_times", "background_rates"):
+            if not d[key]:
+                d.pop(key)
         return d
+
+    @property
+    def background(self):
+        """The general-population hazard (``BackgroundHazard``), or None."""
+        if not self.background_times:
+            return None
+        from resurv.families.background import BackgroundHazard
+
+        return BackgroundHazard(self.background_times, self.background_rates)
 
     @property
     def key(self) -> str:
@@ -96,11 +112,14 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             "cuts",
             "smoothing",
             "knots",
+            "background_times",
+            "background_rates",
             "target_accept",
         ]
     )
     likelihood = top.string("likelihood", choices=LIKELIHOODS)
     family = effect = None
+    background: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     cuts: list[float] = []
     knots: list[float] = []
     smoothing = "random_walk"
@@ -132,6 +151,7 @@ def load_model_spec(path: str | Path) -> ModelSpec:
                 raise top.fail("knots", "must be strictly increasing")
         elif top.has("knots"):
             raise top.fail("knots", "applies only to family 'rp_spline'")
+        background = _background(top)
     else:
         for key in (
             "family",
@@ -139,6 +159,8 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             "cuts",
             "smoothing",
             "knots",
+            "background_times",
+            "background_rates",
             "rmst_horizons",
             "landmarks",
         ):
@@ -155,6 +177,8 @@ def load_model_spec(path: str | Path) -> ModelSpec:
         landmarks=tuple(top.numbers("landmarks", [24.0, 60.0], positive=True)),
         cuts=tuple(cuts),
         knots=tuple(knots),
+        background_times=background[0],
+        background_rates=background[1],
         smoothing=smoothing,
         target_accept=_target_accept(top),
         path=str(path),
@@ -177,3 +201,22 @@ def _target_accept(top: TableReader) -> float | None:
     if not 0.5 <= value < 1.0:
         raise top.fail("target_accept", f"must be at least 0.5 and below 1; got {value}")
     return float(value)
+
+
+def _background(top: TableReader) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``background_times`` and ``background_rates``: both or neither, validated."""
+    if not (top.has("background_times") or top.has("background_rates")):
+        return (), ()
+    for key in ("background_times", "background_rates"):
+        if not top.has(key):
+            other = "background_rates" if key == "background_times" else "background_times"
+            raise top.fail(key, f"is needed with {other}")
+    times = top.numbers("background_times")
+    rates = top.numbers("background_rates", positive=True)
+    if len(times) != len(rates):
+        raise top.fail("background_rates", f"needs one rate per interval start ({len(times)})")
+    if times[0] != 0:
+        raise top.fail("background_times", f"must start at 0; got {times[0]}")
+    if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        raise top.fail("background_times", "must be strictly increasing")
+    return tuple(float(t) for t in times), tuple(float(r) for r in rates)
