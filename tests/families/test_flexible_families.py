@@ -150,3 +150,46 @@ def test_min_slope_is_the_minimum_over_a_dense_grid():
     # where the minimum slope is negative, the hazard is 0 (log h = −inf) somewhere
     row = int(np.argmin(exact))
     assert np.isneginf(RP.log_hazard(np.exp(x), median=20.0, spline=spline[row], knots=knots)).any()
+
+
+def test_rp_spline_inverse_in_pytensor_matches_numpy_with_implicit_gradient():
+    """H⁻¹ by bisection + one Newton step: the comparator's median under PH in a PyTensor graph
+    equals NumPy's, and its gradient equals central differences of NumPy's."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.compile.mode import Mode
+
+    from resurv.families.effects import arm_median
+
+    knots = RP_PARAMS["knots"]
+    median, spline, log_hr = pt.dscalar("m"), pt.dvector("g"), pt.dscalar("b")
+    out = arm_median(RP, {"median": median, "spline": spline, "knots": knots}, log_hr=log_hr, xp=pt)
+    fn = pytensor.function(
+        [median, spline, log_hr],
+        [out, *pytensor.grad(out, [median, spline, log_hr])],
+        mode=Mode(linker="py", optimizer=None),
+    )
+
+    def numpy_median(m, g, b):
+        return float(arm_median(RP, {"median": m, "spline": g, "knots": knots}, log_hr=b))
+
+    m0, g0 = RP_PARAMS["median"], RP_PARAMS["spline"]
+    for b in (-0.7, 0.0, 0.4):
+        value, d_m, d_g, d_b = fn(m0, g0, b)
+        assert value == pytest.approx(numpy_median(m0, g0, b), rel=1e-12)
+        # the median of HR·H₀: H₀(t) = ln 2 / HR, written with the closed form of H₀
+        assert float(RP.cum_hazard(value, **RP_PARAMS)) == pytest.approx(LN2 / math.exp(b))
+        step = 1e-6
+        assert d_b == pytest.approx(
+            (numpy_median(m0, g0, b + step) - numpy_median(m0, g0, b - step)) / (2 * step),
+            rel=1e-6,
+        )
+        assert d_m == pytest.approx(
+            (numpy_median(m0 + step, g0, b) - numpy_median(m0 - step, g0, b)) / (2 * step),
+            rel=1e-6,
+        )
+        for j in range(g0.size):
+            bump = np.zeros_like(g0)
+            bump[j] = step
+            fd = (numpy_median(m0, g0 + bump, b) - numpy_median(m0, g0 - bump, b)) / (2 * step)
+            assert d_g[j] == pytest.approx(fd, rel=1e-5, abs=1e-8)
