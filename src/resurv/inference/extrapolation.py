@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from resurv.families._base import gauss_legendre_rmst
+from resurv.families import gauss_legendre_rmst
 from resurv.io.modelspec import ModelSpec
 from resurv.models.survival import curves_from_posterior
 
