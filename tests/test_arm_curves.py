@@ -68,6 +68,23 @@ def spec_of(model: str, **changes):
         ),
         ("pwexp", "ph", ["median_reference", "rw_sd", "log_hr"], []),
         ("pwexp", "separate", ["median_reference", "rw_sd", "median_comparator"], []),
+        (
+            "rp_spline",
+            "ph",
+            ["median_reference", "spline_slope", "spline_coef", "log_hr"],
+            ["spline_slope"],
+        ),
+        (
+            "cure_weibull",
+            "separate",
+            ["median_reference", "shape", "cure_logit", "median_comparator"],
+            [
+                "shape_reference",
+                "shape_comparator",
+                "cure_logit_reference",
+                "cure_logit_comparator",
+            ],
+        ),
     ],
 )
 def test_declarations_give_prior_and_summary_names(family, effect, required, summarized):
@@ -86,6 +103,9 @@ def test_families_declare_their_structure():
             assert isinstance(family.parametrization, PiecewiseLogRates)
             assert family.parametrization.arm_priors == ("rw_sd",)
             assert family.parametrization.summarized == ()
+        elif name == "rp_spline":
+            assert family.parametrization.arm_priors == ("spline_slope", "spline_coef")
+            assert family.parametrization.summarized == ("spline_slope",)
         else:
             shapes = tuple(p for p in family.parameter_names if p != "median")
             assert family.parametrization == MedianShapes(shapes)
@@ -101,6 +121,9 @@ def test_families_declare_their_structure():
             "sigma",
             "q",
             "rw_sd",
+            "spline_slope",
+            "spline_coef",
+            "cure_logit",
         ]
     )
     with pytest.raises(ValueError, match="no median parameter"):

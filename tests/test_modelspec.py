@@ -51,6 +51,22 @@ BAD_MODELS = [
         "must be a number",
     ),
     ("os_weibull.toml", 'effect = "ph"', 'effect = "ph"\nadapt_delta = 0.99', "adapt_delta", ""),
+    (
+        "os_weibull.toml",
+        'effect = "ph"',
+        'effect = "ph"\nknots = [6.0, 60.0]',
+        "knots",
+        "applies only to family 'rp_spline'",
+    ),
+    ("os_rp_spline.toml", "knots = [6.0, 24.0, 60.0]", "knots = [6.0]", "knots", "two boundary"),
+    ("os_rp_spline.toml", "knots = [6.0, 24.0, 60.0]", "", "knots", "missing"),
+    (
+        "os_rp_spline.toml",
+        "knots = [6.0, 24.0, 60.0]",
+        "knots = [6.0, 60.0, 24.0]",
+        "knots",
+        "strictly increasing",
+    ),
 ]
 
 
@@ -71,7 +87,9 @@ def test_bad_model_file_refused_with_file_field_and_rule(tmp_path, name, old, ne
     assert str(path) in message and field in message and rule in message
 
 
-@pytest.mark.parametrize(("name", "old", "new", "field", "rule"), BAD_MODELS[:3] + BAD_MODELS[6:7])
+@pytest.mark.parametrize(
+    ("name", "old", "new", "field", "rule"), BAD_MODELS[:3] + BAD_MODELS[6:7] + BAD_MODELS[-1:]
+)
 def test_bad_model_file_cli_exit_2_nothing_written(tmp_path, capsys, name, old, new, field, rule):
     path = _edit(tmp_path, name, old, new)
     out = tmp_path / "out"

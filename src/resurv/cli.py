@@ -265,6 +265,25 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_extrapolate(args) -> int:
+    """Run `resurv extrapolate FIT --horizon T ... --out DIR`."""
+    from resurv.inference.extrapolation import extrapolate_fit
+    from resurv.report.extrapolation import write_extrapolation
+
+    fit = Path(args.fit)
+    if not (fit / "posterior.nc").is_file():
+        raise InputError(fit, None, "is not a fit folder: it has no posterior.nc")
+    horizons = args.horizon or [120.0]
+    if any(not (h > 0) for h in horizons):
+        raise InputError(None, "--horizon", f"must be positive months; got {horizons}")
+    ext = extrapolate_fit(fit, horizons)
+    path = write_extrapolation(ext, args.out, fit.name)
+    if not args.quiet:
+        print(ext.rmst.to_string(index=False))
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_run(args) -> int:
     """Run `resurv run [PLAN]`: the full analysis plan, then the report."""
     from resurv.inference.sweep import load_plan
@@ -467,6 +486,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild a report from a saved run or sweep folder")
     p.add_argument("dir", help="folder written by 'resurv run' or 'resurv sweep'")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "extrapolate", help="posterior survival, hazard and RMST of a fit beyond its data"
+    )
+    p.add_argument("fit", help="fit folder written by 'resurv fit'")
+    p.add_argument(
+        "--horizon",
+        type=float,
+        action="append",
+        help="RMST horizon in months (repeatable; default 120); the curves run to the largest",
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_extrapolate)
 
     p = sub.add_parser("run", help="the main job: the full re-analysis of the bundled study")
     p.add_argument("plan", nargs="?", default="models/plan.toml", help="plan file")

@@ -14,6 +14,7 @@ from scipy import special, stats
 LN2 = math.log(2.0)
 CUTS = np.array([3.0, 9.0, 18.0])
 LOG_RATES = np.log(np.array([0.02, 0.06, 0.04, 0.09]))
+RP_KNOTS = np.array([2.0, 10.0, 30.0, 80.0])
 
 CASES = [
     ("exponential", {"median": 14.0}),
@@ -32,7 +33,21 @@ CASES = [
     ("gengamma", {"median": 15.0, "sigma": 0.7, "q": -0.03}),
     ("gengamma", {"median": 15.0, "sigma": 0.7, "q": 0.0}),
     ("pwexp", {"log_rate": LOG_RATES, "cuts": CUTS}),
+    ("rp_spline", {"median": 14.0, "spline": np.array([1.6]), "knots": np.array([1.0, 40.0])}),
+    (
+        "rp_spline",
+        {"median": 20.0, "spline": np.array([1.2, 0.05, -0.08]), "knots": RP_KNOTS},
+    ),
+    ("cure_weibull", {"median": 10.0, "shape": 1.3, "cure_logit": -1.5}),
+    ("cure_lognormal", {"median": 12.0, "sdlog": 0.8, "cure_logit": -0.8}),
 ]
+#: Design constants of a family (not parameters): pwexp's cuts, the spline's knots.
+CONSTANTS = ("cuts", "knots")
+
+
+def cure_fraction(params):
+    """π = logistic(cure_logit) of a cure case (0 for the other families)."""
+    return 1.0 / (1.0 + math.exp(-params["cure_logit"])) if "cure_logit" in params else 0.0
 
 
 def case_id(case):
@@ -69,6 +84,9 @@ def scipy_dist(name, params):
         return stats.gengamma(
             a=k, c=q / sigma, scale=math.exp(mu + 2 * sigma * math.log(abs(q)) / q)
         )
+    if name == "rp_spline" and len(params["spline"]) == 1:  # no interior knots: Weibull
+        k = params["spline"][0]
+        return stats.weibull_min(c=k, scale=params["median"] / LN2 ** (1 / k))
     if name == "gengamma" and params["q"] == 0:
         return stats.lognorm(s=params["sigma"], scale=params["median"])
     return None
@@ -95,7 +113,12 @@ def pwexp_reference_hazard(t, log_rate, cuts):
 
 
 def median_of(name, params):
-    """A scale for time grids: the median (pwexp: solved by bisection on the loop above)."""
+    """A scale for time grids: the median (pwexp: solved by bisection on the loop above; a cure
+    model: the uncured scipy distribution's quantile at S_u = (1/2 − π)/(1 − π))."""
+    if name.startswith("cure_"):
+        pi = cure_fraction(params)
+        base = {k: v for k, v in params.items() if k != "cure_logit"}
+        return float(scipy_dist(name.removeprefix("cure_"), base).isf((0.5 - pi) / (1.0 - pi)))
     if name != "pwexp":
         return params["median"]
     lo, hi = 0.0, 1000.0

@@ -10,6 +10,7 @@ from families_cases import (
     LN2,
     LOG_RATES,
     case_id,
+    cure_fraction,
     median_of,
     pwexp_reference_cum_hazard,
     pwexp_reference_hazard,
@@ -18,6 +19,7 @@ from families_cases import (
 from scipy import integrate, stats
 
 from resurv.families import FAMILIES, UnknownFamilyError, get_family
+from resurv.families.cure import UNCURED_FAMILIES
 
 SCIPY_CASES = [c for c in CASES if scipy_dist(*c) is not None]
 MULTIPLES = np.array([0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0])
@@ -195,6 +197,8 @@ def test_inverse_cum_hazard_round_trips(case):
     h_grid = np.array([1e-6, 0.05, 0.5, LN2, 2.0, 6.0])
     if name == "gompertz" and params["rate_shape"] < 0:
         h_grid = h_grid[h_grid < LN2 / -math.expm1(params["rate_shape"] * params["median"])]
+    if cure_fraction(params) > 0:  # S never falls below π: H never reaches −log π
+        h_grid = h_grid[h_grid < -math.log(cure_fraction(params))]
     times = family.inv_cum_hazard(h_grid, **params)
     np.testing.assert_allclose(family.cum_hazard(times, **params), h_grid, rtol=1e-9)
 
@@ -316,6 +320,8 @@ def test_registry_and_errors():
         "loglogistic",
         "gengamma",
         "pwexp",
+        "rp_spline",
+        *(f"cure_{base}" for base in UNCURED_FAMILIES),
     }
     for name, family in FAMILIES.items():
         assert family.name == name
@@ -329,7 +335,7 @@ def test_registry_and_errors():
         "q": "real",
     }
     assert get_family("pwexp").constants == ("cuts",)
-    with pytest.raises(KeyError, match="known: exponential, gengamma"):
+    with pytest.raises(KeyError, match="known: cure_exponential, .*exponential, gengamma"):
         get_family("weibul")
     with pytest.raises(UnknownFamilyError):
         get_family("cox")

@@ -6,7 +6,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from families_cases import CASES, case_id, median_of
+from families_cases import CASES, CONSTANTS, case_id, median_of
 from pytensor.compile.mode import Mode
 
 from resurv.families import get_family
@@ -21,7 +21,7 @@ def _symbolic(params):
     """PyTensor inputs for the parameters (constants such as cuts stay NumPy)."""
     inputs, sym = [], {}
     for key, value in params.items():
-        if key == "cuts":
+        if key in CONSTANTS:
             sym[key] = value
             continue
         var = pt.dvector(key) if np.ndim(value) else pt.dscalar(key)
@@ -31,21 +31,21 @@ def _symbolic(params):
 
 
 def _values(params):
-    return [np.asarray(v, dtype=float) for k, v in params.items() if k != "cuts"]
+    return [np.asarray(v, dtype=float) for k, v in params.items() if k not in CONSTANTS]
 
 
 def _compile(name, params, with_grad, mode=PLAIN):
     """Compile log h, H (and their gradients) once per family and parameter layout."""
-    layout = tuple((k, np.ndim(v)) for k, v in params.items() if k != "cuts")
-    cuts = tuple(np.atleast_1d(params.get("cuts", ())))
-    return _compiled(name, layout, cuts, with_grad, "plain" if mode is PLAIN else mode)
+    layout = tuple((k, np.ndim(v)) for k, v in params.items() if k not in CONSTANTS)
+    constants = tuple((k, tuple(np.atleast_1d(params[k]))) for k in CONSTANTS if k in params)
+    return _compiled(name, layout, constants, with_grad, "plain" if mode is PLAIN else mode)
 
 
 @functools.cache
-def _compiled(name, layout, cuts, with_grad, mode):
+def _compiled(name, layout, constants, with_grad, mode):
     params = {k: np.zeros(ndim * (1,)) for k, ndim in layout}
-    if cuts:
-        params["cuts"] = np.array(cuts)
+    for key, value in constants:
+        params[key] = np.array(value)
     mode = PLAIN if mode == "plain" else mode
     family = get_family(name)
     t = pt.dvector("t")
@@ -107,7 +107,7 @@ def test_gradients_match_finite_differences(case):
     t = median_of(name, params) * MULTIPLES
     fn = _compile(name, params, with_grad=True)
     _, _, *grads = fn(t, *_values(params))
-    keys = [k for k in params if k != "cuts"]
+    keys = [k for k in params if k not in CONSTANTS]
     n = len(keys)
     for which, func in ((0, family.log_hazard), (1, family.cum_hazard)):
         for key, grad in zip(keys, grads[which * n : (which + 1) * n], strict=True):
@@ -210,9 +210,9 @@ def test_default_compiled_mode_agrees(name):
     """The rewritten and compiled graph (default mode, as PyMC uses it) gives the same values
     and gradients; one compilation per family, evaluated at every case of that family."""
     cases = [params for case_name, params in CASES if case_name == name]
-    fast = _compile(name, cases[0], with_grad=True, mode=None)
-    plain = _compile(name, cases[0], with_grad=True)
     for params in cases:
+        fast = _compile(name, params, with_grad=True, mode=None)
+        plain = _compile(name, params, with_grad=True)
         t = median_of(name, params) * MULTIPLES
         for got, expected in zip(
             fast(t, *_values(params)), plain(t, *_values(params)), strict=True

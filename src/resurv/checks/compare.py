@@ -57,6 +57,22 @@ _COLUMNS = [
 ]
 
 
+def _finite_posterior(tree: xr.DataTree) -> xr.DataTree:
+    """The tree with only the posterior variables whose draws are all finite.
+
+    arviz's LOO estimates the relative efficiency of the draws from every posterior variable; a
+    derived quantity that is inf in some draws (a cure model's median when the cured fraction is
+    at least ½) would make that estimate nan.
+    """
+    posterior = tree["posterior"].to_dataset()
+    finite = [v for v in posterior.data_vars if bool(np.isfinite(posterior[v]).all())]
+    if len(finite) == len(posterior.data_vars):
+        return tree
+    tree = tree.copy()
+    tree["posterior"] = xr.DataTree(posterior[finite])
+    return tree
+
+
 def loo_by_model(fits: Mapping[str, xr.DataTree], *, var_name: str | None = "survival_ipd") -> dict:
     """PSIS-LOO of each fit (``arviz.loo`` with pointwise values).
 
@@ -82,7 +98,7 @@ def loo_by_model(fits: Mapping[str, xr.DataTree], *, var_name: str | None = "sur
         with warnings.catch_warnings():
             # high Pareto k are counted and logged by compare_fits instead
             warnings.filterwarnings("ignore", _ARVIZ_K_WARNING, UserWarning)
-            result = az.loo(tree, pointwise=True, var_name=var_name)
+            result = az.loo(_finite_posterior(tree), pointwise=True, var_name=var_name)
         out[name] = result
         sizes[name] = int(result.n_data_points)
     if len(set(sizes.values())) > 1:

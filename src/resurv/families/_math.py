@@ -159,7 +159,7 @@ def numpy_quiet(func):
                 return func(*args, xp=xp, **kwargs)
         backend(xp)  # raises for an unknown xp
         args = tuple(_tensor_float64(a) for a in args)
-        kwargs = {k: v if k == "cuts" else _tensor_float64(v) for k, v in kwargs.items()}
+        kwargs = {k: v if k in ("cuts", "knots") else _tensor_float64(v) for k, v in kwargs.items()}
         return func(*args, xp=xp, **kwargs)
 
     return wrapper

@@ -5,12 +5,14 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from resurv.families._base import Family
+from resurv.families.cure import CURE_FAMILIES
 from resurv.families.exponential import EXPONENTIAL
 from resurv.families.gengamma import GENGAMMA
 from resurv.families.gompertz import GOMPERTZ
 from resurv.families.loglogistic import LOGLOGISTIC
 from resurv.families.lognormal import LOGNORMAL
 from resurv.families.pwexp import PWEXP
+from resurv.families.rp_spline import RP_SPLINE
 from resurv.families.weibull import WEIBULL
 
 __all__ = ["FAMILIES", "UnknownFamilyError", "get_family"]
@@ -26,6 +28,8 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
             LOGLOGISTIC,
             GENGAMMA,
             PWEXP,
+            RP_SPLINE,
+            *CURE_FAMILIES.values(),
         )
     }
 )

@@ -11,6 +11,10 @@ A model file is TOML::
     landmarks = [24.0, 60.0]   # months, derived S(t)
     cuts = [12.0, 36.0]        # piecewise exponential only: interior cut points (months)
     smoothing = "random_walk"  # piecewise exponential only: or "independent"
+    knots = [3.0, 12.0, 36.0]  # rp_spline only: spline knots (months), boundary knots first/last
+    background_times = [0.0, 60.0]      # optional: general-population hazard, interval starts
+    background_rates = [0.001, 0.002]   # (months) and rates per month; the family is then the
+                                        # excess hazard (patient data only)
     target_accept = 0.99       # optional: NUTS target acceptance for this model (0.5-1)
 
 ``target_accept`` raises the sampler's target acceptance probability for every fit of the model
@@ -48,14 +52,33 @@ class ModelSpec:
     landmarks: tuple[float, ...] = (24.0, 60.0)
     cuts: tuple[float, ...] = ()
     smoothing: str = "random_walk"
+    knots: tuple[float, ...] = ()
+    background_times: tuple[float, ...] = ()
+    background_rates: tuple[float, ...] = ()
     target_accept: float | None = None
     path: str = ""
 
     def to_dict(self) -> dict:
-        """Plain-data form, without the path (for hashing and provenance)."""
+        """Plain-data form, without the path (for hashing and provenance).
+
+        ``knots`` and the background hazard appear only when set, so other models keep their
+        keys.
+        """
         d = asdict(self)
         d.pop("path")
+        for key in ("knots", "background_times", "background_rates"):
+            if not d[key]:
+                d.pop(key)
         return d
+
+    @property
+    def background(self):
+        """The general-population hazard (``BackgroundHazard``), or None."""
+        if not self.background_times:
+            return None
+        from resurv.families.background import BackgroundHazard
+
+        return BackgroundHazard(self.background_times, self.background_rates)
 
     @property
     def key(self) -> str:
@@ -88,12 +111,17 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             "landmarks",
             "cuts",
             "smoothing",
+            "knots",
+            "background_times",
+            "background_rates",
             "target_accept",
         ]
     )
     likelihood = top.string("likelihood", choices=LIKELIHOODS)
     family = effect = None
+    background: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
     cuts: list[float] = []
+    knots: list[float] = []
     smoothing = "random_walk"
     if likelihood == "survival":
         from resurv.families import FAMILIES
@@ -115,8 +143,27 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             for key in ("cuts", "smoothing"):
                 if top.has(key):
                     raise top.fail(key, "applies only to family 'pwexp'")
+        if family == "rp_spline":
+            knots = top.numbers("knots", positive=True)
+            if len(knots) < 2:
+                raise top.fail("knots", "needs at least the two boundary knots")
+            if any(b <= a for a, b in zip(knots, knots[1:], strict=False)):
+                raise top.fail("knots", "must be strictly increasing")
+        elif top.has("knots"):
+            raise top.fail("knots", "applies only to family 'rp_spline'")
+        background = _background(top)
     else:
-        for key in ("family", "effect", "cuts", "smoothing", "rmst_horizons", "landmarks"):
+        for key in (
+            "family",
+            "effect",
+            "cuts",
+            "smoothing",
+            "knots",
+            "background_times",
+            "background_rates",
+            "rmst_horizons",
+            "landmarks",
+        ):
             if top.has(key):
                 raise top.fail(key, "applies only to likelihood 'survival'")
     return ModelSpec(
@@ -129,6 +176,9 @@ def load_model_spec(path: str | Path) -> ModelSpec:
         rmst_horizons=tuple(top.numbers("rmst_horizons", [60.0], positive=True)),
         landmarks=tuple(top.numbers("landmarks", [24.0, 60.0], positive=True)),
         cuts=tuple(cuts),
+        knots=tuple(knots),
+        background_times=background[0],
+        background_rates=background[1],
         smoothing=smoothing,
         target_accept=_target_accept(top),
         path=str(path),
@@ -151,3 +201,22 @@ def _target_accept(top: TableReader) -> float | None:
     if not 0.5 <= value < 1.0:
         raise top.fail("target_accept", f"must be at least 0.5 and below 1; got {value}")
     return float(value)
+
+
+def _background(top: TableReader) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``background_times`` and ``background_rates``: both or neither, validated."""
+    if not (top.has("background_times") or top.has("background_rates")):
+        return (), ()
+    for key in ("background_times", "background_rates"):
+        if not top.has(key):
+            other = "background_rates" if key == "background_times" else "background_times"
+            raise top.fail(key, f"is needed with {other}")
+    times = top.numbers("background_times")
+    rates = top.numbers("background_rates", positive=True)
+    if len(times) != len(rates):
+        raise top.fail("background_rates", f"needs one rate per interval start ({len(times)})")
+    if times[0] != 0:
+        raise top.fail("background_times", f"must start at 0; got {times[0]}")
+    if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+        raise top.fail("background_times", "must be strictly increasing")
+    return tuple(float(t) for t in times), tuple(float(r) for r in rates)

@@ -132,6 +132,9 @@ PARAMETER_SUPPORT = {
     "log_hr": "real",
     "log_tr": "real",
     "rate_shape": "real",
+    "spline_slope": "positive",
+    "spline_coef": "real",
+    "cure_logit": "real",
     "q": "real",
 }
 

@@ -17,7 +17,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from resurv.checks.ppc_survival import design_from_posterior, published_survival_values
-from resurv.errors import StudyValidationError
+from resurv.errors import ModelSpecError, StudyValidationError
 from resurv.io.modelspec import ModelSpec
 from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
 from resurv.io.study import Study
@@ -157,6 +157,13 @@ def build_survival_summary(
     A single-arm study gives the model of its one arm (:func:`resurv.models.survival.for_arms`).
     """
     spec = for_arms(spec, study.n_arms)
+    if spec.background is not None:
+        raise ModelSpecError(
+            spec.path,
+            "background_times",
+            "a background hazard needs patient data; the published-summary likelihood "
+            f"of endpoint '{spec.endpoint}' has no relative-survival form",
+        )
     statistics = reported_statistics(study, spec.endpoint)
     if not statistics:
         raise StudyValidationError(

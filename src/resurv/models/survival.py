@@ -404,9 +404,14 @@ def build_survival_patients(spec: ModelSpec, priors: PriorFile, data, arm_labels
 
         log_h = by_arm([c.log_hazard(time, xp=pt) for c in params.curves])
         cum_h = by_arm([c.cum_hazard(time, xp=pt) for c in params.curves])
+        background = spec.background  # relative survival: the family is the excess hazard
+        if background is not None:
+            log_h, cum_h = background.add_to(log_h, cum_h, time, xp=pt)
         if data.entry is not None:
             entry = pm.Data("entry", data.entry, dims="patient")
             cum_entry = by_arm([c.cum_hazard(entry, xp=pt) for c in params.curves])
+            if background is not None:
+                cum_entry = cum_entry + background.cum_hazard(entry, xp=pt)
         else:
             cum_entry = pt.zeros_like(time)
         pm.CustomDist(
