@@ -11,7 +11,9 @@ any; first, highlighted); the study and its published values; the assumptions ad
 of the summary-data likelihood; prior sets; published values beside the posterior with predictive
 checks; the published numbers and how the fits used them (with those no fit used); prior against
 posterior; posterior survival curves; hazard ratios and time ratios; model
-comparison; sensitivity; convergence diagnostics; provenance. The output is a pure function of
+comparison; sensitivity; prior-data conflict per published statistic (with the power-scaling
+sensitivity per likelihood term); how each assumption moves the conclusions (when the sweep has
+several fits per endpoint); convergence diagnostics; provenance. The output is a pure function of
 the saved files (it never reads today's model, prior or study files, and never rebuilds a
 model): rebuilding gives byte-identical files, whatever happened to the input files since.
 """
@@ -23,6 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from resurv.report.conflict_sections import (
+    conclusions_sensitivity_section,
+    prior_conflict_section,
+)
 from resurv.report.document import Section, render_html, render_markdown
 from resurv.report.posterior_sections import (
     comparison_section,
@@ -62,6 +68,7 @@ SECTION_TITLES = (
     "Hazard ratios and time ratios",
     "Model comparison across families",
     "Sensitivity to the prior and the model",
+    "Prior-data conflict per published statistic",
     "Frequentist values from the published numbers",
     "Convergence diagnostics",
     "Provenance",
@@ -126,7 +133,11 @@ def build_report(sweep_dir: str | Path) -> Path:
         effects_section(results),
         model_comparison_section(results),
         sensitivity_section(results),
+        prior_conflict_section(results),
     ]
+    moved = conclusions_sensitivity_section(results)
+    if moved is not None:
+        sections.append(moved)
     post = Section("Posterior quantities")
     keep = _posterior_quantities(results)
     post.table(
@@ -144,7 +155,7 @@ def build_report(sweep_dir: str | Path) -> Path:
     )
     sections.append(provenance_section(results, f"resurv report {sweep_dir.as_posix()}"))
 
-    title = f"Bayesian re-analysis: {study.citation}"
+    title = f"{results.plan.get('title') or 'Bayesian re-analysis'}: {study.citation}"
     md, files = render_markdown(title, sections)
     figures = sweep_dir / "figures"
     if figures.is_dir():
