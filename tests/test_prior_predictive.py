@@ -33,7 +33,9 @@ def test_box_p_of_a_beta_binomial_count_is_the_exact_one():
         draws = rng.binomial(n, rng.beta(a, b, size=40_000))
         exact = _exact_box_p(n, k, a, b)
         assert box_p(draws, k) == pytest.approx(exact, abs=0.01 + 4 * np.sqrt(exact / 40_000))
-    assert box_p(np.repeat(np.arange(13), 1000), 5) == pytest.approx(1.0)  # flat: every value equally probable
+    assert box_p(np.repeat(np.arange(13), 1000), 5) == pytest.approx(
+        1.0
+    )  # flat: every value equally probable
     assert box_p(np.zeros(100), 1.0) == 0.0  # never drawn
 
 
