@@ -206,13 +206,16 @@ def conclusions_sensitivity_section(results) -> Section | None:
     rows = []
     for (study, model, priors), g in table.groupby(["study", "model", "priors"], sort=False):
         by_q = g.set_index("quantity")
-        passed = bool(g["gates_passed"].astype(str).str.lower().isin(["true", "1"]).all())
+        gates = ""
+        if "gates_passed" in g:
+            passed = g["gates_passed"].astype(str).str.lower().isin(["true", "1", "1.0"]).all()
+            gates = "passed" if passed else _GATE_MARK
         row = {
             "endpoint": g["endpoint"].iloc[0],
             "assumption": _variant_label(str(study), str(reference_id)),
             "model": model,
             "priors": priors,
-            "gates": "passed" if passed else _GATE_MARK,
+            "gates": gates,
         }
         for quantity in CONCLUSION_QUANTITIES:
             if quantity in by_q.index:
