@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from resurv.checks.conflict import diagnose, joint_ppp
+from resurv.checks.conflict import conditional_ppp, diagnose, joint_ppp
 from resurv.checks.ppc import two_sided_ppp
 
 
@@ -111,3 +111,62 @@ def test_chains_apart_with_every_statistic_reproduced_are_named_by_quantity():
     assert f"log_hr (R-hat {rhat:.2f}; chain means {means[0]:.3g}, {means[1]:.3g})" in (
         diagnosis.message
     )
+
+
+def test_independent_indicator_and_statistic_are_not_multiplied_into_a_conflict():
+    """An indicator at its rare value (p 0.11) beside an independent statistic (p 0.10).
+
+    The joint ppp of the pair is near the product of the single ones (the tied indicator draws
+    share one normal score), but the statistics are independent: given either, the other's
+    predictive p is its own, so the pair is no conflict.
+    """
+    rng = np.random.default_rng(11)
+    n = 8000
+    indicator = (rng.random(n) < 0.11).astype(float)
+    statistic = rng.standard_normal(n)
+    observed = np.array([1.0, 1.645])
+    draws = np.c_[indicator, statistic]
+    assert joint_ppp(draws, observed) < 0.02  # what used to be called a conflict
+    given = conditional_ppp(draws, observed)
+    # the larger of P(indicator = 1) ≈ 0.11 and P(|Z| ≥ 1.645) = 0.10, each from 800 draws
+    assert given == pytest.approx(max(indicator.mean(), 0.10), abs=4 * _se(0.11, 800))
+    diagnosis = diagnose(_tree(draws.reshape(4, n // 4, 2), observed, ["a", "b"]))
+    assert not diagnosis.conflicts
+    # two independent indicators, each at its rare value
+    other = (rng.random(n) < 0.11).astype(float)
+    pair = np.c_[indicator, other].reshape(4, n // 4, 2)
+    assert not diagnose(_tree(pair, np.array([1.0, 1.0]), ["a", "b"])).conflicts
+
+
+def test_conditional_ppp_of_correlated_normals_is_the_conditional_tail_area():
+    """ρ = 0.6: statistic j given the other near its published value is N(ρ·y, 1 − ρ²)."""
+    rng = np.random.default_rng(14)
+    rho = 0.6
+    draws = rng.multivariate_normal([0.0, 0.0], [[1.0, rho], [rho, 1.0]], size=40_000)
+    point = np.array([1.0, -0.5])
+    # the nearest 10% of draws in the other statistic condition on a band, not a point: the
+    # band's spread (its SD, about 0.08 in score units) is negligible beside 1 − ρ² = 0.64
+    expected = max(
+        2 * stats.norm.sf(abs(point[0] - rho * point[1]) / np.sqrt(1 - rho**2)),
+        2 * stats.norm.sf(abs(point[1] - rho * point[0]) / np.sqrt(1 - rho**2)),
+    )
+    got = conditional_ppp(draws, point)
+    assert got == pytest.approx(expected, abs=4 * _se(expected, 4000) + 0.01)
+
+
+def test_an_indicator_tied_to_a_statistic_still_conflicts():
+    """The indicator and the statistic it depends on: each plausible, together not."""
+    rng = np.random.default_rng(12)
+    n = 8000
+    latent = rng.standard_normal(n)
+    indicator = (latent > 1.2).astype(float)  # P ≈ 0.115
+    statistic = latent + rng.normal(0.0, 0.3, n)
+    observed = np.array([1.0, -1.0])  # the indicator says "high", the statistic says "low"
+    draws = np.c_[indicator, statistic]
+    assert joint_ppp(indicator[:, None], observed[:1]) > 0.05
+    assert joint_ppp(statistic[:, None], observed[1:]) > 0.05
+    assert joint_ppp(draws, observed) < 0.01
+    assert conditional_ppp(draws, observed) < 0.01
+    diagnosis = diagnose(_tree(draws.reshape(4, n // 4, 2), observed, ["nr", "mean"]))
+    assert [c.statistics for c in diagnosis.conflicts] == [("nr", "mean")]
+    assert "each given the others at most" in diagnosis.message

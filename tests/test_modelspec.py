@@ -67,6 +67,8 @@ BAD_MODELS = [
         "knots",
         "strictly increasing",
     ),
+    ("os_weibull.toml", 'effect = "ph"', 'effect = "ph"\ndraws = 0', "draws", "> 0"),
+    ("os_weibull.toml", 'effect = "ph"', 'effect = "ph"\ndraws = 10.5', "draws", "whole number"),
 ]
 
 
@@ -142,3 +144,27 @@ def test_target_accept_reaches_the_sampler_but_not_the_compiled_key(tmp_path):
     assert build_binomial(plain, priors, study).target_accept is None
     assert build_binomial(raised, priors, study).target_accept == 0.99
     assert raised.to_dict()["target_accept"] == 0.99
+
+
+def test_model_draws_raise_a_fits_draws_but_not_a_simulation_studys(tmp_path):
+    """A model file's ``draws``: at least that many per chain in fits; not in the compiled key."""
+    from resurv.api import build
+    from resurv.inference.fit import Fitter, SamplerSettings
+
+    plain = load_model_spec(MODELS / "response.toml")
+    more = load_model_spec(
+        _edit(
+            tmp_path,
+            "response.toml",
+            'likelihood = "binomial"',
+            'likelihood = "binomial"\ndraws = 900',
+        )
+    )
+    assert plain.draws is None and more.draws == 900 and plain.key == more.key
+    study, priors = load_study(STUDY), load_priors(PRIORS / "vague.toml")
+    fitter = Fitter(SamplerSettings(draws=500))
+    assert fitter.draws(build(plain, priors, study)) == 500
+    built = build(more, priors, study)
+    assert fitter.draws(built) == 900
+    assert fitter.draws(built, posterior_only=True) == 500  # simulation studies set their own
+    assert Fitter(SamplerSettings(draws=2000)).draws(built) == 2000  # never lowered

@@ -434,3 +434,44 @@ def test_a_grid_over_log_hr_has_no_setting_in_a_single_arm_study(tmp_path):
     vague = load_priors(PRIORS / "vague.toml")
     assert len(_settings_for(plan, spec, vague, n_arms=2)) == 3
     assert _settings_for(plan, spec, vague, n_arms=1) == [(None, None)]
+
+
+def test_a_model_can_be_fitted_to_some_studies_only(tmp_path, counting_fitter):
+    """``studies`` in a model entry: ids of the plan's studies it is fitted to; the title kept."""
+    variant = STUDY.parent / "sensitivity" / "nmc2020_sirt_prrt_followup_narrow.toml"
+    response, hepato = MODELS / "response.toml", MODELS / "hepatotoxicity.toml"
+    path = tmp_path / "studies.toml"
+    path.write_text(
+        'name = "studies"\ntitle = "Sensitivity analysis"\n'
+        f'studies = ["{STUDY}", "{variant}"]\n'
+        f'models = [{{ path = "{response}", studies = ["nmc2020_sirt_prrt"] }}, '
+        f'{{ path = "{hepato}", priors = ["skeptical"] }}]\n'
+        f"priors = {json.dumps([str(PRIORS / p) for p in ('vague.toml', 'skeptical.toml')])}\n"
+        "seed = 7\n"
+    )
+    plan = load_plan(path)
+    assert plan.study_ids_for(0) == ("nmc2020_sirt_prrt",) and plan.study_ids_for(1) == ()
+    table = run_plan(plan, tmp_path / "out", fitter=counting_fitter)
+    assert set(zip(table["study"], table["model"], table["priors"], strict=True)) == {
+        ("nmc2020_sirt_prrt", "response", "vague"),
+        ("nmc2020_sirt_prrt", "response", "skeptical"),
+        ("nmc2020_sirt_prrt", "hepatotoxicity", "skeptical"),
+        ("nmc2020_sirt_prrt_followup_narrow", "hepatotoxicity", "skeptical"),
+    }
+    record = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert record["title"] == "Sensitivity analysis"
+    assert record["model_studies"] == {str(response): ["nmc2020_sirt_prrt"]}
+    # each binomial fit has its prior predictive check
+    checks = pd.read_csv(
+        tmp_path
+        / "out"
+        / "fits"
+        / "nmc2020_sirt_prrt__response__skeptical"
+        / "prior_predictive.csv"
+    )
+    assert list(checks["arm"]) == ["SIRT alone", "SIRT + PRRT"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace('studies = ["nmc2020_sirt_prrt"]', 'studies = ["x"]'))
+    with pytest.raises(PlanError) as info:
+        load_plan(bad)
+    assert info.value.field == "models[0].studies" and "no study with id 'x'" in info.value.rule

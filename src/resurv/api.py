@@ -65,7 +65,9 @@ def load_data(path: str | Path, **csv_options) -> Study:
 
 def build(spec: ModelSpec, priors: PriorFile, study: Study) -> BuiltModel:
     """Assemble the PyMC model for ``spec`` from its priors and data."""
-    return BUILDERS[spec.likelihood](spec, priors, study)
+    built = BUILDERS[spec.likelihood](spec, priors, study)
+    built.min_draws = spec.draws
+    return built
 
 
 def resolve_priors(

@@ -8,9 +8,11 @@ never silently passed.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -18,7 +20,7 @@ import xarray as xr
 
 from resurv.errors import ConvergenceWarning
 
-__all__ = ["Diagnostics", "check_convergence"]
+__all__ = ["Diagnostics", "check_convergence", "passes_gates"]
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +101,20 @@ def check_convergence(tree: xr.DataTree, var_names: list[str] | None = None) -> 
         log.warning(message)
         warnings.warn(message, ConvergenceWarning, stacklevel=2)
     return diag
+
+
+def passes_gates(fit) -> bool:
+    """Whether a fit passed every convergence gate.
+
+    ``fit``: a fit folder (its ``diagnostics.json``), a :class:`Diagnostics`, the dictionary
+    of a ``diagnostics.json``, or any object with a ``diagnostics()`` method returning one (a
+    report's run). A fit that fails its gates is to be left out of conclusions, tables and
+    figures, or marked wherever it appears.
+    """
+    if isinstance(fit, Diagnostics):
+        return fit.passed
+    if isinstance(fit, (str, Path)):
+        fit = json.loads((Path(fit) / "diagnostics.json").read_text())
+    elif hasattr(fit, "diagnostics") and callable(fit.diagnostics):
+        fit = fit.diagnostics()
+    return bool(fit["passed"])

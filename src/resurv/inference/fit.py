@@ -419,6 +419,17 @@ class Fitter:
             )
         return self._pointwise[key]
 
+    def draws(self, built: BuiltModel, posterior_only: bool = False) -> int:
+        """Draws per chain for ``built``: the larger of the settings' and the model's.
+
+        A simulation study's fit (``posterior_only``) keeps the settings' number.
+        """
+        return (
+            self.settings.draws
+            if posterior_only
+            else max(self.settings.draws, built.min_draws or 0)
+        )
+
     def target_accept(self, built: BuiltModel) -> float:
         """NUTS target acceptance for ``built``: the larger of the settings' and the model's."""
         return max(self.settings.target_accept, built.target_accept or 0.0)
@@ -481,7 +492,7 @@ class Fitter:
         try:
             tree = nutpie.sample(
                 compiled,
-                draws=s.draws,
+                draws=self.draws(built, posterior_only),
                 tune=s.tune,
                 chains=s.chains,
                 seed=seed,
@@ -504,6 +515,7 @@ class Fitter:
             {
                 "sampler": "nutpie",
                 **{k: getattr(s, k) for k in ("draws", "tune", "chains")},
+                "draws": self.draws(built, posterior_only),
                 "target_accept": target_accept,
             }
         )

@@ -3,11 +3,13 @@
 A plan file (TOML) lists what to fit::
 
     name = "nmc2020_sirt_prrt"
+    title = "Sensitivity analysis"   # optional: the report's title (default "Bayesian re-analysis")
     studies = ["data/studies/nmc2020_sirt_prrt.toml"]
     models = [
       "models/response.toml",
       "models/os_weibull_ph.toml",
       { path = "models/os_lognormal.toml", priors = ["literature"] },  # only these prior files
+      { path = "models/os_exponential.toml", studies = ["nmc2020_sirt_prrt"] },  # these studies
     ]
     priors = ["priors/vague.toml", "priors/literature.toml", "auto"]   # "auto": derived per study
     seed = 20201242
@@ -50,7 +52,9 @@ quantities its chains disagree on; empty when none, :mod:`resurv.checks.conflict
 run's ``diagnostics.json``). A run whose
 likelihood has
 several terms (summary-data fits) also gets ``psense_terms.csv``: each quantity's sensitivity to
-each term alone.
+each term alone. Each run of a binomial or summary-data model also gets ``prior_predictive.csv``:
+how surprising each published statistic is under the prior alone
+(:mod:`resurv.checks.prior_predictive`).
 
 A run of a survival model whose endpoint the study gives as digitized Kaplan–Meier curves
 (``[[km_curve]]``; not the runs of a grid setting) is refitted on K reconstructions of perturbed
@@ -125,8 +129,12 @@ class Plan:
     settings: SamplerSettings
     path: str
     grids: tuple[Grid, ...] = field(default=())
+    #: the report's title (empty: "Bayesian re-analysis")
+    title: str = ""
     #: per model, the prior-file names it is fitted under (empty: every prior file)
     model_priors: tuple[tuple[str, ...], ...] = field(default=())
+    #: per model, the study ids it is fitted to (empty: every study)
+    model_studies: tuple[tuple[str, ...], ...] = field(default=())
     #: refits of fits on digitized curves under perturbed digitizations
     digitization: DigitizationSettings = field(default_factory=DigitizationSettings)
     #: the primary analyses: (model file, prior-set name), at most one per endpoint
@@ -135,6 +143,10 @@ class Plan:
     def prior_names_for(self, index: int) -> tuple[str, ...]:
         """Prior-file names model ``index`` is fitted under (empty: every prior file)."""
         return self.model_priors[index] if self.model_priors else ()
+
+    def study_ids_for(self, index: int) -> tuple[str, ...]:
+        """Study ids model ``index`` is fitted to (empty: every study)."""
+        return self.model_studies[index] if self.model_studies else ()
 
 
 def _resolve(reader: TableReader, key: str, base: Path) -> tuple[Path, ...]:
@@ -178,6 +190,7 @@ def load_plan(path: str | Path) -> Plan:
             "seed",
             "sampler",
             "description",
+            "title",
             "grid",
             "digitization",
             "primary",
@@ -194,13 +207,16 @@ def load_plan(path: str | Path) -> Plan:
             chains=sampler.number("chains", settings.chains, integer=True, positive=True),
         )
     priors = _resolve(top, "priors", base)
-    models, model_priors = _models(top, base, priors)
+    studies = _resolve(top, "studies", base)
+    models, model_priors, model_studies = _models(top, base, priors, studies)
     primary = _primary(top, base, models, model_priors, priors)
     return Plan(
         name=top.string("name", path.stem),
-        studies=_resolve(top, "studies", base),
+        title=top.string("title", ""),
+        studies=studies,
         models=models,
         model_priors=model_priors,
+        model_studies=model_studies,
         priors=priors,
         seed=top.number("seed", 1, integer=True, nonnegative=True),
         settings=settings,
@@ -270,21 +286,46 @@ def _digitization(reader: TableReader | None) -> DigitizationSettings:
     )
 
 
-def _models(top: TableReader, base: Path, prior_paths: tuple[Path, ...]):
-    """``models``: file paths, or ``{ path = ..., priors = [names] }`` for a subset of priors."""
+def _models(
+    top: TableReader, base: Path, prior_paths: tuple[Path, ...], study_paths: tuple[Path, ...]
+):
+    """``models``: file paths, or ``{ path = ..., priors = [names], studies = [ids] }``.
+
+    ``priors``: a subset of the plan's prior files (by name); ``studies``: a subset of its
+    studies (by study id).
+    """
     value = top.raw("models")
     if not isinstance(value, list) or not value:
         raise top.fail("models", "must be a non-empty list of file paths")
     names = [_prior_name(p) for p in prior_paths]
-    paths, subsets = [], []
+    study_ids: list[str] | None = None
+    paths, subsets, study_subsets = [], [], []
     for i, item in enumerate(value):
         where = f"models[{i}]"
+        studies_chosen: tuple[str, ...] = ()
         if isinstance(item, dict):
-            unknown = sorted(set(item) - {"path", "priors"})
+            unknown = sorted(set(item) - {"path", "priors", "studies"})
             if unknown or not isinstance(item.get("path"), str):
                 raise top.fail(
-                    where, "a table here needs 'path' (a file) and optionally 'priors' (names)"
+                    where,
+                    "a table here needs 'path' (a file) and optionally 'priors' (names) and "
+                    "'studies' (study ids)",
                 )
+            if "studies" in item:
+                picked = item["studies"]
+                if not isinstance(picked, list) or not all(isinstance(n, str) for n in picked):
+                    raise top.fail(f"{where}.studies", "must be a list of study ids")
+                if study_ids is None:
+                    from resurv.api import load_data
+
+                    study_ids = [load_data(p).id for p in study_paths]
+                for name in picked:
+                    if name not in study_ids:
+                        raise top.fail(
+                            f"{where}.studies",
+                            f"no study with id '{name}' in the plan ({study_ids})",
+                        )
+                studies_chosen = tuple(picked)
             chosen = item.get("priors", [])
             if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
                 raise top.fail(f"{where}.priors", "must be a list of prior-file names")
@@ -300,7 +341,8 @@ def _models(top: TableReader, base: Path, prior_paths: tuple[Path, ...]):
             raise top.fail(where, "must be a file path or a table { path, priors }")
         paths.append(_find_file(top, where, item, base))
         subsets.append(chosen)
-    return tuple(paths), tuple(subsets)
+        study_subsets.append(studies_chosen)
+    return tuple(paths), tuple(subsets), tuple(study_subsets)
 
 
 def _grid(reader: TableReader, prior_paths: tuple[Path, ...]) -> Grid:
@@ -439,6 +481,7 @@ def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
     files = [*plan.studies, *plan.models, *(p for p in plan.priors if not _is_auto(p))]
     record = {
         "name": plan.name,
+        "title": plan.title,
         "plan": plan.path,
         "studies": [str(p) for p in plan.studies],
         "models": [str(p) for p in plan.models],
@@ -448,6 +491,17 @@ def _write_plan_record(plan: Plan, out_dir: Path, command: str) -> None:
         "grids": [dataclasses.asdict(g) for g in plan.grids],
         "digitization": plan.digitization.as_dict(),
         "primary": [{"model": str(m), "priors": p} for m, p in plan.primary],
+        **(
+            {
+                "model_studies": {
+                    str(m): list(ids)
+                    for m, ids in zip(plan.models, plan.model_studies, strict=True)
+                    if ids
+                }
+            }
+            if any(plan.model_studies)
+            else {}
+        ),
         **(
             {
                 "model_priors": {
@@ -592,6 +646,7 @@ def run_plan(
                 (model_path, prior_path, study_path),
                 auto,
                 (spec, priors, study, plan.digitization) if perturbed else None,
+                prior_check=(spec, priors, study),
             )
         rows.extend(_tidy_rows(run, folder))
         if steps:
@@ -613,6 +668,8 @@ def _planned_runs(plan: Plan):
     for study_path in plan.studies:
         study = load_data(study_path)
         for index, model_path in enumerate(plan.models):
+            if plan.study_ids_for(index) and study.id not in plan.study_ids_for(index):
+                continue
             spec = load_model_spec(model_path)
             only = plan.prior_names_for(index)
             for prior_path in plan.priors:
@@ -641,7 +698,15 @@ def _planned_runs(plan: Plan):
 
 
 def _fit_run(
-    built, fitter: Fitter, seed: int, folder: Path, record: dict, files, auto=None, perturb=None
+    built,
+    fitter: Fitter,
+    seed: int,
+    folder: Path,
+    record: dict,
+    files,
+    auto=None,
+    perturb=None,
+    prior_check=None,
 ) -> None:
     """Sample one run and write its folder; ``run.json`` last, as the mark of a finished run.
 
@@ -649,6 +714,8 @@ def _fit_run(
     ``priors_auto.toml``), when the plan's prior entry is ``auto``. ``perturb``: ``(spec,
     priors, study, DigitizationSettings)`` of a fit on digitized curves, refitted on perturbed
     digitizations (:mod:`resurv.inference.digitization_error`) with the same seed.
+    ``prior_check``: ``(spec, priors, study)``, for the prior predictive check of each published
+    statistic (``prior_predictive.csv``, :mod:`resurv.checks.prior_predictive`).
     """
     model_path, prior_path, study_path = files
     start = time.perf_counter()
@@ -670,6 +737,10 @@ def _fit_run(
     if auto is not None:
         auto.write(folder)
     _write_psense(tree, _quantity_names(result.summary.index, tree), folder)
+    if prior_check is not None:
+        from resurv.checks.prior_predictive import write_prior_predictive
+
+        write_prior_predictive(built, *prior_check, folder, seed=seed)
     if perturb is not None:
         from resurv.inference import digitization_error
 

@@ -16,10 +16,17 @@ A model file is TOML::
     background_rates = [0.001, 0.002]   # (months) and rates per month; the family is then the
                                         # excess hazard (patient data only)
     target_accept = 0.99       # optional: NUTS target acceptance for this model (0.5-1)
+    draws = 1000               # optional: at least this many draws per chain for this model
 
 ``target_accept`` raises the sampler's target acceptance probability for every fit of the model
 (smaller steps, deeper trees): the usual remedy when a posterior has a funnel that causes
 divergent transitions (Stan's ``adapt_delta``). It never lowers a model's built-in value.
+
+``draws`` raises the number of draws per chain of every fit of the model above a plan's or the
+command line's (never lowers it): for a posterior whose heavy-tailed quantities (a median under
+vague priors) need more draws for R-hat to settle below its gate, while the other models of a
+plan keep the plan's number. It applies to fits (``resurv fit``, ``sweep``, ``run``), not to
+simulation studies (``resurv calibrate``), which set their own.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class ModelSpec:
     background_times: tuple[float, ...] = ()
     background_rates: tuple[float, ...] = ()
     target_accept: float | None = None
+    draws: int | None = None
     path: str = ""
 
     def to_dict(self) -> dict:
@@ -85,6 +93,7 @@ class ModelSpec:
         """Hash of everything that shapes the model graph (not the sampler's settings)."""
         d = self.to_dict()
         d.pop("target_accept")
+        d.pop("draws")
         text = json.dumps(d, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -115,6 +124,7 @@ def load_model_spec(path: str | Path) -> ModelSpec:
             "background_times",
             "background_rates",
             "target_accept",
+            "draws",
         ]
     )
     likelihood = top.string("likelihood", choices=LIKELIHOODS)
@@ -181,6 +191,7 @@ def load_model_spec(path: str | Path) -> ModelSpec:
         background_rates=background[1],
         smoothing=smoothing,
         target_accept=_target_accept(top),
+        draws=top.number("draws", None, integer=True, positive=True),
         path=str(path),
     )
 

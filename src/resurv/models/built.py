@@ -88,6 +88,8 @@ class BuiltModel:
     potential_terms: list[str] = field(default_factory=list)
     prior_potential_terms: list[str] = field(default_factory=list)
     target_accept: float | None = None
+    #: at least this many draws per chain for this model (the model file's ``draws``)
+    min_draws: int | None = None
     summary_vars: list[str] = field(default_factory=list)
     probabilities: dict[str, Callable[[xr.Dataset], np.ndarray]] = field(default_factory=dict)
     frequentist: list[dict] = field(default_factory=list)

@@ -14,7 +14,9 @@ the study and its published values; the assumptions added; calibration
 of the summary-data likelihood; prior sets; published values beside the posterior with predictive
 checks; the published numbers and how the fits used them (with those no fit used); prior against
 posterior; posterior survival curves; hazard ratios and time ratios; model
-comparison; sensitivity; convergence diagnostics; provenance. The output is a pure function of
+comparison; sensitivity; prior-data conflict per published statistic (with the power-scaling
+sensitivity per likelihood term); how each assumption moves the conclusions (when the sweep has
+several fits per endpoint); convergence diagnostics; provenance. The output is a pure function of
 the saved files (it never reads today's model, prior or study files, and never rebuilds a
 model): rebuilding gives byte-identical files, whatever happened to the input files since.
 """
@@ -30,6 +32,10 @@ import pandas as pd
 
 from resurv.errors import InputError
 from resurv.report.conclusions import CONCLUSIONS_FILE, conclusions_frame, conclusions_section
+from resurv.report.conflict_sections import (
+    conclusions_sensitivity_section,
+    prior_conflict_section,
+)
 from resurv.report.document import Section, render_html, render_markdown
 from resurv.report.posterior_sections import (
     comparison_section,
@@ -77,6 +83,7 @@ SECTION_TITLES = (
     "Hazard ratios and time ratios",
     "Model comparison across families",
     "Sensitivity to the prior and the model",
+    "Prior-data conflict per published statistic",
     "Frequentist values from the published numbers",
     "Convergence diagnostics",
     "Provenance",
@@ -196,6 +203,8 @@ DETAIL_SECTIONS: list[Callable] = [
     lambda results, study, sweep_dir: effects_section(results),
     lambda results, study, sweep_dir: model_comparison_section(results),
     lambda results, study, sweep_dir: sensitivity_section(results),
+    lambda results, study, sweep_dir: prior_conflict_section(results),
+    lambda results, study, sweep_dir: conclusions_sensitivity_section(results),
     _posterior_section,
     lambda results, study, sweep_dir: _frequentist_section(results),
     _convergence_section,
@@ -271,7 +280,7 @@ def _write_report(out: Path, results, study, sections) -> None:
     """Write ``report.md``, ``figures/``, ``index.html`` and ``conclusions.csv`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     conclusions_frame(results).to_csv(out / CONCLUSIONS_FILE, index=False, float_format="%.17g")
-    title = f"Bayesian re-analysis: {study.citation}"
+    title = f"{results.plan.get('title') or 'Bayesian re-analysis'}: {study.citation}"
     md, files = render_markdown(title, sections)
     figures = out / "figures"
     if figures.is_dir():
