@@ -35,6 +35,42 @@ def _settings(args):
     return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains)
 
 
+def _add_cluster_args(p: argparse.ArgumentParser) -> None:
+    """Where to fit: serially (default), on a local Dask cluster or on an existing one."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit on a local Dask cluster of N single-threaded worker processes (one per core; "
+        "needs resurv[dask])",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="fit on the existing Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(needs resurv[dask]; the output folder must be on a file system its workers share)",
+    )
+
+
+def _cluster(args):
+    """The cluster options of ``--workers``/``--scheduler`` (None: serial)."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    flag = "--workers" if args.workers is not None else "--scheduler"
+    if args.workers is not None and args.workers < 1:
+        raise InputError(None, flag, f"must be a positive whole number; got {args.workers}")
+    from resurv.inference.cluster import ClusterOptions, require_dask
+
+    try:
+        require_dask()
+    except ImportError as exc:
+        raise InputError(None, flag, str(exc)) from None
+    return ClusterOptions(workers=args.workers, scheduler=args.scheduler)
+
+
 def _add_csv_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("patient-data CSV options")
     g.add_argument("--time-column", default="time", help="time column (default 'time')")
@@ -179,7 +215,9 @@ def cmd_sweep(args) -> int:
     from resurv.inference.sweep import load_plan, run_plan
 
     plan = _with_digitization(load_plan(args.plan), args)
-    table = run_plan(plan, args.out, progress=_progress(args), command=_command())
+    table = run_plan(
+        plan, args.out, progress=_progress(args), command=_command(), cluster=_cluster(args)
+    )
     if not args.quiet:
         runs = table[["model", "priors"]].drop_duplicates().shape[0]
         print(f"wrote {args.out}/sweep.csv ({runs} runs)")
@@ -255,7 +293,9 @@ def cmd_run(args) -> int:
 
     plan = _with_digitization(load_plan(args.plan), args)
     out = args.out or str(Path("reports") / plan.name)
-    table = run_plan(plan, out, progress=_progress(args), command=_command())
+    table = run_plan(
+        plan, out, progress=_progress(args), command=_command(), cluster=_cluster(args)
+    )
     path = build_report(out)
     if not args.quiet:
         print(f"wrote {path}")
@@ -273,6 +313,7 @@ def cmd_calibrate(args) -> int:
         raise InputError(
             None, "--replicates", f"must be a positive whole number; got {args.replicates}"
         )
+    cluster = _cluster(args)
     spec = load_model_spec(args.model)
     study = load_data(args.data)
     priors, auto = resolve_priors(args.priors, study, spec)
@@ -293,6 +334,7 @@ def cmd_calibrate(args) -> int:
         with_ipd=not args.no_ipd,
         progress=(lambda i, n: say(f"replicate {i}/{n}")) if say else None,
         checkpoint=checkpoint,
+        cluster=cluster,
     )
     result.write(args.out)
     checkpoint.unlink()
@@ -428,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (reruns reuse finished fits)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_digitization_args(p)
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("calibrate", help="coverage and SBC of the summary-data model by simulation")
@@ -443,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-ipd", action="store_true", help="skip the patient-data fits")
     _add_sampler_args(p)
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_calibrate, draws=500, tune=500, chains=2)
 
     p = sub.add_parser("report", help="rebuild a report from a saved run or sweep folder")
@@ -454,6 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default reports/<plan name>)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_digitization_args(p)
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_run)
 
     _add_elicit_parser(sub)

@@ -84,7 +84,7 @@ from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
 
-__all__ = ["Grid", "Plan", "load_plan", "run_plan"]
+__all__ = ["Grid", "PendingRun", "Plan", "fit_pending_runs", "load_plan", "run_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -448,6 +448,59 @@ def _with_setting(priors: PriorFile, grid: Grid | None, value: float | None) -> 
     return priors.replace(grid.endpoint, grid.parameter, with_argument(spec, grid.argument, value))
 
 
+@dataclass(frozen=True)
+class PendingRun:
+    """A sweep's run to fit: model, priors, study, folder and record (see :func:`_fit_run`)."""
+
+    spec: object
+    priors: PriorFile
+    study: object
+    seed: int
+    folder: Path
+    record: dict
+    files: tuple
+    auto: object = None
+    perturb: tuple | None = None
+    #: (study file, model file, prior entry): runs sharing it share one compiled model
+    structure: tuple = ()
+
+    @property
+    def label(self) -> str:
+        """The run in words, e.g. ``os_weibull × literature [log_hr.sigma=0.5]``."""
+        setting = self.record["setting"]
+        return f"{self.record['model']} × {self.record['priors']}" + (
+            f" [{setting}]" if setting else ""
+        )
+
+    def fit(self, fitter: Fitter) -> None:
+        """Fit the run with ``fitter`` and write its folder."""
+        from resurv.api import build
+
+        _fit_run(
+            build(self.spec, self.priors, self.study),
+            fitter,
+            self.seed,
+            self.folder,
+            dict(self.record),
+            self.files,
+            self.auto,
+            self.perturb,
+        )
+
+
+def fit_pending_runs(runs: list[PendingRun], settings: SamplerSettings) -> list[str]:
+    """Fit a batch of a sweep's runs on a cluster worker (keeping its compiled models).
+
+    Returns the runs' labels.
+    """
+    from resurv.inference.cluster import worker_fitter
+
+    fitter = worker_fitter(settings)
+    for run in runs:
+        run.fit(fitter)
+    return [run.label for run in runs]
+
+
 def run_plan(
     plan: Plan,
     out_dir: str | Path,
@@ -455,6 +508,7 @@ def run_plan(
     fitter: Fitter | None = None,
     progress: Callable[[str], None] | None = None,
     command: str = "",
+    cluster=None,
 ) -> pd.DataFrame:
     """Fit every (study, model, prior file, grid setting) of ``plan``; return the tidy table.
 
@@ -464,16 +518,25 @@ def run_plan(
     its draws (``posterior.nc``) are there, so an interrupted sweep resumes where it stopped.
     Grid settings of one model and prior structure share one compiled model (their prior values
     enter as ``pm.Data``).
+
+    ``cluster`` (:class:`resurv.inference.cluster.ClusterOptions`): fit the runs to do on a
+    Dask cluster, in batches of runs of one (study, model, prior file); the workers write the
+    run folders, so ``out_dir`` must be on a file system they share. The table is the serial
+    one (every run has the plan's seed). ``progress`` gets "fitting <run>" before each serial
+    fit, and "fitted <run> (done/total)" as each run finishes on a cluster.
     """
-    from resurv.api import build, load_data
+    from resurv.api import load_data
     from resurv.inference import digitization_error
 
     out_dir = Path(out_dir)
     fits = out_dir / "fits"
     fits.mkdir(parents=True, exist_ok=True)
     _write_plan_record(plan, out_dir, command)
-    fitter = fitter or Fitter(plan.settings)
-    rows: list[dict] = []
+    if cluster is None:
+        fitter = fitter or Fitter(plan.settings)
+    settings = fitter.settings if fitter is not None else plan.settings
+    planned: list[tuple[dict, Path]] = []
+    pending: list[PendingRun] = []
     for study_path in plan.studies:
         study = load_data(study_path)
         for index, model_path in enumerate(plan.models):
@@ -500,7 +563,7 @@ def run_plan(
                     )
                     hashed = setting + (plan.digitization.key() if perturbed else "")
                     digest = _run_hash(
-                        [study_path, model_path, prior_input], plan.seed, fitter.settings, hashed
+                        [study_path, model_path, prior_input], plan.seed, settings, hashed
                     )
                     run = {
                         "study": study.id,
@@ -513,31 +576,63 @@ def run_plan(
                         "grid_argument": "" if grid is None else grid.argument,
                         "grid_value": float("nan") if grid is None else float(value),
                     }
+                    planned.append((run, folder))
                     marker = folder / "run.json"
                     finished = marker.is_file() and (folder / "posterior.nc").is_file()
                     if perturbed:
                         finished = finished and (folder / digitization_error.SPREAD_FILE).is_file()
                     if finished and json.loads(marker.read_text()).get("hash") == digest:
                         log.info("reusing %s", folder.name)
-                    else:
+                        continue
+                    todo = PendingRun(
+                        spec,
+                        priors,
+                        study,
+                        plan.seed,
+                        folder,
+                        {**run, "setting": setting, "hash": digest},
+                        (model_path, prior_path, study_path),
+                        auto,
+                        (spec, priors, study, plan.digitization) if perturbed else None,
+                        (str(study_path), str(model_path), str(prior_path)),
+                    )
+                    if cluster is None:  # fitted in the plan's order, as it is reached
                         if progress:
-                            label = f" [{setting}]" if setting else ""
-                            progress(f"fitting {spec.name} × {priors.name}{label}")
-                        _fit_run(
-                            build(spec, priors, study),
-                            fitter,
-                            plan.seed,
-                            folder,
-                            {**run, "setting": setting, "hash": digest},
-                            (model_path, prior_path, study_path),
-                            auto,
-                            (spec, priors, study, plan.digitization) if perturbed else None,
-                        )
-                    rows.extend(_tidy_rows(run, folder))
+                            progress(f"fitting {todo.label}")
+                        todo.fit(fitter)
+                    else:
+                        pending.append(todo)
+    if pending:
+        _fit_on_cluster(cluster, pending, settings, progress)
+    rows: list[dict] = []
+    for run, folder in planned:
+        rows.extend(_tidy_rows(run, folder))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "sweep.csv", index=False, float_format="%.6g")
     _to_netcdf(table, out_dir / "sweep.nc")
     return table
+
+
+def _fit_on_cluster(cluster, pending: list[PendingRun], settings, progress) -> None:
+    """Fit ``pending`` on the Dask cluster of ``cluster``, batched by model and prior file."""
+    from resurv.inference.cluster import batches, cluster_client, n_workers, run_batches
+
+    groups: dict[tuple, list[PendingRun]] = {}
+    for run in pending:
+        groups.setdefault(run.structure, []).append(run)
+    done = 0
+    with cluster_client(cluster) as client:
+        work = batches(groups.items(), n_workers(client), cluster.batch_size)
+        log.info("%d runs in %d batches on the cluster", len(pending), len(work))
+
+        def each(labels: list[str]) -> None:
+            nonlocal done
+            for label in labels:
+                done += 1
+                if progress:
+                    progress(f"fitted {label} ({done}/{len(pending)})")
+
+        run_batches(client, fit_pending_runs, work, settings, on_result=each)
 
 
 def _fit_run(
