@@ -136,20 +136,21 @@ def seed_from(source: Path, target: Path) -> int:
 _FITTERS: dict = {}
 
 
-def worker_fitter(settings):
-    """The :class:`~resurv.inference.fit.Fitter` this process keeps for ``settings``.
+def worker_fitter(settings, tag: Hashable = None):
+    """The :class:`~resurv.inference.fit.Fitter` this process keeps for ``settings`` (and ``tag``).
 
     Each chain is sampled on the worker's own thread (``cores=1``): the draws do not depend on
-    the number of cores, only on the seed.
+    the number of cores, only on the seed. ``tag`` keeps models compiled with different data
+    apart (a sweep's structure and the run whose data compile it).
     """
     import dataclasses
 
     from resurv.inference.fit import Fitter
 
     settings = dataclasses.replace(settings, cores=1)
-    if settings not in _FITTERS:
-        _FITTERS[settings] = Fitter(settings)
-    return _FITTERS[settings]
+    if (settings, tag) not in _FITTERS:
+        _FITTERS[settings, tag] = Fitter(settings)
+    return _FITTERS[settings, tag]
 
 
 @contextmanager

@@ -74,7 +74,7 @@ import pandas as pd
 import xarray as xr
 
 from resurv.checks.sensitivity import power_scaling, power_scaling_by_term
-from resurv.errors import InputError
+from resurv.errors import InputError, SamplingError
 from resurv.inference.digitization_error import DigitizationSettings
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
 from resurv.inference.provenance import source_digest
@@ -461,8 +461,11 @@ class PendingRun:
     files: tuple
     auto: object = None
     perturb: tuple | None = None
-    #: (study file, model file, prior entry): runs sharing it share one compiled model
-    structure: tuple = ()
+    #: the model structure's key (runs sharing it share one compiled model) and the run, first
+    #: in the plan's order, whose data a serial sweep compiles it with: (spec, priors, study,
+    #: folder name); set for runs fitted on a cluster (:func:`fit_pending_runs`)
+    structure: str = ""
+    compiled_with: tuple | None = None
 
     @property
     def label(self) -> str:
@@ -473,19 +476,25 @@ class PendingRun:
         )
 
     def fit(self, fitter: Fitter) -> None:
-        """Fit the run with ``fitter`` and write its folder."""
+        """Fit the run with ``fitter`` and write its folder.
+
+        A failed fit raises :class:`SamplingError` naming the run (model, priors, setting).
+        """
         from resurv.api import build
 
-        _fit_run(
-            build(self.spec, self.priors, self.study),
-            fitter,
-            self.seed,
-            self.folder,
-            dict(self.record),
-            self.files,
-            self.auto,
-            self.perturb,
-        )
+        try:
+            _fit_run(
+                build(self.spec, self.priors, self.study),
+                fitter,
+                self.seed,
+                self.folder,
+                dict(self.record),
+                self.files,
+                self.auto,
+                self.perturb,
+            )
+        except SamplingError as exc:
+            raise SamplingError(f"sweep run {self.label} ({self.folder.name}): {exc}") from exc
 
 
 def fit_pending_runs(runs: list[PendingRun], settings: SamplerSettings) -> list[str]:
@@ -493,10 +502,15 @@ def fit_pending_runs(runs: list[PendingRun], settings: SamplerSettings) -> list[
 
     Returns the runs' labels.
     """
+    from resurv.api import build
     from resurv.inference.cluster import worker_fitter
 
-    fitter = worker_fitter(settings)
     for run in runs:
+        # the model is compiled with the data of the run a serial sweep compiles it with: the
+        # sampler's initial points come from the data the model was compiled with
+        spec, priors, study, first = run.compiled_with
+        fitter = worker_fitter(settings, (run.structure, first))
+        fitter.compiled(build(spec, priors, study))
         run.fit(fitter)
     return [run.label for run in runs]
 
@@ -520,12 +534,15 @@ def run_plan(
     enter as ``pm.Data``).
 
     ``cluster`` (:class:`resurv.inference.cluster.ClusterOptions`): fit the runs to do on a
-    Dask cluster, in batches of runs of one (study, model, prior file); the workers write the
-    run folders, so ``out_dir`` must be on a file system they share. The table is the serial
-    one (every run has the plan's seed). ``progress`` gets "fitting <run>" before each serial
-    fit, and "fitted <run> (done/total)" as each run finishes on a cluster.
+    Dask cluster, in batches of runs of one model structure; the workers write the run folders,
+    so ``out_dir`` must be on a file system they share. The table is that of an uninterrupted
+    serial sweep: every run has the plan's seed, and each worker compiles a structure with the
+    data of the structure's first run in the plan, as the serial sweep does (the sampler's
+    initial points depend on the prior values the model was compiled with). ``progress`` gets
+    "fitting <run>" before each serial fit, and "fitted <run> (done/total)" as each run
+    finishes on a cluster.
     """
-    from resurv.api import load_data
+    from resurv.api import build, load_data
     from resurv.inference import digitization_error
 
     out_dir = Path(out_dir)
@@ -537,6 +554,7 @@ def run_plan(
     settings = fitter.settings if fitter is not None else plan.settings
     planned: list[tuple[dict, Path]] = []
     pending: list[PendingRun] = []
+    first: dict[str, tuple] = {}
     for study_path in plan.studies:
         study = load_data(study_path)
         for index, model_path in enumerate(plan.models):
@@ -577,6 +595,9 @@ def run_plan(
                         "grid_value": float("nan") if grid is None else float(value),
                     }
                     planned.append((run, folder))
+                    if cluster is not None:  # the structure, and the data it is compiled with
+                        key = build(spec, priors, study).key
+                        first.setdefault(key, (spec, priors, study, folder.name))
                     marker = folder / "run.json"
                     finished = marker.is_file() and (folder / "posterior.nc").is_file()
                     if perturbed:
@@ -594,14 +615,15 @@ def run_plan(
                         (model_path, prior_path, study_path),
                         auto,
                         (spec, priors, study, plan.digitization) if perturbed else None,
-                        (str(study_path), str(model_path), str(prior_path)),
                     )
                     if cluster is None:  # fitted in the plan's order, as it is reached
                         if progress:
                             progress(f"fitting {todo.label}")
                         todo.fit(fitter)
                     else:
-                        pending.append(todo)
+                        pending.append(
+                            dataclasses.replace(todo, structure=key, compiled_with=first[key])
+                        )
     if pending:
         _fit_on_cluster(cluster, pending, settings, progress)
     rows: list[dict] = []
@@ -614,10 +636,10 @@ def run_plan(
 
 
 def _fit_on_cluster(cluster, pending: list[PendingRun], settings, progress) -> None:
-    """Fit ``pending`` on the Dask cluster of ``cluster``, batched by model and prior file."""
+    """Fit ``pending`` on the Dask cluster of ``cluster``, batched by model structure."""
     from resurv.inference.cluster import batches, cluster_client, n_workers, run_batches
 
-    groups: dict[tuple, list[PendingRun]] = {}
+    groups: dict[str, list[PendingRun]] = {}
     for run in pending:
         groups.setdefault(run.structure, []).append(run)
     done = 0
