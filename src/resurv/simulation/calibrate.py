@@ -210,12 +210,17 @@ def _fit(fitter: Fitter, built, seed: int):
     return tree, target_accept
 
 
-def _interval_records(target, truth, draws, thinning: np.ndarray) -> dict:
+def _interval_records(target, truth, draws, thinning: np.ndarray | None) -> dict:
     rec = {"target": target, "truth": truth, "posterior_median": float(np.median(draws))}
     for level in LEVELS:
         lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
         rec[f"covered{int(level * 100)}"] = bool(lo <= truth <= hi)
         rec[f"width{int(level * 100)}"] = float(hi - lo)
+    if thinning is None:
+        raise ValueError(
+            f"SBC ranks need at least {SBC_DRAWS} posterior draws (draws × chains); "
+            f"got {len(draws)}"
+        )
     thinned = np.asarray(draws)[thinning]
     rec["rank"] = int(np.sum(thinned < truth))
     return rec
@@ -328,7 +333,7 @@ class ReplicateTask:
     arm: np.ndarray
     reported: str
     truths: dict[str, float]
-    thinning: tuple[np.ndarray, ...]
+    thinning: tuple[np.ndarray | None, ...]
 
 
 def fit_replicate(fitter: Fitter, job: CalibrationJob, task: ReplicateTask) -> dict:
@@ -438,7 +443,10 @@ def calibrate(
     truths = {name: fn(prior) for name, fn in targets.items()}
     # the stream moves on replicate by replicate, finished or not
     n_draws = settings.draws * settings.chains
-    thinning = [tuple(_thinning(n_draws, rng) for _ in targets) for _ in range(replicates)]
+    thinning = [
+        tuple(_thinning(n_draws, rng) if n_draws >= SBC_DRAWS else None for _ in targets)
+        for _ in range(replicates)
+    ]
     job = CalibrationJob(spec, priors, study, seed, settings, with_ipd)
     tasks = []
     for r in range(replicates):
