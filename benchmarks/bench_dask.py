@@ -25,7 +25,9 @@ replicate, both warm), rounds = ceil(200 / (batch × 32)) × batch (``batches``:
 ceil(200 / 64)), compile between the largest structure's compile time (a worker meets one
 structure) and the two largest (a worker gets two batches of different structures).
 
-Run: ``.venv/bin/python benchmarks/bench_dask.py [--replicates 6] [--serial-cores 2]``.
+Run: ``.venv/bin/python benchmarks/bench_dask.py [--replicates 6] [--serial-cores 2]
+[--no-ipd]`` (``--no-ipd``: summary-data fits only; the PFS projection then scales the PFS
+calibration's per-replicate time, patient-data fits included, by the summary-only OS ratio).
 The machine's load average is printed with the numbers: on a shared machine the speed-up
 measures the share of the cores this benchmark got as well as the code.
 """
@@ -65,6 +67,9 @@ def _task_seconds(folder: Path) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=6)
+    parser.add_argument(
+        "--no-ipd", action="store_true", help="summary-data fits only (no patient-data fits)"
+    )
     parser.add_argument("--serial-cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
@@ -85,8 +90,11 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()}")
 
     fitter = Fitter(settings)
-    serial_cold, t_serial_cold = _calibrate(inputs, n, args.seed, None, fitter=fitter)
-    serial_warm, t_serial_warm = _calibrate(inputs, n, args.seed + 1, None, fitter=fitter)
+    ipd = not args.no_ipd
+    serial_cold, t_serial_cold = _calibrate(inputs, n, args.seed, None, fitter=fitter, with_ipd=ipd)
+    serial_warm, t_serial_warm = _calibrate(
+        inputs, n, args.seed + 1, None, fitter=fitter, with_ipd=ipd
+    )
     print(f"serial: cold {t_serial_cold:.1f} s, warm {t_serial_warm:.1f} s", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +104,7 @@ def main() -> None:
         with cluster_client(ClusterOptions(workers=2)) as client:
             t_start = time.perf_counter() - start
             on = ClusterOptions(client=client)
-            cold, t_cold = _calibrate(inputs, n, args.seed, settings, cluster=on)
+            cold, t_cold = _calibrate(inputs, n, args.seed, settings, cluster=on, with_ipd=ipd)
             warm_dir = Path(tmp) / "warm"
             warm, t_warm = _calibrate(
                 inputs,
@@ -105,6 +113,7 @@ def main() -> None:
                 settings,
                 cluster=on,
                 checkpoint=warm_dir / CHECKPOINT_NAME,
+                with_ipd=ipd,
             )
             tasks = _task_seconds(warm_dir)
     print(f"load average after: {os.getloadavg()}")
@@ -144,7 +153,7 @@ def main() -> None:
         f"worker (batches of {batch}) -> {low / 60:.1f} to {high / 60:.1f} min "
         f"(compiles {compiles[0]:.0f}-{sum(compiles[:2]):.0f} s, fits {fit:.0f} s)"
     )
-    print(json.dumps({"settings": dataclasses.asdict(settings), "replicates": n}))
+    print(json.dumps({"settings": dataclasses.asdict(settings), "replicates": n, "ipd": ipd}))
 
 
 if __name__ == "__main__":

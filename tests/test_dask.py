@@ -138,6 +138,17 @@ def test_sweep_on_two_workers_equals_the_serial_sweep(cluster, tmp_path):
         assert (tmp_path / "cluster" / name).read_bytes() == (
             tmp_path / "serial" / name
         ).read_bytes()
+    # the command line on the same cluster, by its scheduler's address
+    from resurv.cli import main
+
+    code = main(
+        ["--quiet", "sweep", str(plan_file), "--out", str(tmp_path / "cli")]
+        + ["--scheduler", cluster.scheduler.address]
+    )
+    assert code == 0
+    assert (tmp_path / "cli" / "sweep.csv").read_bytes() == (
+        tmp_path / "serial" / "sweep.csv"
+    ).read_bytes()
     # a rerun on the cluster reuses every run folder: nothing is sent to the workers
     said.clear()
     run_plan(

@@ -13,9 +13,9 @@ batches of tasks on it:
 - each worker process compiles into a PyTensor compile directory of its own (the worker plugin
   :class:`resurv.inference.cluster_plugin.CompileDirectory` sets it before PyTensor is imported
   in the worker; PyTensor's compile cache is not safe to share between processes, pymc issue
-  7819). A new directory starts as hard links to the numba kernels already cached by the
-  process that opens the cluster (numba replaces a cache file, never rewrites it, so the
-  copies stay independent);
+  7819). As a worker starts, its directory gets hard links to the numba kernels cached by the
+  process that opens the cluster that it lacks (numba replaces a cache file, never rewrites
+  it, so the copies stay independent);
 - a worker that dies loses its current batch only: the scheduler gives the batch to another
   worker (``distributed.scheduler.allowed-failures`` times); an error raised by a task (a
   failed fit, naming its replicate or setting) is not retried and stops the run;
@@ -118,17 +118,26 @@ def worker_compile_dir(root: Path, worker_name: str) -> Path:
 
 
 def seed_from(source: Path, target: Path) -> int:
-    """Hard-link the numba kernels of ``source`` into a new ``target``; the number linked."""
-    if not source.is_dir() or target.exists():
+    """Hard-link into ``target`` the numba kernels of ``source`` it lacks; the number linked.
+
+    A kernel file the worker's cache has already is left as it is.
+    """
+    if not source.is_dir():
         return 0
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
+    have = set(os.listdir(target))
     linked = 0
     try:
         for entry in os.scandir(source):
-            if entry.is_file(follow_symlinks=False) and ".tmp." not in entry.name:
-                os.link(entry.path, target / entry.name)
-                linked += 1
-    except OSError as exc:  # another file system, or links not allowed: start empty
+            name = entry.name
+            if name in have or ".tmp." in name or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                os.link(entry.path, target / name)
+            except FileExistsError:  # written meanwhile by the worker itself: keep its own
+                continue
+            linked += 1
+    except OSError as exc:  # another file system, or links not allowed
         log.info("numba kernels not linked into %s (%s): compiling from scratch", target, exc)
     return linked
 

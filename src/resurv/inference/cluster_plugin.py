@@ -25,7 +25,8 @@ class CompileDirectory(WorkerPlugin):
     Registered with the cluster's client, it runs in every worker process as it starts (and in
     a process restarted after a worker died) and sets ``PYTENSOR_FLAGS=base_compiledir=...``
     before PyTensor is imported there. ``root``: parent of the workers' directories; ``seed``:
-    a numba cache to hard-link into a new directory (the client's own, on a local cluster).
+    a numba cache whose kernels are hard-linked into the worker's (the client's own cache, on
+    a local cluster).
     """
 
     idempotent = False
