@@ -35,6 +35,42 @@ def _settings(args):
     return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains)
 
 
+def _add_cluster_args(p: argparse.ArgumentParser) -> None:
+    """Where to fit: serially (default), on a local Dask cluster or on an existing one."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit on a local Dask cluster of N single-threaded worker processes (one per core; "
+        "needs resurv[dask])",
+    )
+    g.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="fit on the existing Dask cluster of this scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(needs resurv[dask]; the output folder must be on a file system its workers share)",
+    )
+
+
+def _cluster(args):
+    """The cluster options of ``--workers``/``--scheduler`` (None: serial)."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    flag = "--workers" if args.workers is not None else "--scheduler"
+    if args.workers is not None and args.workers < 1:
+        raise InputError(None, flag, f"must be a positive whole number; got {args.workers}")
+    from resurv.inference.cluster import ClusterOptions, require_dask
+
+    try:
+        require_dask()
+    except ImportError as exc:
+        raise InputError(None, flag, str(exc)) from None
+    return ClusterOptions(workers=args.workers, scheduler=args.scheduler)
+
+
 def _add_csv_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("patient-data CSV options")
     g.add_argument("--time-column", default="time", help="time column (default 'time')")
@@ -185,6 +221,7 @@ def _run_plan(plan, out, args):
             progress=shown.message if shown else None,
             steps=shown.step if shown else None,
             command=_command(),
+            cluster=_cluster(args),
         )
     finally:
         if shown:
@@ -309,6 +346,7 @@ def cmd_calibrate(args) -> int:
         raise InputError(
             None, "--replicates", f"must be a positive whole number; got {args.replicates}"
         )
+    cluster = _cluster(args)
     spec = load_model_spec(args.model)
     study = load_data(args.data)
     priors, auto = resolve_priors(args.priors, study, spec)
@@ -329,6 +367,7 @@ def cmd_calibrate(args) -> int:
         with_ipd=not args.no_ipd,
         progress=(lambda i, n: shown.step(i, n, f"replicate {i}")) if shown else None,
         checkpoint=checkpoint,
+        cluster=cluster,
     )
     if shown:
         shown.close()
@@ -466,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (reruns reuse finished fits)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_digitization_args(p)
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("calibrate", help="coverage and SBC of the summary-data model by simulation")
@@ -481,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-ipd", action="store_true", help="skip the patient-data fits")
     _add_sampler_args(p)
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_calibrate, draws=500, tune=500, chains=2)
 
     p = sub.add_parser("report", help="rebuild a report from a saved run or sweep folder")
@@ -505,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default reports/<plan name>)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a convergence gate fails")
     _add_digitization_args(p)
+    _add_cluster_args(p)
     p.set_defaults(func=cmd_run)
 
     _add_elicit_parser(sub)

@@ -79,7 +79,7 @@ import pandas as pd
 import xarray as xr
 
 from resurv.checks.sensitivity import power_scaling, power_scaling_by_term
-from resurv.errors import InputError
+from resurv.errors import InputError, SamplingError
 from resurv.inference.digitization_error import DigitizationSettings
 from resurv.inference.fit import Fitter, SamplerSettings, package_versions
 from resurv.inference.provenance import source_digest
@@ -89,7 +89,15 @@ from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import PriorFile, load_priors, with_argument
 from resurv.io.tables import TableReader, read_toml
 
-__all__ = ["Grid", "Plan", "load_plan", "run_plan", "tidy_rows"]
+__all__ = [
+    "Grid",
+    "PendingRun",
+    "Plan",
+    "fit_pending_runs",
+    "load_plan",
+    "run_plan",
+    "tidy_rows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -565,6 +573,74 @@ def _with_setting(priors: PriorFile, grid: Grid | None, value: float | None) -> 
     return priors.replace(grid.endpoint, grid.parameter, with_argument(spec, grid.argument, value))
 
 
+@dataclass(frozen=True)
+class PendingRun:
+    """A sweep's run to fit: model, priors, study, folder and record (see :func:`_fit_run`)."""
+
+    spec: object
+    priors: PriorFile
+    study: object
+    seed: int
+    folder: Path
+    record: dict
+    files: tuple
+    auto: object = None
+    perturb: tuple | None = None
+    #: the model structure's key (runs sharing it share one compiled model) and the run, first
+    #: in the plan's order, whose data a serial sweep compiles it with: (spec, priors, study,
+    #: folder name); set for runs fitted on a cluster (:func:`fit_pending_runs`)
+    structure: str = ""
+    compiled_with: tuple | None = None
+
+    @property
+    def label(self) -> str:
+        """The run in words, e.g. ``os_weibull × literature [log_hr.sigma=0.5]``."""
+        setting = self.record["setting"]
+        return f"{self.record['model']} × {self.record['priors']}" + (
+            f" [{setting}]" if setting else ""
+        )
+
+    def fit(self, fitter: Fitter) -> None:
+        """Fit the run with ``fitter`` and write its folder.
+
+        A failed fit raises :class:`SamplingError` naming the run (model, priors, setting).
+        """
+        from resurv.api import build
+
+        try:
+            _fit_run(
+                build(self.spec, self.priors, self.study),
+                fitter,
+                self.seed,
+                self.folder,
+                dict(self.record),
+                self.files,
+                self.auto,
+                self.perturb,
+                prior_check=(self.spec, self.priors, self.study),
+            )
+        except SamplingError as exc:
+            raise SamplingError(f"sweep run {self.label} ({self.folder.name}): {exc}") from exc
+
+
+def fit_pending_runs(runs: list[PendingRun], settings: SamplerSettings) -> list[str]:
+    """Fit a batch of a sweep's runs on a cluster worker (keeping its compiled models).
+
+    Returns the runs' labels.
+    """
+    from resurv.api import build
+    from resurv.inference.cluster import worker_fitter
+
+    for run in runs:
+        # the model is compiled with the data of the run a serial sweep compiles it with: the
+        # sampler's initial points come from the data the model was compiled with
+        spec, priors, study, first = run.compiled_with
+        fitter = worker_fitter(settings, (run.structure, first))
+        fitter.compiled(build(spec, priors, study))
+        run.fit(fitter)
+    return [run.label for run in runs]
+
+
 def run_plan(
     plan: Plan,
     out_dir: str | Path,
@@ -573,6 +649,7 @@ def run_plan(
     progress: Callable[[str], None] | None = None,
     command: str = "",
     steps: Callable[[int, int, str], None] | None = None,
+    cluster=None,
 ) -> pd.DataFrame:
     """Fit every (study, model, prior file, grid setting) of ``plan``; return the tidy table.
 
@@ -585,6 +662,15 @@ def run_plan(
     its draws (``posterior.nc``) are there, so an interrupted sweep resumes where it stopped.
     Grid settings of one model and prior structure share one compiled model (their prior values
     enter as ``pm.Data``).
+
+    ``cluster`` (:class:`resurv.inference.cluster.ClusterOptions`): fit the runs to do on a
+    Dask cluster, in batches of runs of one model structure; the workers write the run folders,
+    so ``out_dir`` must be on a file system they share. The table is that of an uninterrupted
+    serial sweep: every run has the plan's seed, and each worker compiles a structure with the
+    data of the structure's first run in the plan, as the serial sweep does (the sampler's
+    initial points depend on the prior values the model was compiled with). ``progress`` gets
+    "fitting <run>" before each serial fit, and "fitted <run> (done/total)" as each run
+    finishes on a cluster.
     """
     from resurv.api import build
     from resurv.inference import digitization_error
@@ -593,29 +679,23 @@ def run_plan(
     fits = out_dir / "fits"
     fits.mkdir(parents=True, exist_ok=True)
     _write_plan_record(plan, out_dir, command)
-    fitter = fitter or Fitter(plan.settings)
-    rows: list[dict] = []
-    planned = list(_planned_runs(plan))
-    for done, (
-        study_path,
-        study,
-        model_path,
-        spec,
-        prior_path,
-        auto,
-        priors,
-        grid,
-        value,
-    ) in enumerate(planned, start=1):
+    if cluster is None:
+        fitter = fitter or Fitter(plan.settings)
+    settings = fitter.settings if fitter is not None else plan.settings
+    all_runs = list(_planned_runs(plan))
+    total = len(all_runs)
+    planned: list[tuple[dict, Path]] = []
+    pending: list[PendingRun] = []
+    first: dict[str, tuple] = {}
+    done = 0
+    for study_path, study, model_path, spec, prior_path, auto, priors, grid, value in all_runs:
         setting = "" if grid is None else f"{grid.parameter}.{grid.argument}={value:g}"
         name = f"{study.id}__{spec.name}__{priors.name}"
         folder = fits / (f"{name}__{setting}" if setting else name)
         prior_input = auto.text.encode("utf-8") if auto else prior_path
         perturbed = grid is None and digitization_error.applies(spec, study, plan.digitization)
         hashed = setting + (plan.digitization.key() if perturbed else "")
-        digest = _run_hash(
-            [study_path, model_path, prior_input], plan.seed, fitter.settings, hashed
-        )
+        digest = _run_hash([study_path, model_path, prior_input], plan.seed, settings, hashed)
         run = {
             "study": study.id,
             "model": spec.name,
@@ -627,30 +707,42 @@ def run_plan(
             "grid_argument": "" if grid is None else grid.argument,
             "grid_value": float("nan") if grid is None else float(value),
         }
-        label = f"{spec.name} × {priors.name}" + (f" [{setting}]" if setting else "")
+        planned.append((run, folder))
+        if cluster is not None:  # the structure, and the data it is compiled with
+            key = build(spec, priors, study).key
+            first.setdefault(key, (spec, priors, study, folder.name))
         marker = folder / "run.json"
         finished = marker.is_file() and (folder / "posterior.nc").is_file()
         if perturbed:
             finished = finished and (folder / digitization_error.SPREAD_FILE).is_file()
+        todo = PendingRun(
+            spec,
+            priors,
+            study,
+            plan.seed,
+            folder,
+            {**run, "setting": setting, "hash": digest},
+            (model_path, prior_path, study_path),
+            auto,
+            (spec, priors, study, plan.digitization) if perturbed else None,
+        )
         if finished and json.loads(marker.read_text()).get("hash") == digest:
             log.info("reusing %s", folder.name)
-        else:
+        elif cluster is None:  # fitted in the plan's order, as it is reached
             if progress:
-                progress(f"fitting {label}")
-            _fit_run(
-                build(spec, priors, study),
-                fitter,
-                plan.seed,
-                folder,
-                {**run, "setting": setting, "hash": digest},
-                (model_path, prior_path, study_path),
-                auto,
-                (spec, priors, study, plan.digitization) if perturbed else None,
-                prior_check=(spec, priors, study),
-            )
-        rows.extend(_tidy_rows(run, folder))
+                progress(f"fitting {todo.label}")
+            todo.fit(fitter)
+        else:
+            pending.append(dataclasses.replace(todo, structure=key, compiled_with=first[key]))
+            continue
+        done += 1
         if steps:
-            steps(done, len(planned), label)
+            steps(done, total, todo.label)
+    if pending:
+        _fit_on_cluster(cluster, pending, settings, progress, steps, done, total)
+    rows: list[dict] = []
+    for run, folder in planned:
+        rows.extend(_tidy_rows(run, folder))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "sweep.csv", index=False, float_format="%.6g")
     _to_netcdf(table, out_dir / "sweep.nc")
@@ -695,6 +787,35 @@ def _planned_runs(plan: Plan):
                         grid,
                         value,
                     )
+
+
+def _fit_on_cluster(
+    cluster, pending: list[PendingRun], settings, progress, steps=None, done_before=0, total=0
+) -> None:
+    """Fit ``pending`` on the Dask cluster of ``cluster``, batched by model structure.
+
+    ``steps(done, total, label)`` as each run finishes, counting on from ``done_before``.
+    """
+    from resurv.inference.cluster import batches, cluster_client, n_workers, run_batches
+
+    groups: dict[str, list[PendingRun]] = {}
+    for run in pending:
+        groups.setdefault(run.structure, []).append(run)
+    done = 0
+    with cluster_client(cluster) as client:
+        work = batches(groups.items(), n_workers(client), cluster.batch_size)
+        log.info("%d runs in %d batches on the cluster", len(pending), len(work))
+
+        def each(labels: list[str]) -> None:
+            nonlocal done
+            for label in labels:
+                done += 1
+                if progress:
+                    progress(f"fitted {label} ({done}/{len(pending)})")
+                if steps:
+                    steps(done_before + done, total, label)
+
+        run_batches(client, fit_pending_runs, work, settings, on_result=each)
 
 
 def _fit_run(

@@ -66,9 +66,13 @@ from resurv.statistics.published.base import TrialData
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "CalibrationJob",
     "CalibrationResult",
+    "ReplicateTask",
     "calibrate",
     "checkpoint_identity",
+    "fit_replicate",
+    "fit_replicate_batch",
     "SimulatedReplicates",
     "reduce_trial",
     "simulated_replicates",
@@ -206,13 +210,18 @@ def _fit(fitter: Fitter, built, seed: int):
     return tree, target_accept
 
 
-def _interval_records(target, truth, draws, rng) -> dict:
+def _interval_records(target, truth, draws, thinning: np.ndarray | None) -> dict:
     rec = {"target": target, "truth": truth, "posterior_median": float(np.median(draws))}
     for level in LEVELS:
         lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
         rec[f"covered{int(level * 100)}"] = bool(lo <= truth <= hi)
         rec[f"width{int(level * 100)}"] = float(hi - lo)
-    thinned = np.asarray(draws)[_thinning(len(draws), rng)]
+    if thinning is None:
+        raise ValueError(
+            f"SBC ranks need at least {SBC_DRAWS} posterior draws (draws × chains); "
+            f"got {len(draws)}"
+        )
+    thinned = np.asarray(draws)[thinning]
     rec["rank"] = int(np.sum(thinned < truth))
     return rec
 
@@ -299,6 +308,98 @@ def simulated_replicates(
     return SimulatedReplicates(prior, trials, rng, template)
 
 
+@dataclass(frozen=True)
+class CalibrationJob:
+    """What every replicate's fit of one calibration shares (sent to each worker once a batch).
+
+    ``spec`` as fitted (:func:`resurv.models.survival.for_arms`).
+    """
+
+    spec: ModelSpec
+    priors: PriorFile
+    study: Study
+    seed: int
+    settings: SamplerSettings
+    with_ipd: bool
+
+
+@dataclass(frozen=True)
+class ReplicateTask:
+    """One replicate: its simulated trial, true values and SBC thinning (drawn in order)."""
+
+    replicate: int
+    time: np.ndarray
+    event: np.ndarray
+    arm: np.ndarray
+    reported: str
+    truths: dict[str, float]
+    thinning: tuple[np.ndarray | None, ...]
+
+
+def fit_replicate(fitter: Fitter, job: CalibrationJob, task: ReplicateTask) -> dict:
+    """Fit one replicate (summary data, and patient data with ``job.with_ipd``).
+
+    Returns the finished replicate as the checkpoint holds it: its records, whether it diverged
+    or was sampled again, its summary model's key, the models compiled for it and its seconds.
+    A failed fit raises :class:`SamplingError` naming the replicate and what it reported.
+    """
+    spec, priors, study, r = job.spec, job.priors, job.study, task.replicate
+    start = time.perf_counter()
+    compiled_before = set(fitter.compile_seconds)
+    replica = reduce_trial(study, spec.endpoint, task.time, task.event, task.arm)
+    built = build_survival_summary(spec, priors, replica)
+    try:
+        tree, target_accept = _fit(fitter, built, job.seed + r)
+    except SamplingError as exc:
+        raise SamplingError(
+            f"calibration replicate {r} (reported: {_reported(replica)}): {exc}"
+        ) from exc
+    post = tree.posterior.to_dataset()
+    divergences = int(tree.sample_stats["diverging"].values.sum())
+    ipd_post = None
+    if job.with_ipd:
+        data = PatientData(
+            task.time, task.event.astype(bool), task.arm, None, tuple(x.id for x in study.arms), ""
+        )
+        ipd_built = build_survival_patients(spec, priors, data, [x.label for x in study.arms])
+        ipd_post = _fit(fitter, ipd_built, job.seed + r)[0].posterior.to_dataset()
+    stat_kinds = _reported(replica)
+    records = []
+    for (name, fn), thinning in zip(targets_for(spec).items(), task.thinning, strict=True):
+        truth = task.truths[name]
+        rec = _interval_records(name, truth, fn(post), thinning)
+        rec.update(
+            replicate=r,
+            divergences=divergences,
+            target_accept=target_accept,
+            reported=stat_kinds,
+        )
+        if ipd_post is not None:
+            ipd_draws = fn(ipd_post)
+            lo, hi = np.quantile(ipd_draws, [0.025, 0.975])
+            rec["ipd_width95"] = float(hi - lo)
+            rec["ipd_covered95"] = bool(lo <= truth <= hi)
+        records.append(rec)
+    compiled = {k: v for k, v in fitter.compile_seconds.items() if k not in compiled_before}
+    return {
+        "replicate": r,
+        "records": records,
+        "divergent": bool(divergences > 0),
+        "refitted": bool(target_accept > job.settings.target_accept),
+        "summary_model": built.key,
+        "compiled": compiled,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def fit_replicate_batch(tasks: list[ReplicateTask], job: CalibrationJob) -> list[dict]:
+    """Fit a batch of replicates on a cluster worker, with the model it keeps compiled."""
+    from resurv.inference.cluster import worker_fitter
+
+    fitter = worker_fitter(job.settings)
+    return [fit_replicate(fitter, job, task) for task in tasks]
+
+
 def calibrate(
     spec: ModelSpec,
     priors: PriorFile,
@@ -311,6 +412,7 @@ def calibrate(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: str | Path | None = None,
     fitter: Fitter | None = None,
+    cluster=None,
 ) -> CalibrationResult:
     """Run the calibration study of the summary-data model of ``spec`` for ``study``'s design.
 
@@ -318,6 +420,12 @@ def calibrate(
     already holds are not refitted; a checkpoint written by a different calibration (inputs,
     seed, settings, package versions or resurv source) raises :class:`InputError`.
     ``fitter`` (optional) supplies compiled models from earlier runs; its settings are used.
+    ``progress(done, total)`` is called as each replicate finishes.
+
+    ``cluster`` (:class:`resurv.inference.cluster.ClusterOptions`): fit the replicates on a Dask
+    cluster, in batches of replicates reporting the same statistics (one model structure). The
+    result is the serial one: each replicate's seed and SBC thinning are its own, drawn here in
+    replicate order, and the records are put back in that order; the checkpoint is the same.
     """
     settings = (
         fitter.settings if fitter else settings or SamplerSettings(draws=500, tune=500, chains=2)
@@ -333,86 +441,63 @@ def calibrate(
     spec = for_arms(spec, study.n_arms)
     targets = targets_for(spec)
     truths = {name: fn(prior) for name, fn in targets.items()}
+    # the stream moves on replicate by replicate, finished or not
+    n_draws = settings.draws * settings.chains
+    thinning = [
+        tuple(_thinning(n_draws, rng) if n_draws >= SBC_DRAWS else None for _ in targets)
+        for _ in range(replicates)
+    ]
+    job = CalibrationJob(spec, priors, study, seed, settings, with_ipd)
+    tasks = []
+    for r in range(replicates):
+        if r in done:
+            continue
+        row = trials.row(r)
+        t, e, a = row.time[0], row.event[0], row.arm
+        tasks.append(
+            ReplicateTask(
+                replicate=r,
+                time=t,
+                event=e,
+                arm=a,
+                reported=_reported(reduce_trial(study, spec.endpoint, t, e, a)),
+                truths={name: float(v[r]) for name, v in truths.items()},
+                thinning=thinning[r],
+            )
+        )
+    entries = dict(done)
+
+    def finished(entry: dict) -> None:
+        entries[entry["replicate"]] = entry
+        if checkpoint:
+            _append_checkpoint(Path(checkpoint), identity, entry)
+        if progress:
+            progress(len(entries), replicates)
+
+    try:
+        if cluster is None:
+            for task in tasks:
+                finished(fit_replicate(fitter, job, task))
+        else:
+            _fit_on_cluster(cluster, job, tasks, finished)
+    except SamplingError as exc:
+        if checkpoint and Path(checkpoint).exists():
+            raise SamplingError(f"{exc}; the finished replicates are kept in {checkpoint}") from exc
+        raise
     records = []
     total_seconds = 0.0
     n_failed = n_refitted = 0
     summary_keys: set[str] = set()
     compile_seconds: dict[str, float] = {}
     for r in range(replicates):
-        if r in done:
-            entry = done[r]
-            records.extend(entry["records"])
-            n_failed += entry["divergent"]
-            n_refitted += entry["refitted"]
-            summary_keys.add(entry["summary_model"])
-            compile_seconds.update(entry["compiled"])
-            total_seconds += entry["seconds"]
-            for _ in targets:  # the stream moves on as if the replicate had been ranked
-                _thinning(settings.draws * settings.chains, rng)
-            continue
-        start = time.perf_counter()
-        compiled_before = set(fitter.compile_seconds)
-        first_record = len(records)
-        row = trials.row(r)
-        t, e, a = row.time[0], row.event[0], row.arm
-        replica = reduce_trial(study, spec.endpoint, t, e, a)
-        built = build_survival_summary(spec, priors, replica)
-        summary_keys.add(built.key)
-        try:
-            tree, target_accept = _fit(fitter, built, seed + r)
-        except SamplingError as exc:
-            kept = (
-                f"; the finished replicates are kept in {checkpoint}"
-                if checkpoint and Path(checkpoint).exists()
-                else ""
-            )
-            raise SamplingError(
-                f"calibration replicate {r} (reported: {_reported(replica)}): {exc}{kept}"
-            ) from exc
-        post = tree.posterior.to_dataset()
-        divergences = int(tree.sample_stats["diverging"].values.sum())
-        n_failed += divergences > 0
-        n_refitted += target_accept > settings.target_accept
-        ipd_post = None
-        if with_ipd:
-            data = PatientData(t, e.astype(bool), a, None, tuple(x.id for x in study.arms), "")
-            ipd_built = build_survival_patients(spec, priors, data, [x.label for x in study.arms])
-            ipd_post = _fit(fitter, ipd_built, seed + r)[0].posterior.to_dataset()
-        stat_kinds = _reported(replica)
-        for name, fn in targets.items():
-            rec = _interval_records(name, float(truths[name][r]), fn(post), rng)
-            rec.update(
-                replicate=r,
-                divergences=divergences,
-                target_accept=target_accept,
-                reported=stat_kinds,
-            )
-            if ipd_post is not None:
-                ipd_draws = fn(ipd_post)
-                lo, hi = np.quantile(ipd_draws, [0.025, 0.975])
-                rec["ipd_width95"] = float(hi - lo)
-                rec["ipd_covered95"] = bool(lo <= truths[name][r] <= hi)
-            records.append(rec)
-        seconds = time.perf_counter() - start
-        total_seconds += seconds
-        compiled = {k: v for k, v in fitter.compile_seconds.items() if k not in compiled_before}
-        compile_seconds.update(compiled)
-        if checkpoint:
-            _append_checkpoint(
-                Path(checkpoint),
-                identity,
-                {
-                    "replicate": r,
-                    "records": records[first_record:],
-                    "divergent": bool(divergences > 0),
-                    "refitted": bool(target_accept > settings.target_accept),
-                    "summary_model": built.key,
-                    "compiled": compiled,
-                    "seconds": seconds,
-                },
-            )
-        if progress:
-            progress(r + 1, replicates)
+        entry = entries[r]
+        records.extend(entry["records"])
+        n_failed += entry["divergent"]
+        n_refitted += entry["refitted"]
+        summary_keys.add(entry["summary_model"])
+        for key, seconds in entry["compiled"].items():
+            compile_seconds.setdefault(key, seconds)
+        total_seconds += entry["seconds"]
     table = pd.DataFrame(records)
     widths = table.groupby("target", sort=False).agg(
         summary_width95=("width95", "median"),
@@ -443,7 +528,27 @@ def calibrate(
         "packages": identity["packages"],
         "resurv_source_sha256": identity["resurv_source"],
     }
+    if cluster is not None:
+        timings["cluster"] = repr(cluster)
     return CalibrationResult(table, _coverage_table(table), widths.reset_index(), timings)
+
+
+def _fit_on_cluster(cluster, job: CalibrationJob, tasks: list[ReplicateTask], finished) -> None:
+    """Fit ``tasks`` on the Dask cluster of ``cluster``, batched by reported statistics."""
+    from resurv.inference.cluster import batches, cluster_client, n_workers, run_batches
+
+    groups: dict[str, list[ReplicateTask]] = {}
+    for task in tasks:
+        groups.setdefault(task.reported, []).append(task)
+    with cluster_client(cluster) as client:
+        work = batches(groups.items(), n_workers(client), cluster.batch_size)
+        log.info("%d replicates in %d batches on the cluster", len(tasks), len(work))
+
+        def each(results: list[dict]) -> None:
+            for entry in results:
+                finished(entry)
+
+        run_batches(client, fit_replicate_batch, work, job, on_result=each)
 
 
 def _digest(path) -> str:
