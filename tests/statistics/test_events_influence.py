@@ -118,3 +118,48 @@ def test_the_naive_poisson_integrand_is_rejected(case):
     assert excess[0, 0] > 0 and excess[1, 1] > 0
     assert excess[0, 3] > 0 or excess[0, 2] > 0
 
+
+class _ProportionalHazards:
+    """Weibull arm with a log HR ``beta`` (a tensor) on a fixed baseline."""
+
+    def __init__(self, baseline, beta):
+        self.baseline, self.beta = baseline, beta
+
+    def log_hazard(self, t, xp):
+        return self.baseline.log_hazard(t, xp) + self.beta
+
+    def cum_hazard(self, t, xp):
+        return self.baseline.cum_hazard(t, xp) * xp.exp(self.beta)
+
+
+def _information_about_log_hr(beta_value, baseline, n, design):
+    """(J joint normal, J with Poisson counts beside it, patient-level information d₁).
+
+    J = μ′ᵀ Σ⁻¹ μ′, μ′ = dμ/dβ of (log HR, D₀, D₁) with the baseline and design known: the
+    Fisher information about β a normal law of those statistics carries. With Poisson counts
+    outside the joint normal, J = μ′²_HR / Var(log HR) + Σ_j d_j′² / d_j. The patients' own
+    information about β (baseline known) is E Σ_{arm 1} H(X_i) e^β = d₁.
+    """
+    beta = pt.dscalar("beta")
+    trial = TrialModel((baseline, _ProportionalHazards(baseline, beta)), n, design)
+    stats_ = [hr.model_statistic(trial, HazardRatio(1.0))]
+    stats_ += [events.model_statistic(trial, f"events_arm{j}", [j]) for j in (0, 1)]
+    mean = pt.stack([s.mean for s in stats_])
+    slope = pt.jacobian(mean, beta)
+    cov = covariance_pieces(trial, stats_)
+    joint = pt.dot(slope, pt.linalg.solve(cov, slope))
+    poisson = slope[0] ** 2 / cov[0, 0] + slope[1] ** 2 / mean[1] + slope[2] ** 2 / mean[2]
+    fn = pytensor.function([beta], [joint, poisson, mean[2]])
+    return fn(beta_value)
+
+
+def test_counts_beside_the_hr_no_longer_count_the_deaths_twice():
+    # the Rossi design: 216 + 216 released prisoners, all followed 12 months, 66 and 48 arrests
+    baseline = Weibull(19.3, 1.35)  # S(12) = 0.69: about 66 of 216 arrested
+    joint, poisson, patients = _information_about_log_hr(
+        np.log(0.69), baseline, (216, 216), FollowUp(0.01, 12.0, 0.0)
+    )
+    # summaries cannot carry more information than the patients they summarize
+    assert joint <= patients * 1.02, (joint, patients)
+    # the old likelihood claimed more: its posterior SD was too small by √(d₁/J)
+    assert poisson > patients * 1.2, (poisson, patients)
