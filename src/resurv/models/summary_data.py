@@ -19,7 +19,13 @@ import pytensor.tensor as pt
 from resurv.checks.ppc_survival import design_from_posterior, published_survival_values
 from resurv.errors import StudyValidationError
 from resurv.io.modelspec import ModelSpec
-from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
+from resurv.io.priors import (
+    PriorFile,
+    make_prior,
+    make_truncated_prior,
+    prior_dist,
+    structure_key,
+)
 from resurv.io.study import Study
 from resurv.models.built import BuiltModel
 from resurv.models.inventory import summary_usage
@@ -178,10 +184,7 @@ def _followup_through_median(prior, accrual, printed, reached, group_size):
     p(A) p(F) 1{A + F > c}: the posterior is the same, only its coordinates change. An unbounded
     support (hi = ∞) uses log(M − lo) = log(v′ − lo) + k z instead.
     """
-    from resurv.io.priors import DISTRIBUTIONS, _data_name
-
-    row = DISTRIBUTIONS[prior.dist]
-    args = {a: pm.Data(_data_name("followup_months", a), float(prior.args[a])) for a in row.args}
+    distribution, args = prior_dist("followup_months", prior)
     if prior.dist == "uniform":
         f_low, f_high = args["lower"], args["upper"]
     else:
@@ -205,7 +208,7 @@ def _followup_through_median(prior, accrual, printed, reached, group_size):
         median = lo + gap * pt.exp(slope * z)
         log_jacobian = pt.log(gap) + slope * z + pt.log(slope)
     followup = pm.Deterministic("followup_months", median - accrual / 2.0)
-    log_prior = pm.logp(row.pymc.dist(**args), followup)
+    log_prior = pm.logp(distribution, followup)
     pm.Potential(FOLLOWUP_PRIOR_TERM, log_prior + log_jacobian)
     return followup
 
