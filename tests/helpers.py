@@ -19,6 +19,49 @@ def edit_study(tmp_path: Path, old: str, new: str, name: str = "study.toml") -> 
     return path
 
 
+#: At-risk times (months) of the leukemia trial's digitized curves (benchmarks/public_trials.py).
+LEUKEMIA_AT_RISK_TIMES = [0.0, 1.5, 3.0, 4.5, 6.0]
+
+
+def leukemia_km_study(folder: Path) -> Path:
+    """The leukemia trial as two digitized curves (jittered corner points) and at-risk tables.
+
+    Writes each arm's curve CSV and ``leukemia_km.toml`` (the patients' study file with its
+    patient data replaced by ``[[km_curve]]`` entries) into ``folder``; returns the study path.
+    """
+    import numpy as np
+
+    from resurv.reconstruct.digitization import at_risk_numbers, jitter_points, km_points
+
+    frame = np.genfromtxt(
+        ROOT / "data" / "examples" / "leukemia" / "patients.csv",
+        delimiter=",",
+        names=True,
+        dtype=None,
+        encoding="utf-8",
+    )
+    rng = np.random.default_rng(1963)
+    entries = []
+    for arm in ("placebo", "mp6"):
+        rows = frame["arm"] == arm
+        time, event = frame["time"][rows].astype(float), frame["event"][rows].astype(bool)
+        t, s = jitter_points(*km_points(time, event), rng, 0.02, 0.004)
+        (folder / f"{arm}.csv").write_text(
+            "".join(f"{a:.3f},{100 * b:.2f}\n" for a, b in zip(t, s, strict=True))
+        )
+        numbers = ", ".join(str(int(k)) for k in at_risk_numbers(time, LEUKEMIA_AT_RISK_TIMES))
+        entries.append(
+            f'[[km_curve]]\nendpoint = "os"\narm = "{arm}"\nfile = "{arm}.csv"\n'
+            f"at_risk_times = {LEUKEMIA_AT_RISK_TIMES}\nat_risk_numbers = [{numbers}]\n"
+            f'total_events = {int(event.sum())}\nsurvival_scale = "percent"\n'
+        )
+    text = (ROOT / "data" / "studies" / "leukemia_patients.toml").read_text()
+    text = text[: text.index("[[ipd]]")].replace('id = "leukemia_patients"', 'id = "leukemia_km"')
+    path = folder / "leukemia_km.toml"
+    path.write_text(text + "\n".join(entries))
+    return path
+
+
 def assert_refused(code: int, err: str, out: Path, *fragments: str) -> None:
     """A command refused bad input: exit 2, a one-line error naming each fragment, nothing written."""
     assert code == 2

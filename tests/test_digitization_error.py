@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from helpers import ROOT
+from helpers import ROOT, leukemia_km_study
 from resurv import cli
 from resurv.inference import digitization_error, sweep
 from resurv.inference.digitization_error import (
@@ -31,45 +31,12 @@ from resurv.inference.digitization_error import (
 from resurv.inference.fit import Fitter, SamplerSettings
 from resurv.io.patient_data import load_ipd_for
 from resurv.io.study import load_study
-from resurv.reconstruct.digitization import at_risk_numbers, jitter_points, km_points
 from resurv.report.document import _fmt as shown_number
 from resurv.report.posterior_sections import DIGITIZATION_COLUMNS
 
-TAU = [0.0, 1.5, 3.0, 4.5, 6.0]
 PATIENTS = ROOT / "data" / "studies" / "leukemia_patients.toml"
 TITLE = "Sensitivity to digitization error"
 SETTINGS = SamplerSettings(draws=300, tune=300, chains=2)
-
-
-def _km_study(folder):
-    """The leukemia trial as two digitized curves (jittered corner points) and at-risk tables."""
-    frame = np.genfromtxt(
-        ROOT / "data" / "examples" / "leukemia" / "patients.csv",
-        delimiter=",",
-        names=True,
-        dtype=None,
-        encoding="utf-8",
-    )
-    rng = np.random.default_rng(1963)
-    entries = []
-    for arm in ("placebo", "mp6"):
-        rows = frame["arm"] == arm
-        time, event = frame["time"][rows].astype(float), frame["event"][rows].astype(bool)
-        t, s = jitter_points(*km_points(time, event), rng, 0.02, 0.004)
-        (folder / f"{arm}.csv").write_text(
-            "".join(f"{a:.3f},{100 * b:.2f}\n" for a, b in zip(t, s, strict=True))
-        )
-        numbers = ", ".join(str(int(k)) for k in at_risk_numbers(time, TAU))
-        entries.append(
-            f'[[km_curve]]\nendpoint = "os"\narm = "{arm}"\nfile = "{arm}.csv"\n'
-            f"at_risk_times = {TAU}\nat_risk_numbers = [{numbers}]\n"
-            f'total_events = {int(event.sum())}\nsurvival_scale = "percent"\n'
-        )
-    text = PATIENTS.read_text()
-    text = text[: text.index("[[ipd]]")].replace('id = "leukemia_patients"', 'id = "leukemia_km"')
-    path = folder / "leukemia_km.toml"
-    path.write_text(text + "\n".join(entries))
-    return path
 
 
 def _plan(folder, study, name, extra=""):
@@ -86,7 +53,7 @@ def _plan(folder, study, name, extra=""):
 
 @pytest.fixture(scope="module")
 def km_study(tmp_path_factory):
-    return _km_study(tmp_path_factory.mktemp("curves"))
+    return leukemia_km_study(tmp_path_factory.mktemp("curves"))
 
 
 @pytest.fixture(scope="module")

@@ -8,49 +8,22 @@ import dataclasses
 import numpy as np
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, leukemia_km_study
 from resurv.api import build
 from resurv.inference.fit import SamplerSettings
 from resurv.io.modelspec import load_model_spec
 from resurv.io.priors import load_priors
 from resurv.io.study import load_study
 from resurv.models.built import stacked_draws
-from resurv.reconstruct.digitization import at_risk_numbers, jitter_points, km_points
 
 SETTINGS = SamplerSettings(draws=1000, tune=1000, chains=4)
-TAU = [0.0, 1.5, 3.0, 4.5, 6.0]  # months: the at-risk times benchmarks/public_trials.py prints
 
 
 @pytest.fixture(scope="module")
 def posteriors(fitter, tmp_path_factory):
     folder = tmp_path_factory.mktemp("km")
     patients = load_study(ROOT / "data" / "studies" / "leukemia_patients.toml")
-    frame = np.genfromtxt(
-        ROOT / "data" / "examples" / "leukemia" / "patients.csv",
-        delimiter=",",
-        names=True,
-        dtype=None,
-        encoding="utf-8",
-    )
-    rng = np.random.default_rng(1963)
-    entries = []
-    for arm in ("placebo", "mp6"):
-        rows = frame["arm"] == arm
-        time, event = frame["time"][rows].astype(float), frame["event"][rows].astype(bool)
-        t, s = jitter_points(*km_points(time, event), rng, 0.02, 0.004)
-        (folder / f"{arm}.csv").write_text(
-            "".join(f"{a:.3f},{100 * b:.2f}\n" for a, b in zip(t, s, strict=True))
-        )
-        numbers = ", ".join(str(int(k)) for k in at_risk_numbers(time, TAU))
-        entries.append(
-            f'[[km_curve]]\nendpoint = "os"\narm = "{arm}"\nfile = "{arm}.csv"\n'
-            f"at_risk_times = {TAU}\nat_risk_numbers = [{numbers}]\n"
-            f'total_events = {int(event.sum())}\nsurvival_scale = "percent"\n'
-        )
-    text = (ROOT / "data" / "studies" / "leukemia_patients.toml").read_text()
-    text = text[: text.index("[[ipd]]")] + "\n".join(entries)
-    (folder / "study.toml").write_text(text)
-    curves = load_study(folder / "study.toml")
+    curves = load_study(leukemia_km_study(folder))
     spec = load_model_spec(ROOT / "models" / "example_weibull.toml")
     priors = load_priors(ROOT / "priors" / "vague.toml")
     few = dataclasses.replace(fitter, settings=SETTINGS)

@@ -99,12 +99,22 @@ def test_kind_specific_values():
         ("hr", {"ci": [0.8, 0.5]}, "lower < upper"),
         ("events", {"value": 16}, "events must be between 0 and 15"),
         ("events", {"value": 2.5}, "must be a whole number"),
+        ("events", {"arm": None, "value": 28}, "events must be between 0 and 27"),
     ],
 )
 def test_each_kind_keeps_its_rules(name, changes, rule):
     with pytest.raises(StudyValidationError) as err:
         record(name, **changes)
     assert rule in str(err.value)
+
+
+def test_a_total_event_count_covers_every_arm_and_is_at_least_each_arms_count():
+    total = record("events", arm=None, value=20)
+    assert total.index == -1 and total.label == "events_total" and total.observed() == 20
+    assert total.conflict(record("events", value=9)) is None
+    rule = record("events", arm=None, value=8).conflict(record("events", value=9))
+    assert rule is not None and "below the 9" in rule
+    assert record("events").conflict(total) is None
 
 
 def test_unknown_statistic_lists_the_kinds():

@@ -51,6 +51,7 @@ __all__ = [
     "load_priors",
     "make_prior",
     "make_truncated_prior",
+    "prior_dist",
     "prior_data_values",
     "priors_from_text",
     "robustify",
@@ -385,6 +386,19 @@ def make_prior(name: str, spec: PriorSpec):
     row = DISTRIBUTIONS[spec.dist]
     args = {a: pm.Data(_data_name(name, a), float(spec.args[a])) for a in row.args}
     return row.pymc(name, **args)
+
+
+def prior_dist(name: str, spec: PriorSpec):
+    """(distribution, arguments): the prior ``spec`` of ``name`` as an unregistered distribution.
+
+    Its arguments are the ``pm.Data`` containers :func:`make_prior` would create (same names),
+    for the prior density of a value derived from other variables (``pm.logp(dist, value)``).
+    """
+    if spec.dist == "robust":
+        raise ValueError(f"{name}: a robust mixture has no single distribution")
+    row = DISTRIBUTIONS[spec.dist]
+    args = {a: pm.Data(_data_name(name, a), float(spec.args[a])) for a in row.args}
+    return row.pymc.dist(**args), args
 
 
 def make_truncated_prior(name: str, spec: PriorSpec, lower):

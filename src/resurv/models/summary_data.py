@@ -19,7 +19,13 @@ import pytensor.tensor as pt
 from resurv.checks.ppc_survival import design_from_posterior, published_survival_values
 from resurv.errors import ModelSpecError, StudyValidationError
 from resurv.io.modelspec import ModelSpec
-from resurv.io.priors import PriorFile, make_prior, make_truncated_prior, structure_key
+from resurv.io.priors import (
+    PriorFile,
+    make_prior,
+    make_truncated_prior,
+    prior_dist,
+    structure_key,
+)
 from resurv.io.study import Study
 from resurv.models.built import BuiltModel
 from resurv.models.inventory import summary_usage
@@ -100,12 +106,20 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
         elif prior.dist == "fixed":
             design[name] = pm.Data(f"design__{name}", float(prior.args["value"]))
     accrual_bound = _accrual_truncated(study, spec, reached) if truncated else None
+    through_median = _median_followup_for_design(study, statistics)
     log_regions = []
     for name in DESIGN_VARIABLES:
         prior = study.followup_priors.get(name)
         if name in design:
             continue
-        if name == truncated:
+        if name == "followup_months" and through_median is not None:
+            arms = [a for a in study.arms if through_median.arm in (None, a.id)]
+            design[name] = _followup_through_median(
+                prior, design["accrual_months"], through_median, reached, sum(a.n for a in arms)
+            )
+            if log_regions:
+                pm.Potential(DESIGN_REGION_TERM, sum(log_regions[1:], log_regions[0]))
+        elif name == truncated:
             largest = pm.Data("design__largest_reached_median", float(max(reached)))
             other = design["accrual_months" if name == "followup_months" else "followup_months"]
             design[name], log_region = make_truncated_prior(name, prior, largest - other)
@@ -118,6 +132,85 @@ def _design(study: Study, spec: ModelSpec, statistics: list) -> FollowUp:
         else:
             design[name] = make_prior(name, prior)
     return FollowUp(**design)
+
+
+#: Potential carrying the minimum follow-up's prior density and the Jacobian of its
+#: parametrization through the median follow-up (see :func:`_followup_through_median`).
+FOLLOWUP_PRIOR_TERM = "design__followup_prior_through_median"
+#: The latent coordinate of the minimum follow-up in that parametrization.
+FOLLOWUP_LATENT = "design__followup_latent"
+#: Potentials that belong to the prior (kept with the log prior, not the likelihood).
+PRIOR_TERMS = (DESIGN_REGION_TERM, FOLLOWUP_PRIOR_TERM)
+
+
+def _median_followup_for_design(study: Study, statistics: list):
+    """The reverse-KM median follow-up that parametrizes F, or None when it does not apply.
+
+    It applies when the study prints one median follow-up of the reverse Kaplan–Meier kind,
+    accrual and minimum follow-up are random (neither a robust mixture) and dropout is 0 (absent
+    or fixed at 0): the median of the potential follow-up is then m = F + A/2.
+    """
+    from resurv.statistics.published.median_followup import MedianFollowUp
+
+    printed = [s for s in statistics if isinstance(s, MedianFollowUp)]
+    if len(printed) != 1 or printed[0].method != "reverse_km":
+        return None
+    priors = study.followup_priors
+    if any(priors[n].dist in ("fixed", "robust") for n in ("accrual_months", "followup_months")):
+        return None
+    dropout = priors.get("dropout_rate")
+    if dropout is not None and not (dropout.dist == "fixed" and dropout.args["value"] == 0):
+        return None
+    return printed[0]
+
+
+def _followup_through_median(prior, accrual, printed, reached, group_size):
+    """Minimum follow-up F = M − A/2, M the model median follow-up sampled non-centred.
+
+    With everyone followed about the same time the printed median follow-up v pins
+    m = F + A/2 within SD(log m̂) ≈ √(A²/(4 N v²) + r) (the reverse-KM median's first-order SD
+    with no deaths, N the group's size, and r the printed rounding's variance), 0.003 at A = 1
+    against 0.05 at A = 23 on the Rossi study: a ridge in (A, F) whose width changes
+    twentyfold along it, a funnel for the sampler. Here F is a deterministic function of A and a
+    latent z scaled by that width:
+
+        M = lo + (hi − lo) σ(t),  t = logit((v′ − lo)/(hi − lo)) + k z,
+
+    lo = max(F_low + A/2, c − A/2) and hi = F_high + A/2 the limits F's prior support and the
+    largest observed time c put on M (A + F > c), v′ the printed value kept inside them, and k
+    chosen so that dM/dz = v s at z = 0 (s the width above): the printed value pins z to about
+    ±1 whatever A. The map z ↦ F is a smooth bijection onto F's allowed interval, and the
+    potential :data:`FOLLOWUP_PRIOR_TERM` = log p_F(F) + log |dF/dz| keeps the prior exactly
+    p(A) p(F) 1{A + F > c}: the posterior is the same, only its coordinates change. An unbounded
+    support (hi = ∞) uses log(M − lo) = log(v′ − lo) + k z instead.
+    """
+    distribution, args = prior_dist("followup_months", prior)
+    if prior.dist == "uniform":
+        f_low, f_high = args["lower"], args["upper"]
+    else:
+        f_low, f_high = (float(v) for v in prior.scipy_frozen().support())
+    value = pm.Data("design__median_followup_centre", float(printed.value))
+    largest = pm.Data("design__largest_reached_median", float(max(reached)))
+    lo = pt.maximum(f_low + accrual / 2.0, largest - accrual / 2.0)
+    width = pt.sqrt(printed.rounding_variance() + accrual**2 / (4.0 * group_size * value**2))
+    z = pm.Flat(FOLLOWUP_LATENT)
+    if not isinstance(f_high, float) or np.isfinite(f_high):
+        hi = f_high + accrual / 2.0
+        span = hi - lo
+        fraction = pt.clip((value - lo) / span, 0.01, 0.99)
+        slope = value * width / (span * fraction * (1.0 - fraction))
+        t = pt.log(fraction) - pt.log1p(-fraction) + slope * z
+        median = lo + span * pt.sigmoid(t)
+        log_jacobian = pt.log(span) - pt.softplus(-t) - pt.softplus(t) + pt.log(slope)
+    else:
+        gap = pt.maximum(value - lo, 0.01 * value)
+        slope = value * width / gap
+        median = lo + gap * pt.exp(slope * z)
+        log_jacobian = pt.log(gap) + slope * z + pt.log(slope)
+    followup = pm.Deterministic("followup_months", median - accrual / 2.0)
+    log_prior = pm.logp(distribution, followup)
+    pm.Potential(FOLLOWUP_PRIOR_TERM, log_prior + log_jacobian)
+    return followup
 
 
 def _accrual_truncated(study: Study, spec: ModelSpec, reached: list[float]) -> float | None:
@@ -198,13 +291,14 @@ def build_survival_summary(
         )
         potentials = {p.name for p in model.potentials}
         loglik = []
-        for term in [DESIGN_REGION_TERM, *added.loglik_terms]:
+        for term in [DESIGN_REGION_TERM, FOLLOWUP_PRIOR_TERM, *added.loglik_terms]:
             if term in potentials:
                 pm.Deterministic(f"loglik__{term}", model[term])
                 loglik.append(term)
     observed = {v.name for v in model.observed_RVs}
     names += ["expected_events"]
-    names += [v for v in DESIGN_VARIABLES if v in {r.name for r in model.free_RVs}]
+    sampled = {r.name for r in model.free_RVs} | {d.name for d in model.deterministics}
+    names += [v for v in DESIGN_VARIABLES if v in sampled]
     design_structure = sorted((k, v.structure) for k, v in study.followup_priors.items())
     key_text = (
         f"summary|{spec.key}|{structure_key(chosen)}|{statistics_key(statistics)}|"
@@ -212,12 +306,14 @@ def build_survival_summary(
     )
     if "design__accrual_lower_bound" in model.named_vars:
         key_text += "|accrual truncated"
+    if FOLLOWUP_LATENT in model.named_vars:
+        key_text += "|followup through median"
     built = BuiltModel(
         model=model,
         key=hashlib.sha256(key_text.encode()).hexdigest()[:16],
         likelihood_terms=[t for t in added.loglik_terms if t in observed],
-        potential_terms=[t for t in loglik if t != DESIGN_REGION_TERM],
-        prior_potential_terms=[t for t in loglik if t == DESIGN_REGION_TERM],
+        potential_terms=[t for t in loglik if t not in PRIOR_TERMS],
+        prior_potential_terms=[t for t in loglik if t in PRIOR_TERMS],
         summary_vars=names,
         probabilities=probabilities,
         # the model-implied variance of a reached median grows without bound as the median

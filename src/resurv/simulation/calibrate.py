@@ -53,7 +53,11 @@ from resurv.io.patient_data import PatientData
 from resurv.io.priors import PriorFile
 from resurv.io.study import Study
 from resurv.models.built import BuiltModel, stacked_draws
-from resurv.models.summary_data import DESIGN_VARIABLES, build_survival_summary
+from resurv.models.summary_data import (
+    DESIGN_VARIABLES,
+    FOLLOWUP_LATENT,
+    build_survival_summary,
+)
 from resurv.models.survival import (
     ArmCurves,
     build_survival_patients,
@@ -278,7 +282,13 @@ def simulated_replicates(
     template = build_survival_summary(spec, priors, study)
     # every parameter except the latent largest observed times (their law is a potential, which
     # prior predictive sampling cannot draw; the simulated trials give them anyway)
-    wanted = [v.name for v in template.model.free_RVs if "_horizon_raw_" not in v.name]
+    # (nor the latent coordinate of a minimum follow-up parametrized through the median
+    # follow-up, whose prior is a potential: F is drawn from its prior below)
+    wanted = [
+        v.name
+        for v in template.model.free_RVs
+        if "_horizon_raw_" not in v.name and v.name != FOLLOWUP_LATENT
+    ]
     # the potentials are the summary likelihood: the draws wanted here are from the prior alone
     with template.model, exact_arithmetic(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
@@ -292,12 +302,13 @@ def simulated_replicates(
     fixed = {
         k: float(v.args["value"]) for k, v in study.followup_priors.items() if v.dist == "fixed"
     }
-    design = FollowUp(
-        *(
-            stacked_draws(prior, v) if v in prior else np.full(replicates, fixed.get(v, 0.0))
-            for v in DESIGN_VARIABLES
-        )
-    )
+    values = {
+        v: stacked_draws(prior, v) if v in prior else np.full(replicates, fixed.get(v, 0.0))
+        for v in DESIGN_VARIABLES
+    }
+    if FOLLOWUP_LATENT in template.model.named_vars:
+        values["followup_months"] = _followup_prior_draws(study, template, values, rng)
+    design = FollowUp(*(values[v] for v in DESIGN_VARIABLES))
     trials = simulate_trials(
         rng,
         [c.inv_cum_hazard for c in curves],
@@ -638,3 +649,18 @@ def _append_checkpoint(path: Path, identity: dict, entry: dict) -> None:
         if new:
             f.write(json.dumps({"identity": identity}) + "\n")
         f.write(json.dumps(entry) + "\n")
+
+
+def _followup_prior_draws(study, template, values, rng) -> np.ndarray:
+    """Minimum follow-up drawn from its prior given accrual, restricted to A + F > c.
+
+    The prior of F parametrized through the median follow-up is a potential
+    (:func:`resurv.models.summary_data._followup_through_median`), which prior predictive
+    sampling cannot draw: F is drawn by inversion from p(F) 1{F > c − A} (c the largest
+    observed time, a data container of the model), the prior the other parametrization draws.
+    """
+    frozen = study.followup_priors["followup_months"].scipy_frozen()
+    largest = float(template.model["design__largest_reached_median"].get_value())
+    below = frozen.cdf(largest - values["accrual_months"])
+    u = rng.uniform(size=below.shape)
+    return frozen.ppf(below + u * (1.0 - below))

@@ -116,6 +116,11 @@ class ModelStatistic:
     influence: dict[int, ArmInfluence] = field(default_factory=dict)
     variance: Any = None
     covariance_with: Callable[[ArmInfluence], Any] | None = None
+    #: The statistic's exact variance when its integrands are only the projection of the
+    #: statistic on the death martingales (an event count: :mod:`resurv.statistics.events`);
+    #: the remainder, exact_variance − ⟨a, a⟩ ≥ 0, is independent of every other statistic and
+    #: is added to the diagonal (:func:`_with_exact_variances`).
+    exact_variance: Any = None
 
 
 #: Gauss–Legendre nodes per smooth piece in the summary-data likelihood (each piece is smooth:
@@ -320,7 +325,27 @@ def covariance_pieces(trial: TrialModel, stats_: Sequence[ModelStatistic]):
         gram[arm] = pt.dot(selector, pt.concatenate([pt.atleast_1d(v) for v in values]))
         gram[arm] = gram[arm].reshape((k, k))
         total = total + gram[arm]
-    return _with_variances(total, stats_, gram)
+    return _with_exact_variances(_with_variances(total, stats_, gram), stats_)
+
+
+def _with_exact_variances(cov, stats_: Sequence[ModelStatistic]):
+    """Raise the variance of each statistic with an ``exact_variance`` v to v (smoothly).
+
+    The diagonal element ⟨a, a⟩ becomes ⟨a, a⟩ + w softplus((v − ⟨a, a⟩)/w), w = 10⁻³ v: the
+    remainder v − ⟨a, a⟩ (≥ 0 in exact arithmetic) enters as an independent term, so Σ stays
+    positive semi-definite even where quadrature error makes the difference slightly negative.
+    """
+    remainders = []
+    for s in stats_:
+        if s.exact_variance is None:
+            remainders.append(pt.as_tensor_variable(0.0))
+            continue
+        width = 1e-3 * s.exact_variance
+        own = cov[len(remainders), len(remainders)]
+        remainders.append(width * pt.softplus((s.exact_variance - own) / width))
+    if any(s.exact_variance is not None for s in stats_):
+        cov = cov + pt.diag(pt.stack(remainders))
+    return cov
 
 
 def _own_products(stats_, arm, members):

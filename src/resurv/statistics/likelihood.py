@@ -10,7 +10,9 @@ and covariance
 the model-implied one (never a reported SE). "Median not reached" (T2) is its own factor; the
 arm's largest observed time τ_j, the horizon of T2 and of an SPSS-style mean (T3), is latent with
 its exact density; a log-rank test without a reported direction is folded (mixture of both
-signs); event counts are Poisson.
+signs); event counts are statistics of the joint normal (:mod:`resurv.statistics.events`). The
+count block (a Poisson factor per count) is kept for kinds declaring ``COUNT``; no bundled kind
+does.
 
 Data containers (stable names; swap values with ``pm.set_data`` or nutpie's
 ``compiled.with_data`` without recompiling, see :meth:`SummaryLikelihood.data_values`):
