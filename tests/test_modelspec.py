@@ -67,8 +67,8 @@ BAD_MODELS = [
         "knots",
         "strictly increasing",
     ),
-    ("os_weibull.toml", 'effect = "ph"', 'effect = "ph"\ndraws = 0', "draws", "> 0"),
-    ("os_weibull.toml", 'effect = "ph"', 'effect = "ph"\ndraws = 10.5', "draws", "whole number"),
+    ("os_weibull.toml", "draws = 1000", "draws = 0", "draws", "> 0"),
+    ("os_weibull.toml", "draws = 1000", "draws = 10.5", "draws", "whole number"),
 ]
 
 
