@@ -74,7 +74,7 @@ def test_a_resumed_job_estimates_from_the_steps_it_did():
     assert shown.left() == pytest.approx(20 * 49)
 
 
-def _fake_run_plan(plan, out, *, progress=None, steps=None, command="", fitter=None):
+def _fake_run_plan(plan, out, *, progress=None, steps=None, command="", fitter=None, cluster=None):
     labels = ["response × vague", "response × literature"]
     for k, label in enumerate(labels, start=1):
         if progress:

@@ -88,5 +88,7 @@ def test_run_strict_exits_1_when_a_gate_failed(plan_file, tmp_path, shared_fitte
     assert cli.main(["--quiet", "run", str(plan_file), "--out", str(out), "--strict"]) == 1
     assert "CONVERGENCE GATES FAILED: response × skeptical" in capsys.readouterr().err
     md = (out / "report.md").read_text()
-    assert md.split("\n## ")[1].startswith("⚠ Convergence gates failed")
+    sections = md.split("\n## ")
+    assert sections[1].startswith("Conclusions")
+    assert sections[2].startswith("⚠ Convergence gates failed")
     assert cli.main(["--quiet", "run", str(plan_file), "--out", str(out)]) == 0
