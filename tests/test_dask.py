@@ -6,15 +6,13 @@ from __future__ import annotations
 import os
 import signal
 
+import distributed  # noqa: E402, F401  (the test extra installs it: a missing install fails, not skips)
 import pandas as pd
 import pytest
 
 from helpers import MODELS, PRIORS, STUDY
-from resurv.inference.fit import Fitter, SamplerSettings
-
-pytest.importorskip("distributed")
-
 from resurv.inference.cluster import ClusterOptions, batches, cluster_client  # noqa: E402
+from resurv.inference.fit import Fitter, SamplerSettings
 from resurv.io.modelspec import load_model_spec  # noqa: E402
 from resurv.io.priors import load_priors  # noqa: E402
 from resurv.io.study import load_study  # noqa: E402
